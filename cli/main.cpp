@@ -1,0 +1,48 @@
+// d: the thin CLI. It parses only its own --socket option and pipes everything else to the daemon,
+// which parses the command's options against what the plugin registered.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/request.hpp"
+
+namespace {
+
+constexpr const char* kDefaultSocket = "/run/automatelinux/automatelinux-daemon.sock";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "d: %s\n", message.c_str());
+  return automatelinux::cli::kExitFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path = kDefaultSocket;
+  if (const char* env = std::getenv("AUTOMATELINUX_SOCKET"); env != nullptr && *env != '\0')
+    socket_path = env;
+  int i = 1;
+  // Only `d`'s own options come before the command name.
+  while (i < argc && argv[i][0] == '-' ) {
+    const std::string arg = argv[i];
+    if (arg == "--socket") {
+      if (i + 1 >= argc) return usage_error("option '--socket' needs a value");
+      socket_path = argv[i + 1];
+      i += 2;
+    } else if (arg.rfind("--socket=", 0) == 0) {
+      socket_path = arg.substr(9);
+      ++i;
+    } else if (arg == "--help" || arg == "-h") {
+      argv[i] = const_cast<char*>("help");  // `d --help` is `d help`
+      break;
+    } else {
+      return usage_error("unknown option '" + arg + "' (d's own options: --socket PATH; see 'd help')");
+    }
+  }
+  if (i >= argc) return usage_error("no command given (see 'd help')");
+  if (socket_path.empty()) return usage_error("the socket path is empty");
+  std::vector<std::string> command(argv + i, argv + argc);
+  return automatelinux::cli::run_request(socket_path, command);
+}

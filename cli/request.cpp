@@ -1,0 +1,197 @@
+#include "cli/request.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "wire/frame.hpp"
+
+namespace automatelinux::cli {
+namespace {
+
+int signal_pipe[2] = {-1, -1};
+
+void on_signal(int signal) {
+  const int saved = errno;
+  const unsigned char byte = static_cast<unsigned char>(signal);
+  [[maybe_unused]] auto ignored = ::write(signal_pipe[1], &byte, 1);
+  errno = saved;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "d: %s\n", message.c_str());
+  return kExitFailure;
+}
+
+// Writes everything or reports the errno that stopped it (EPIPE when the reader is gone).
+int write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        pollfd p{fd, POLLOUT, 0};
+        ::poll(&p, 1, -1);
+        continue;
+      }
+      return errno;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+// A terminal or /dev/null on stdin means "no input": the remote side gets EOF at once.
+bool stdin_has_no_input() {
+  if (::isatty(STDIN_FILENO)) return true;
+  struct stat in{}, null{};
+  if (::fstat(STDIN_FILENO, &in) != 0) return true;  // stdin closed
+  return ::stat("/dev/null", &null) == 0 && S_ISCHR(in.st_mode) && in.st_rdev == null.st_rdev;
+}
+
+class Request {
+ public:
+  explicit Request(int fd) : fd_(fd) {}
+
+  bool send(const nlohmann::json& header, std::string_view body = {}) {
+    const std::string frame = wire::encode(header, body);
+    return write_all(fd_, frame.data(), frame.size()) == 0;
+  }
+
+  int run() {
+    const bool no_input = stdin_has_no_input();
+    char buffer[64 * 1024];
+    while (true) {
+      pollfd fds[3] = {{fd_, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {-1, 0, 0}};
+      const bool want_input = input_credit_ > 0 && !input_done_;
+      if (want_input && no_input) {
+        input_done_ = true;
+        if (!send({{"t", "eof"}, {"ch", 0}})) return lost();
+        continue;
+      }
+      if (want_input) fds[2] = {STDIN_FILENO, POLLIN, 0};
+      if (::poll(fds, 3, -1) < 0) {
+        if (errno == EINTR) continue;
+        return fail(std::string("poll: ") + std::strerror(errno));
+      }
+      if (fds[1].revents & POLLIN) {
+        unsigned char sig = 0;
+        if (::read(signal_pipe[0], &sig, 1) == 1 && !send({{"t", "cancel"}, {"signal", sig}}))
+          return lost();
+      }
+      if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+        const std::size_t want = std::min(input_credit_, sizeof(buffer));
+        const ssize_t n = ::read(STDIN_FILENO, buffer, want);
+        if (n > 0) {
+          input_credit_ -= static_cast<std::size_t>(n);
+          if (!send({{"t", "data"}, {"ch", 0}}, std::string_view(buffer, static_cast<std::size_t>(n))))
+            return lost();
+        } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+          input_done_ = true;
+          if (!send({{"t", "eof"}, {"ch", 0}})) return lost();
+        }
+      }
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        const ssize_t n = ::read(fd_, buffer, sizeof(buffer));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return lost();
+        try {
+          decoder_.feed(buffer, static_cast<std::size_t>(n));
+          while (auto frame = decoder_.next()) {
+            if (auto status = handle(*frame); status >= 0) return status;
+          }
+        } catch (const wire::FrameError& e) {
+          return fail(std::string("bad reply from the daemon: ") + e.what());
+        }
+      }
+    }
+  }
+
+ private:
+  // Returns an exit status to finish with, or -1 to keep going.
+  int handle(const wire::Frame& frame) {
+    const std::string& type = frame.type();
+    if (type == "data") {
+      const int fd = frame.header.value("ch", 1) == 2 ? STDERR_FILENO : STDOUT_FILENO;
+      if (int err = write_all(fd, frame.body.data(), frame.body.size()); err != 0) {
+        if (fd == STDOUT_FILENO && err == EPIPE) {
+          // Our reader left (`d … | head`): stop the command and leave quietly.
+          send({{"t", "cancel"}, {"signal", SIGPIPE}});
+          return kExitStdoutClosed;
+        }
+        if (fd == STDOUT_FILENO)
+          return fail(std::string("cannot write to stdout: ") + std::strerror(err));
+      }
+      // A failed send is not fatal here: the daemon may already have sent the exit frame and
+      // closed; reading the socket tells us either way.
+      send({{"t", "credit"}, {"n", frame.body.size()}});
+    } else if (type == "eof") {
+      // The command closed one of its outputs; nothing to do for a terminal or pipe we share.
+    } else if (type == "credit") {
+      input_credit_ += frame.header.value("n", std::size_t{0});
+    } else if (type == "exit") {
+      const int code = frame.header.value("code", kExitFailure);
+      if (code == kExitFailure) {
+        std::string reason = frame.body.empty() ? "the request failed" : frame.body;
+        if (reason.back() == '\n') reason.pop_back();
+        std::fprintf(stderr, "d: %s\n", reason.c_str());
+      }
+      return code;
+    }
+    return -1;
+  }
+
+  int lost() { return fail("connection to the daemon was lost"); }
+
+  int fd_;
+  wire::Decoder decoder_;
+  std::size_t input_credit_ = 0;
+  bool input_done_ = false;
+};
+
+}  // namespace
+
+int run_request(const std::string& socket_path, const std::vector<std::string>& argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    return fail(std::string("pipe: ") + std::strerror(errno));
+  struct sigaction action{};
+  action.sa_handler = on_signal;
+  ::sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);
+
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(address.sun_path))
+    return fail("socket path too long: " + socket_path);
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    return fail("cannot reach the daemon at " + socket_path + ": " + std::strerror(errno) +
+                " (is automatelinux-daemon running?)");
+  }
+
+  std::string body;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (i > 0) body.push_back('\0');
+    body += argv[i];
+  }
+  if (body.size() + 64 > wire::kMaxFrameSize) return fail("command line too long");
+  Request request(fd);
+  if (!request.send({{"t", "run"}}, body)) return fail("cannot send the request to the daemon");
+  const int status = request.run();
+  ::close(fd);
+  return status;
+}
+
+}  // namespace automatelinux::cli

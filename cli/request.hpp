@@ -1,0 +1,17 @@
+// One `d` request over the daemon's Unix socket: send the argv, then relay stdin, stdout, stderr
+// and signals until the daemon reports the exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace automatelinux::cli {
+
+inline constexpr int kExitFailure = 255;  // `d` itself failed
+inline constexpr int kExitStdoutClosed = 141;  // 128 + SIGPIPE, as a shell pipeline expects
+
+// Returns the exit status `d` should exit with. Prints at most one line on stderr for its own
+// failures.
+int run_request(const std::string& socket_path, const std::vector<std::string>& argv);
+
+}  // namespace automatelinux::cli

@@ -1,0 +1,52 @@
+#include "core/daemon.hpp"
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "core/builtin_commands.hpp"
+#include "core/local_server.hpp"
+#include "core/logging.hpp"
+#include "core/plugin_loader.hpp"
+
+namespace automatelinux::core {
+
+int run_daemon(const DaemonConfig& config) {
+  std::filesystem::create_directories(config.state_dir);
+  std::filesystem::permissions(config.state_dir, std::filesystem::perms(0750));
+  auto log = make_logger(config.state_dir, config.log_level);
+  log->info("automatelinux-daemon {} starting (pid {}, state dir {}{})", AL_VERSION, ::getpid(),
+            config.state_dir.string(),
+            config.config_file.empty() ? "" : ", config " + config.config_file.string());
+
+  // A client that disappears must never kill the daemon through SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  asio::io_context io(1);
+  CommandRegistry registry;
+  PeerManager peers(io, config.state_dir);
+  Dispatcher dispatcher(registry, log);
+  CoreServices services{io, log, config, registry, peers, dispatcher};
+  PluginLoader loader(services);
+  register_builtin_commands(registry, loader);
+  loader.load_directory(config.plugin_dir);
+
+  LocalServer server(io, log, dispatcher);
+  server.listen(config.socket);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log->info("received signal {}, shutting down", signal);
+    server.stop();
+    // Let the cancellations just issued complete, then stop whatever plugins still have pending.
+    asio::post(io, [&io] { io.stop(); });
+  });
+
+  io.run();
+  log->info("automatelinux-daemon stopped");
+  log->flush();
+  return 0;
+}
+
+}  // namespace automatelinux::core

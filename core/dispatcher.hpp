@@ -1,0 +1,33 @@
+// Turns an argv into a running command: built-in help, option parsing against what the plugin
+// registered, then the handler — with every exception a plugin throws turned into an error.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "automatelinux/sdk/stream.hpp"
+#include "core/command_registry.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace automatelinux::core {
+
+class Dispatcher {
+ public:
+  Dispatcher(const CommandRegistry& registry, std::shared_ptr<spdlog::logger> log)
+      : registry_(registry), log_(std::move(log)) {}
+
+  void dispatch(const std::vector<std::string>& argv, const sdk::StreamPtr& stream) const;
+
+ private:
+  const CommandRegistry& registry_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+// A command line made safe for one log line: non-printable bytes escaped, arguments quoted.
+std::string printable_command(const std::vector<std::string>& argv);
+
+}  // namespace automatelinux::core

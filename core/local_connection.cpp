@@ -1,0 +1,164 @@
+#include "core/local_connection.hpp"
+
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include "core/exit_status.hpp"
+
+namespace automatelinux::core {
+namespace {
+
+constexpr std::chrono::seconds kOpenTimeout{10};
+constexpr std::size_t kMaxArgs = 4096;
+
+std::vector<std::string> split_argv(const std::string& body) {
+  std::vector<std::string> argv;
+  if (body.empty()) return argv;
+  std::size_t start = 0;
+  while (true) {
+    const auto nul = body.find('\0', start);
+    argv.push_back(body.substr(start, nul - start));
+    if (argv.size() > kMaxArgs) throw wire::FrameError("more than 4096 arguments");
+    if (nul == std::string::npos) break;
+    start = nul + 1;
+  }
+  return argv;
+}
+
+}  // namespace
+
+LocalConnection::LocalConnection(asio::local::stream_protocol::socket socket,
+                                 std::shared_ptr<spdlog::logger> log, const Dispatcher& dispatcher)
+    : socket_(std::move(socket)),
+      log_(std::move(log)),
+      dispatcher_(dispatcher),
+      open_deadline_(socket_.get_executor()) {}
+
+void LocalConnection::start() {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+    uid_ = static_cast<int>(cred.uid);
+  log_->debug("local client connected: uid={} pid={}", uid_, cred.pid);
+  open_deadline_.expires_after(kOpenTimeout);
+  open_deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && !self->stream_) self->fail("no request within 10 s");
+  });
+  do_read();
+}
+
+void LocalConnection::do_read() {
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void LocalConnection::on_read(boost::system::error_code ec, std::size_t n) {
+  if (closed_) return;
+  if (ec) {
+    // The client went away. A running request is cancelled as if its requester disappeared.
+    auto stream = stream_;
+    close();
+    if (stream && !stream->finished()) stream->on_transport_lost();
+    return;
+  }
+  try {
+    decoder_.feed(read_buffer_.data(), n);
+    while (auto frame = decoder_.next()) {
+      handle(std::move(*frame));
+      if (closed_) return;
+    }
+  } catch (const wire::FrameError& e) {
+    return fail(e.what());
+  }
+  do_read();
+}
+
+void LocalConnection::handle(wire::Frame frame) {
+  if (!stream_) return open_request(frame);
+  if (result_sent_) return;  // late frames after the result are harmless
+  stream_->on_frame(frame);
+}
+
+void LocalConnection::open_request(const wire::Frame& frame) {
+  if (frame.type() != "run") throw wire::FrameError("expected a 'run' request first");
+  open_deadline_.cancel();
+  const auto argv = split_argv(frame.body);
+  stream_ = std::make_shared<ServingStream>(
+      static_cast<asio::io_context&>(socket_.get_executor().context()), log_, shared_from_this(),
+      sdk::Requester{"", uid_});
+  stream_->set_subject(printable_command(argv));
+  dispatcher_.dispatch(argv, stream_);
+}
+
+void LocalConnection::fail(const std::string& reason) {
+  log_->warn("local client uid={}: bad request: {}", uid_, reason);
+  const auto result = sdk::Result::error("bad request: " + reason);
+  if (stream_ && !stream_->finished()) {
+    auto stream = stream_;
+    stream->finish(result);  // reaches send_result below through the stream
+  } else {
+    send_result(result);
+  }
+}
+
+void LocalConnection::shutdown() {
+  if (stream_ && !stream_->finished()) stream_->finish(sdk::Result::error("daemon is shutting down"));
+  close();
+}
+
+void LocalConnection::send(nlohmann::json header, std::string_view body) {
+  if (closed_ || result_sent_) return;
+  write_queue_.push_back(wire::encode(header, body));
+  if (!writing_) do_write();
+}
+
+void LocalConnection::send_result(const sdk::Result& result) {
+  if (closed_) {
+    // The request ended after its client left: release it (not inline, the stream is mid-call).
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->stream_.reset(); });
+    return;
+  }
+  if (result_sent_) return;
+  write_queue_.push_back(wire::encode({{"t", "exit"}, {"code", exit_status(result)}},
+                                      exit_status(result) == kExitFailure ? result.reason : ""));
+  result_sent_ = true;
+  if (!writing_) do_write();
+}
+
+void LocalConnection::do_write() {
+  if (write_queue_.empty()) {
+    writing_ = false;
+    if (result_sent_) close();  // the request is over once its result is out
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(write_queue_.front()),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (self->closed_) return;
+                      self->write_queue_.pop_front();
+                      if (ec) {
+                        auto stream = self->stream_;
+                        self->close();
+                        if (stream && !stream->finished()) stream->on_transport_lost();
+                        return;
+                      }
+                      self->do_write();
+                    });
+}
+
+void LocalConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  open_deadline_.cancel();
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket_.close(ignored);
+  write_queue_.clear();
+  // Keep stream_ until it finishes: it may still call send()/send_result(), which are no-ops now.
+  if (stream_ && stream_->finished()) stream_.reset();
+}
+
+}  // namespace automatelinux::core

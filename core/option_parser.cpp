@@ -1,0 +1,112 @@
+#include "core/option_parser.hpp"
+
+#include <optional>
+#include <sstream>
+
+namespace automatelinux::core {
+namespace po = boost::program_options;
+namespace {
+
+struct Token {
+  std::string name;  // as typed: "--peer" or "-n"
+  std::optional<std::string> inline_value;
+};
+
+bool is_option(const std::string& arg) { return arg.size() > 1 && arg[0] == '-'; }
+
+const po::option_description* find_option(const sdk::CommandSpec& spec, const std::string& name) {
+  // find_nothrow(name, approx=false) matches long names exactly; short names are stored as "-n".
+  const std::string key = name.rfind("--", 0) == 0 ? name.substr(2) : name;
+  return spec.options.find_nothrow(key, /*approx=*/false);
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+bool wants_help(const sdk::CommandSpec& spec, const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return false;
+    if (arg == "--help" || arg == "-h") return true;
+    if (!is_option(arg)) {
+      if (spec.rest_is_positional) return false;
+      continue;
+    }
+    // Skip the value of an option that takes one, so it is not mistaken for a positional.
+    const auto* desc = arg.find('=') == std::string::npos ? find_option(spec, arg) : nullptr;
+    if (desc != nullptr && desc->semantic()->max_tokens() > 0) ++i;
+  }
+  return false;
+}
+
+sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
+                                 const std::vector<std::string>& args) {
+  sdk::Invocation call;
+  call.command = spec.name;
+  po::parsed_options parsed(&spec.options);
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (options_done || !is_option(arg)) {
+      if (spec.positional_label.empty())
+        throw UsageError("unexpected argument " + quoted(arg) + " for '" + spec.name + "'");
+      call.positional.push_back(arg);
+      if (spec.rest_is_positional) options_done = true;
+      continue;
+    }
+    if (arg == "--") {
+      if (spec.positional_label.empty())
+        throw UsageError("'" + spec.name + "' takes no arguments after '--'");
+      options_done = true;
+      continue;
+    }
+    Token token{arg, std::nullopt};
+    if (arg.rfind("--", 0) == 0) {
+      if (auto eq = arg.find('='); eq != std::string::npos) {
+        token.name = arg.substr(0, eq);
+        token.inline_value = arg.substr(eq + 1);
+      }
+    } else if (arg.size() != 2) {
+      throw UsageError("unknown option " + quoted(arg) + " for '" + spec.name +
+                       "' (short options cannot be combined)");
+    }
+    const po::option_description* desc = find_option(spec, token.name);
+    if (desc == nullptr)
+      throw UsageError("unknown option " + quoted(token.name) + " for '" + spec.name +
+                       "' (see 'd help " + spec.name + "')");
+    const bool takes_value = desc->semantic()->max_tokens() > 0;
+    po::option opt(desc->key(""), {});
+    if (takes_value) {
+      if (token.inline_value) {
+        opt.value.push_back(*token.inline_value);
+      } else if (i + 1 < args.size()) {
+        opt.value.push_back(args[++i]);
+      } else {
+        throw UsageError("option " + quoted(token.name) + " needs a value");
+      }
+    } else if (token.inline_value) {
+      throw UsageError("option " + quoted(token.name) + " takes no value");
+    }
+    opt.original_tokens.push_back(token.name);
+    parsed.options.push_back(std::move(opt));
+  }
+  try {
+    po::store(parsed, call.options);
+    po::notify(call.options);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
+  }
+  return call;
+}
+
+std::string command_help(const sdk::CommandSpec& spec) {
+  std::ostringstream out;
+  out << "Usage: d " << spec.name;
+  if (!spec.usage.empty()) out << ' ' << spec.usage;
+  out << "\n\n" << spec.summary << "\n";
+  if (!spec.options.options().empty()) out << "\n" << spec.options;
+  return out.str();
+}
+
+}  // namespace automatelinux::core

@@ -1,0 +1,60 @@
+#include "core/plugin_host.hpp"
+
+#include <stdexcept>
+
+namespace automatelinux::core {
+
+PluginHost::PluginHost(CoreServices& core, std::string plugin,
+                       std::shared_ptr<boost::dll::shared_library> library)
+    : core_(core), plugin_(std::move(plugin)), library_(std::move(library)) {}
+
+void PluginHost::add_command(sdk::CommandSpec spec) {
+  if (committed_) throw std::logic_error("commands can only be added during init");
+  if (spec.name.empty() || spec.name.find_first_of(" \t\n/") != std::string::npos)
+    throw std::invalid_argument("invalid command name '" + spec.name + "'");
+  if (!spec.handler) throw std::invalid_argument("command '" + spec.name + "' has no handler");
+  commands_.push_back(std::move(spec));
+}
+
+void PluginHost::add_peer_service(const std::string& type, sdk::PeerHandler handler) {
+  if (committed_) throw std::logic_error("peer services can only be added during init");
+  if (!handler) throw std::invalid_argument("peer service '" + type + "' has no handler");
+  services_.emplace_back(type, std::move(handler));
+}
+
+void PluginHost::check_conflicts() const {
+  for (std::size_t i = 0; i < commands_.size(); ++i) {
+    const auto& name = commands_[i].name;
+    if (auto owner = core_.registry.owner_of(name); !owner.empty())
+      throw std::runtime_error("command '" + name + "' is already provided by '" + owner + "'");
+    for (std::size_t j = 0; j < i; ++j)
+      if (commands_[j].name == name)
+        throw std::runtime_error("command '" + name + "' is registered twice");
+  }
+  for (const auto& [type, handler] : services_) {
+    if (auto owner = core_.registry.service_owner(type); !owner.empty())
+      throw std::runtime_error("peer service '" + type + "' is already provided by '" + owner + "'");
+  }
+}
+
+void PluginHost::commit() {
+  for (auto& spec : commands_)
+    core_.registry.add(CommandEntry{library_, plugin_, std::move(spec)});
+  for (auto& [type, handler] : services_)
+    core_.registry.add_service(type, PeerServiceEntry{library_, plugin_, std::move(handler)});
+  commands_.clear();
+  services_.clear();
+  committed_ = true;
+}
+
+sdk::StreamPtr PluginHost::open_peer_stream(const std::string& peer, const std::string& type,
+                                            nlohmann::json /*header*/, std::string /*body*/,
+                                            const sdk::Requester& on_behalf_of) {
+  return core_.peers.open_stream(peer, type, on_behalf_of);
+}
+
+void PluginHost::run_command(const std::vector<std::string>& argv, sdk::StreamPtr stream) {
+  core_.dispatcher.dispatch(argv, stream);
+}
+
+}  // namespace automatelinux::core

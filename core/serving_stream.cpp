@@ -1,0 +1,206 @@
+#include "core/serving_stream.hpp"
+
+#include <csignal>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/exit_status.hpp"
+
+namespace automatelinux::core {
+namespace {
+
+std::string new_request_id() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:012x}", rng() & 0xffffffffffffULL);
+}
+
+const char* kind_name(sdk::Result::Kind kind) {
+  switch (kind) {
+    case sdk::Result::Kind::exited: return "exited";
+    case sdk::Result::Kind::signaled: return "signaled";
+    case sdk::Result::Kind::timeout: return "timeout";
+    case sdk::Result::Kind::cancelled: return "cancelled";
+    case sdk::Result::Kind::error: return "error";
+  }
+  return "?";
+}
+
+}  // namespace
+
+ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+                             std::shared_ptr<StreamTransport> transport, sdk::Requester requester)
+    : io_(io),
+      log_(std::move(log)),
+      transport_(std::move(transport)),
+      requester_(std::move(requester)),
+      id_(new_request_id()),
+      cancel_deadline_(io) {}
+
+ServingStream::~ServingStream() = default;
+
+// Every call into plugin code goes through here: an exception ends the request, never the daemon.
+template <class F>
+void ServingStream::guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    log_->error("request {}: command failed: {}", id_, e.what());
+    finish(sdk::Result::error(std::string("internal error: ") + e.what()));
+  } catch (...) {
+    log_->error("request {}: command threw a non-exception", id_);
+    finish(sdk::Result::error("internal error"));
+  }
+}
+
+void ServingStream::on_frame(const wire::Frame& frame) {
+  const std::string& type = frame.type();
+  if (type == "data") {
+    if (frame.header.value("ch", -1) != static_cast<int>(sdk::Channel::in))
+      throw wire::FrameError("requester may only send data on the input channel");
+    if (input_eof_) throw wire::FrameError("input data after EOF");
+    if (frame.body.size() > input_credit_) throw wire::FrameError("input data beyond granted credit");
+    input_credit_ -= frame.body.size();
+    bytes_in_ += frame.body.size();
+    if (!frame.body.empty()) input_.push_back(frame.body);
+    deliver_input();
+  } else if (type == "eof") {
+    input_eof_ = true;
+    deliver_input();
+  } else if (type == "credit") {
+    const auto n = frame.header.value("n", std::uint64_t{0});
+    if (n > unacked_) throw wire::FrameError("credit for more bytes than were sent");
+    unacked_ -= n;
+    if (blocked_writer_ && unacked_ < kStreamWindow) {
+      asio::post(io_, [self = shared_from_this(), done = std::exchange(blocked_writer_, {})] {
+        self->guarded([&] { done(!self->finished_); });
+      });
+    }
+  } else if (type == "cancel") {
+    start_cancel(frame.header.value("signal", SIGINT));
+  } else {
+    throw wire::FrameError("unexpected message type '" + type + "' in a request");
+  }
+}
+
+void ServingStream::on_transport_lost() {
+  transport_lost_ = true;
+  start_cancel(SIGHUP);
+}
+
+void ServingStream::start_cancel(int signal) {
+  if (finished_ || cancelled_) return;
+  cancelled_ = true;
+  if (!cancel_handler_) {
+    finish(sdk::Result::cancelled());
+    return;
+  }
+  asio::post(io_, [self = shared_from_this(), signal] {
+    if (self->finished_ || !self->cancel_handler_) return;
+    self->guarded([&] { self->cancel_handler_(signal); });
+  });
+  cancel_deadline_.expires_after(kCancelGrace);
+  cancel_deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->finished_) return;
+    self->log_->warn("request {}: command did not stop within {}s of cancel", self->id_,
+                     kCancelGrace.count());
+    self->finish(sdk::Result::error("command did not stop after being cancelled"));
+  });
+}
+
+void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
+  if (finished_ || transport_lost_ ||
+      (channel != sdk::Channel::out && channel != sdk::Channel::err)) {
+    if (done) asio::post(io_, [self = shared_from_this(), done] { self->guarded([&] { done(false); }); });
+    return;
+  }
+  const auto ch = static_cast<int>(channel);
+  for (std::size_t pos = 0; pos < bytes.size(); pos += wire::kMaxChunk) {
+    const std::string_view chunk = std::string_view(bytes).substr(pos, wire::kMaxChunk);
+    transport_->send({{"t", "data"}, {"ch", ch}}, chunk);
+  }
+  unacked_ += bytes.size();
+  bytes_out_ += bytes.size();
+  if (!done) return;
+  if (unacked_ < kStreamWindow) {
+    asio::post(io_, [self = shared_from_this(), done] { self->guarded([&] { done(!self->finished_); }); });
+  } else {
+    blocked_writer_ = std::move(done);
+  }
+}
+
+void ServingStream::close(sdk::Channel channel) {
+  if (finished_ || transport_lost_) return;
+  transport_->send({{"t", "eof"}, {"ch", static_cast<int>(channel)}}, {});
+}
+
+void ServingStream::read(sdk::Channel channel, ReadHandler handler) {
+  if (channel != sdk::Channel::in) throw std::logic_error("a served request reads only its input");
+  if (reader_) throw std::logic_error("a read is already outstanding on this channel");
+  reader_ = std::move(handler);
+  if (!input_requested_ && !finished_ && !transport_lost_) {
+    input_requested_ = true;
+    input_credit_ = kStreamWindow;
+    transport_->send({{"t", "credit"}, {"n", kStreamWindow}}, {});
+  }
+  asio::post(io_, [self = shared_from_this()] { self->deliver_input(); });
+}
+
+void ServingStream::deliver_input() {
+  if (!reader_ || finished_) return;
+  if (!input_.empty()) {
+    std::string chunk = std::move(input_.front());
+    input_.pop_front();
+    auto reader = std::exchange(reader_, {});
+    guarded([&] { reader(chunk, false); });
+    // Credit goes back only once the handler has taken the bytes: that is the backpressure.
+    if (!finished_ && !transport_lost_ && !input_eof_) {
+      input_credit_ += chunk.size();
+      transport_->send({{"t", "credit"}, {"n", chunk.size()}}, {});
+    }
+  } else if ((input_eof_ || transport_lost_) && !input_eof_delivered_) {
+    input_eof_delivered_ = true;
+    auto reader = std::exchange(reader_, {});
+    guarded([&] { reader({}, true); });
+  }
+}
+
+void ServingStream::on_cancel(CancelHandler handler) { cancel_handler_ = std::move(handler); }
+
+void ServingStream::finish(sdk::Result result) {
+  if (finished_) return;
+  finished_ = true;
+  cancel_deadline_.cancel();
+  const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
+  // The audit line: one per request, whatever the outcome.
+  log_->info(
+      "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
+      "duration_ms={:.1f} bytes_out={} bytes_in={}{}{}",
+      id_, requester_.peer.empty() ? "local" : requester_.peer, requester_.uid, subject_,
+      result.kind == sdk::Result::Kind::error ? "refused" : "ran", kind_name(result.kind),
+      result.code, exit_status(result), elapsed.count(), bytes_out_, bytes_in_,
+      result.reason.empty() ? "" : " reason=", result.reason);
+  transport_->send_result(result);  // the transport drops it if the requester is gone
+  // Drop plugin callbacks now: they usually hold this stream and would keep it alive forever.
+  cancel_handler_ = {};
+  reader_ = {};
+  if (blocked_writer_) {
+    asio::post(io_, [done = std::exchange(blocked_writer_, {})] {
+      try {
+        done(false);
+      } catch (...) {
+      }
+    });
+  }
+}
+
+void ServingStream::cancel(int) {
+  throw std::logic_error("cancel() is for the requesting side of a stream");
+}
+
+void ServingStream::on_result(ResultHandler) {
+  throw std::logic_error("on_result() is for the requesting side of a stream");
+}
+
+}  // namespace automatelinux::core

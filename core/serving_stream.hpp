@@ -1,0 +1,95 @@
+// The serving side of a request stream: what a command handler writes to and reads from.
+// It owns the stream's credit windows, cancellation deadline and audit line; the transport
+// underneath (a CLI connection now, a peer session later) only moves frames.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "automatelinux/sdk/stream.hpp"
+#include "core/asio.hpp"
+#include "wire/frame.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace automatelinux::core {
+
+// Bytes a writer may have in flight per stream before it must wait for credit (per direction).
+inline constexpr std::size_t kStreamWindow = 512 * 1024;
+// How long a cancelled handler has to finish before core ends the request itself.
+inline constexpr std::chrono::seconds kCancelGrace{5};
+
+class StreamTransport {
+ public:
+  virtual ~StreamTransport() = default;
+  virtual void send(nlohmann::json header, std::string_view body) = 0;
+  virtual void send_result(const sdk::Result& result) = 0;
+};
+
+class ServingStream final : public sdk::Stream, public std::enable_shared_from_this<ServingStream> {
+ public:
+  ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+                std::shared_ptr<StreamTransport> transport, sdk::Requester requester);
+  ~ServingStream() override;
+
+  // What the audit line names (the command line, printable).
+  void set_subject(std::string subject) { subject_ = std::move(subject); }
+
+  // Frames from the requester, after the one that opened the request. Throws wire::FrameError
+  // on a protocol violation.
+  void on_frame(const wire::Frame& frame);
+  // The requester went away: treated as a cancel with SIGHUP semantics.
+  void on_transport_lost();
+
+  // sdk::Stream
+  void write(sdk::Channel channel, std::string bytes, WriteHandler done) override;
+  void close(sdk::Channel channel) override;
+  void read(sdk::Channel channel, ReadHandler handler) override;
+  void on_cancel(CancelHandler handler) override;
+  void finish(sdk::Result result) override;
+  void cancel(int signal) override;
+  void on_result(ResultHandler handler) override;
+  bool finished() const override { return finished_; }
+  const sdk::Requester& requester() const override { return requester_; }
+  const std::string& request_id() const override { return id_; }
+
+ private:
+  template <class F>
+  void guarded(F&& f);
+  void deliver_input();
+  void start_cancel(int signal);
+
+  asio::io_context& io_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<StreamTransport> transport_;
+  sdk::Requester requester_;
+  std::string id_;
+  std::string subject_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  // Output (out/err share one window, as SSH's extended data does).
+  std::size_t unacked_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  WriteHandler blocked_writer_;
+
+  // Input.
+  std::deque<std::string> input_;
+  std::size_t input_credit_ = 0;  // bytes the requester may still send
+  bool input_requested_ = false;
+  bool input_eof_ = false;
+  bool input_eof_delivered_ = false;
+  ReadHandler reader_;
+  std::uint64_t bytes_in_ = 0;
+
+  CancelHandler cancel_handler_;
+  bool cancelled_ = false;
+  bool transport_lost_ = false;
+  bool finished_ = false;
+  asio::steady_timer cancel_deadline_;
+};
+
+}  // namespace automatelinux::core

@@ -1,0 +1,42 @@
+// What a plugin registers: a command with its options and an asynchronous handler.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "automatelinux/sdk/stream.hpp"
+
+namespace automatelinux::sdk {
+
+// A request after core has parsed its options against the command's description.
+struct Invocation {
+  std::string command;
+  boost::program_options::variables_map options;
+  std::vector<std::string> positional;  // byte strings, passed unchanged
+
+  bool has(const std::string& name) const { return options.count(name) > 0; }
+  template <class T>
+  const T& get(const std::string& name) const {
+    return options[name].as<T>();
+  }
+};
+
+using CommandHandler = std::function<void(StreamPtr stream, const Invocation& invocation)>;
+
+struct CommandSpec {
+  std::string name;     // `d NAME …`
+  std::string summary;  // one line for `d help`
+  std::string usage;    // shown after `d NAME` in help, e.g. "--peer ID [--json]"
+  boost::program_options::options_description options;
+  // Positional arguments: none unless a label is given ("GIT_ARGS…"). With `rest_is_positional`,
+  // everything from the first positional argument on is positional (options included), so the
+  // command can hand it to another program untouched. "--" always ends option parsing.
+  std::string positional_label;
+  bool rest_is_positional = false;
+  CommandHandler handler;
+};
+
+}  // namespace automatelinux::sdk

@@ -1,0 +1,62 @@
+// The services core offers a plugin. A plugin receives its Host in init() and may keep the
+// reference for its whole life (plugins are never unloaded).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/config.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "automatelinux/sdk/command.hpp"
+#include "automatelinux/sdk/stream.hpp"
+
+namespace automatelinux::sdk {
+
+// This daemon's place in the cluster. Unset values are empty optionals.
+struct LocalPeerStatus {
+  std::optional<std::string> id;
+  std::optional<std::string> role;    // "leader" or "worker"
+  std::optional<std::string> leader;  // HOST:PORT (workers)
+  std::optional<std::string> listen;  // HOST:PORT (leaders)
+  bool connected = false;
+  std::optional<std::string> since;   // ISO 8601 UTC
+};
+
+// A request arriving from a peer for a message type this plugin serves.
+using PeerHandler = std::function<void(StreamPtr stream, const nlohmann::json& header,
+                                       const std::string& body)>;
+
+class BOOST_SYMBOL_VISIBLE Host {
+ public:
+  virtual ~Host() = default;
+
+  // Registration (only during init; a plugin whose init throws registers nothing).
+  virtual void add_command(CommandSpec spec) = 0;
+  virtual void add_peer_service(const std::string& type, PeerHandler handler) = 0;
+
+  // Environment.
+  virtual boost::asio::io_context& io() = 0;  // all plugin callbacks run on this, never re-entered
+  virtual std::shared_ptr<spdlog::logger> logger() = 0;
+  virtual const nlohmann::json& config() const = 0;  // this plugin's section of the config file
+  virtual const std::filesystem::path& state_dir() const = 0;
+
+  // Peers.
+  virtual LocalPeerStatus local_peer() const = 0;
+  // Opens a request stream to `peer` carrying a message of `type` (served there by
+  // add_peer_service). Failures ("Peer not found: vps", "Peer is offline: vps") arrive through
+  // the stream's on_result as Result::error.
+  virtual StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
+                                     nlohmann::json header, std::string body,
+                                     const Requester& on_behalf_of) = 0;
+
+  // Composition: runs another registered command (parsed like a `d` request) on `stream`.
+  virtual void run_command(const std::vector<std::string>& argv, StreamPtr stream) = 0;
+};
+
+}  // namespace automatelinux::sdk

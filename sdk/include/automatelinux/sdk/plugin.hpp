@@ -1,0 +1,52 @@
+// The one ABI entry point of a plugin. A plugin defines exactly one entry with
+// AUTOMATELINUX_PLUGIN(name, version, init). Core reads the descriptor's first field, the ABI
+// version, before anything else, then compares the versions of everything that crosses the
+// boundary, and only then calls init().
+#pragma once
+
+#include <cstdint>
+
+#include <boost/config.hpp>
+#include <boost/version.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/version.h>
+
+#include "automatelinux/sdk/host.hpp"
+
+namespace automatelinux::sdk {
+
+// Bump on any change to the SDK's types or virtual interfaces.
+inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
+
+// Versions of the libraries whose types cross the plugin boundary, as compiled.
+struct BoundaryVersions {
+  std::uint32_t boost = BOOST_VERSION;
+  std::uint32_t nlohmann_json = NLOHMANN_JSON_VERSION_MAJOR * 10000 +
+                                NLOHMANN_JSON_VERSION_MINOR * 100 + NLOHMANN_JSON_VERSION_PATCH;
+  std::uint32_t spdlog = SPDLOG_VER_MAJOR * 10000 + SPDLOG_VER_MINOR * 100 + SPDLOG_VER_PATCH;
+  std::uint32_t fmt = FMT_VERSION;
+  std::uint32_t cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
+};
+
+struct PluginDescriptor {
+  std::uint32_t abi_version;  // must stay the first member, whatever else changes
+  const char* name;           // what `plugins.enabled`/`disabled` refer to
+  const char* version;
+  BoundaryVersions built_with;
+  void (*init)(Host& host);   // registers commands and peer services; may throw
+};
+
+using EntryFunction = const PluginDescriptor* (*)();
+
+}  // namespace automatelinux::sdk
+
+#define AUTOMATELINUX_PLUGIN(NAME, VERSION, INIT)                                          \
+  extern "C" BOOST_SYMBOL_EXPORT const ::automatelinux::sdk::PluginDescriptor*             \
+  automatelinux_plugin_entry() {                                                           \
+    static const ::automatelinux::sdk::PluginDescriptor descriptor{                        \
+        ::automatelinux::sdk::kAbiVersion, NAME, VERSION,                                  \
+        ::automatelinux::sdk::BoundaryVersions{}, INIT};                                   \
+    return &descriptor;                                                                    \
+  }

@@ -1,0 +1,10 @@
+// Everything a plugin author needs: #include <automatelinux/sdk/sdk.hpp>
+#pragma once
+
+#include "automatelinux/sdk/command.hpp"
+#include "automatelinux/sdk/duration.hpp"
+#include "automatelinux/sdk/host.hpp"
+#include "automatelinux/sdk/pipe.hpp"
+#include "automatelinux/sdk/plugin.hpp"
+#include "automatelinux/sdk/reply.hpp"
+#include "automatelinux/sdk/stream.hpp"

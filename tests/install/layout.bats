@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# `cmake --install` gives the contract's layout, the daemon finds its plugins from there without
+# configuration, and a plugin builds out of tree against the installed SDK.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+  P=$AL_PREFIX
+  LIBDIR=$(cd "$P" && ls -d lib/*/automatelinux 2>/dev/null | head -1 | xargs -r dirname)
+  LIBDIR=${LIBDIR:-lib}
+}
+
+teardown() {
+  if [ -f "$BATS_TEST_TMPDIR/pid" ]; then
+    kill -TERM "$(cat "$BATS_TEST_TMPDIR/pid")" 2>/dev/null || true
+    wait "$(cat "$BATS_TEST_TMPDIR/pid")" 2>/dev/null || true
+  fi
+}
+
+start_installed_daemon() {
+  "$P/bin/automatelinux-daemon" --socket "$BATS_TEST_TMPDIR/sock" --state-dir "$BATS_TEST_TMPDIR/state" "$@" 2>"$BATS_TEST_TMPDIR/stderr" &
+  echo $! >"$BATS_TEST_TMPDIR/pid"
+  for _ in $(seq 100); do [ -S "$BATS_TEST_TMPDIR/sock" ] && return 0; sleep 0.05; done
+  cat "$BATS_TEST_TMPDIR/stderr" >&2
+  return 1
+}
+
+@test "install layout matches the contract" {
+  for f in bin/d bin/automatelinux-daemon \
+           "$LIBDIR/automatelinux/plugins/peer_exec.so" "$LIBDIR/automatelinux/plugins/git.so" \
+           "$LIBDIR/automatelinux/plugins/peer_config.so" \
+           include/automatelinux/sdk/sdk.hpp include/automatelinux/sdk/stream.hpp \
+           "$LIBDIR/cmake/AutomateLinuxSDK/AutomateLinuxSDKConfig.cmake" \
+           share/automatelinux/shell/sshgit.sh share/bash-completion/completions/d \
+           lib/systemd/system/automatelinux-daemon.service; do
+    [ -e "$P/$f" ] || { echo "missing $f"; false; }
+  done
+  run find "$P" -path '*/etc/*'
+  [ -z "$output" ]
+}
+
+@test "the installed daemon finds its plugins relative to its binary" {
+  start_installed_daemon
+  run "$P/bin/d" --socket "$BATS_TEST_TMPDIR/sock" help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"execOnPeer"* && "$output" == *"gitOnPeer"* && "$output" == *"getPeerStatus"* ]]
+}
+
+@test "the d binary links neither Boost.DLL nor any plugin" {
+  run ldd "$P/bin/d"
+  [[ "$output" != *boost* && "$output" != *spdlog* ]]
+}
+
+@test "an out-of-tree plugin builds against the installed SDK and 'd hello' works" {
+  cp -r "$AL_SOURCE/sdk/examples/hello" "$BATS_TEST_TMPDIR/hello"
+  cmake -S "$BATS_TEST_TMPDIR/hello" -B "$BATS_TEST_TMPDIR/hello-build" -G Ninja \
+        -DCMAKE_PREFIX_PATH="$P" >/dev/null
+  cmake --build "$BATS_TEST_TMPDIR/hello-build"
+  mkdir "$BATS_TEST_TMPDIR/plugins"
+  cp "$BATS_TEST_TMPDIR/hello-build/hello.so" "$BATS_TEST_TMPDIR/plugins/"
+  start_installed_daemon --plugin-dir "$BATS_TEST_TMPDIR/plugins"
+  run "$P/bin/d" --socket "$BATS_TEST_TMPDIR/sock" hello
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello, world" ]
+  run "$P/bin/d" --socket "$BATS_TEST_TMPDIR/sock" hello --name vps
+  [ "$output" = "hello, vps" ]
+  run "$P/bin/d" --socket "$BATS_TEST_TMPDIR/sock" listPlugins --json
+  [ "$(echo "$output" | jq -r '.[0].name + " " + .[0].state')" = "hello loaded" ]
+}

@@ -1,0 +1,56 @@
+# Shared helpers for integration tests: real daemons, each with its own socket and state dir in
+# the test's temporary directory, stopped by PID in teardown (also when the test fails).
+AL_BUILD=${AL_BUILD:-$(cd "$BATS_TEST_DIRNAME/../../build" && pwd)}
+D=$AL_BUILD/bin/d
+DAEMON=$AL_BUILD/bin/automatelinux-daemon
+FIXTURES=$AL_BUILD/tests/fixture_plugins
+
+# start_daemon NAME [daemon flags…]
+start_daemon() {
+  local name=$1 dir=$BATS_TEST_TMPDIR/$1
+  shift
+  mkdir -p "$dir"
+  "$DAEMON" --socket "$dir/sock" --state-dir "$dir/state" "$@" 2>>"$dir/stderr" &
+  echo $! >"$dir/pid"
+  local i
+  for i in $(seq 100); do
+    [ -S "$dir/sock" ] && return 0
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "daemon $name did not start:" >&2
+  cat "$dir/stderr" >&2
+  return 1
+}
+
+# stop_daemon NAME: SIGTERM, then SIGKILL if it has not gone within 5 s.
+stop_daemon() {
+  local pidfile=$BATS_TEST_TMPDIR/$1/pid pid i
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+stop_all_daemons() {
+  local pidfile
+  for pidfile in "$BATS_TEST_TMPDIR"/*/pid; do
+    [ -f "$pidfile" ] && stop_daemon "$(basename "$(dirname "$pidfile")")"
+  done
+  return 0
+}
+
+# dd NAME ARGS…: the real `d` against daemon NAME.
+dd() {
+  local name=$1
+  shift
+  "$D" --socket "$BATS_TEST_TMPDIR/$name/sock" "$@"
+}
+
+daemon_log() { cat "$BATS_TEST_TMPDIR/$1/state/daemon.log"; }

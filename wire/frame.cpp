@@ -1,0 +1,115 @@
+#include "wire/frame.hpp"
+
+#include <cstring>
+
+namespace automatelinux::wire {
+namespace {
+
+void put_u32(std::string& out, std::uint32_t v) {
+  const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                         static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(bytes, 4);
+}
+
+std::uint32_t get_u32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) |
+         std::uint32_t{u[3]};
+}
+
+}  // namespace
+
+std::string encode(const nlohmann::json& header, std::string_view body) {
+  const std::string head = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::size_t total = 4 + head.size() + body.size();
+  if (total > kMaxFrameSize) throw FrameError("frame too large to send: " + std::to_string(total));
+  std::string out;
+  out.reserve(kPrefixSize + head.size() + body.size());
+  put_u32(out, static_cast<std::uint32_t>(total));
+  put_u32(out, static_cast<std::uint32_t>(head.size()));
+  out += head;
+  out.append(body.data(), body.size());
+  return out;
+}
+
+void check_json_depth(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '{':
+      case '[':
+        if (++depth > max_depth)
+          throw FrameError("frame header nested deeper than " + std::to_string(max_depth));
+        break;
+      case '}':
+      case ']':
+        --depth;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+Frame decode_payload(std::string_view payload) {
+  if (payload.size() < 4) throw FrameError("frame shorter than its header length field");
+  const std::uint32_t head_len = get_u32(payload.data());
+  if (head_len > payload.size() - 4)
+    throw FrameError("frame header length " + std::to_string(head_len) + " exceeds frame size " +
+                     std::to_string(payload.size()));
+  const std::string_view head = payload.substr(4, head_len);
+  check_json_depth(head);
+  Frame frame;
+  frame.header = nlohmann::json::parse(head, nullptr, /*allow_exceptions=*/false);
+  if (frame.header.is_discarded()) throw FrameError("frame header is not valid JSON");
+  if (!frame.header.is_object()) throw FrameError("frame header is not a JSON object");
+  auto type = frame.header.find("t");
+  if (type == frame.header.end() || !type->is_string())
+    throw FrameError("frame header has no string field 't'");
+  frame.body.assign(payload.substr(4 + head_len));
+  return frame;
+}
+
+void Decoder::feed(const char* data, std::size_t size) {
+  if (offset_ > 0 && offset_ == buffer_.size()) {
+    buffer_.clear();
+    offset_ = 0;
+  }
+  buffer_.append(data, size);
+}
+
+std::optional<Frame> Decoder::next() {
+  const std::size_t available = buffer_.size() - offset_;
+  if (available < 4) return std::nullopt;
+  const std::uint32_t total = get_u32(buffer_.data() + offset_);
+  if (total > kMaxFrameSize)
+    throw FrameError("frame of " + std::to_string(total) + " bytes exceeds the limit of " +
+                     std::to_string(kMaxFrameSize));
+  if (total < 4) throw FrameError("frame length " + std::to_string(total) + " is too small");
+  if (available < 4 + std::size_t{total}) return std::nullopt;
+  Frame frame = decode_payload(std::string_view(buffer_).substr(offset_ + 4, total));
+  offset_ += 4 + total;
+  // Compact once the consumed prefix dominates, keeping the buffer bounded by ~2 frames.
+  if (offset_ > kMaxFrameSize || offset_ * 2 > buffer_.size()) {
+    buffer_.erase(0, offset_);
+    offset_ = 0;
+  }
+  return frame;
+}
+
+}  // namespace automatelinux::wire

@@ -1,0 +1,59 @@
+// Wire format: one frame = u32 N · u32 H · H bytes of JSON header · N-4-H bytes of raw body.
+// Both integers are big-endian; N counts everything after itself. The same framing carries the
+// CLI's Unix-socket protocol and the peer protocol.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace automatelinux::wire {
+
+inline constexpr std::size_t kMaxFrameSize = 1024 * 1024;  // N, checked before allocating
+inline constexpr std::size_t kMaxChunk = 64 * 1024;        // data bytes per frame
+inline constexpr int kMaxJsonDepth = 32;
+inline constexpr std::size_t kPrefixSize = 8;
+
+struct Frame {
+  nlohmann::json header;  // always an object with a string "t" (the message type)
+  std::string body;
+
+  const std::string& type() const { return header.at("t").get_ref<const std::string&>(); }
+};
+
+// Malformed input: the message names what was wrong, on one line.
+class FrameError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Serialises a frame. Strings in `header` that are not valid UTF-8 are replaced rather than
+// throwing; byte strings belong in the body.
+std::string encode(const nlohmann::json& header, std::string_view body = {});
+
+// Validates nesting depth without building anything, so a hostile header cannot exhaust the stack.
+void check_json_depth(std::string_view text, int max_depth = kMaxJsonDepth);
+
+// Parses one frame's payload (everything after N): the header length, the header and the body.
+Frame decode_payload(std::string_view payload);
+
+// Incremental decoder for a byte stream. Holds at most one partial frame plus what was fed.
+class Decoder {
+ public:
+  void feed(const char* data, std::size_t size);
+  // Returns the next complete frame, or nothing if more bytes are needed. Throws FrameError on
+  // malformed input; the stream is unusable after that.
+  std::optional<Frame> next();
+  std::size_t buffered() const { return buffer_.size() - offset_; }
+
+ private:
+  std::string buffer_;
+  std::size_t offset_ = 0;
+};
+
+}  // namespace automatelinux::wire

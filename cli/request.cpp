@@ -62,9 +62,16 @@ class Request {
  public:
   explicit Request(int fd) : fd_(fd) {}
 
+  // A failed send is never fatal by itself: the daemon may have sent its exit frame and closed
+  // already, so we stop sending and let the socket's remaining bytes decide.
   bool send(const nlohmann::json& header, std::string_view body = {}) {
+    if (send_failed_) return false;
     const std::string frame = wire::encode(header, body);
-    return write_all(fd_, frame.data(), frame.size()) == 0;
+    if (write_all(fd_, frame.data(), frame.size()) != 0) {
+      send_failed_ = true;
+      input_done_ = true;
+    }
+    return !send_failed_;
   }
 
   int run() {
@@ -75,7 +82,7 @@ class Request {
       const bool want_input = input_credit_ > 0 && !input_done_;
       if (want_input && no_input) {
         input_done_ = true;
-        if (!send({{"t", "eof"}, {"ch", 0}})) return lost();
+        send({{"t", "eof"}, {"ch", 0}});
         continue;
       }
       if (want_input) fds[2] = {STDIN_FILENO, POLLIN, 0};
@@ -85,19 +92,17 @@ class Request {
       }
       if (fds[1].revents & POLLIN) {
         unsigned char sig = 0;
-        if (::read(signal_pipe[0], &sig, 1) == 1 && !send({{"t", "cancel"}, {"signal", sig}}))
-          return lost();
+        if (::read(signal_pipe[0], &sig, 1) == 1) send({{"t", "cancel"}, {"signal", sig}});
       }
       if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
         const std::size_t want = std::min(input_credit_, sizeof(buffer));
         const ssize_t n = ::read(STDIN_FILENO, buffer, want);
         if (n > 0) {
           input_credit_ -= static_cast<std::size_t>(n);
-          if (!send({{"t", "data"}, {"ch", 0}}, std::string_view(buffer, static_cast<std::size_t>(n))))
-            return lost();
+          send({{"t", "data"}, {"ch", 0}}, std::string_view(buffer, static_cast<std::size_t>(n)));
         } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
           input_done_ = true;
-          if (!send({{"t", "eof"}, {"ch", 0}})) return lost();
+          send({{"t", "eof"}, {"ch", 0}});
         }
       }
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -131,8 +136,6 @@ class Request {
         if (fd == STDOUT_FILENO)
           return fail(std::string("cannot write to stdout: ") + std::strerror(err));
       }
-      // A failed send is not fatal here: the daemon may already have sent the exit frame and
-      // closed; reading the socket tells us either way.
       send({{"t", "credit"}, {"n", frame.body.size()}});
     } else if (type == "eof") {
       // The command closed one of its outputs; nothing to do for a terminal or pipe we share.
@@ -156,6 +159,7 @@ class Request {
   wire::Decoder decoder_;
   std::size_t input_credit_ = 0;
   bool input_done_ = false;
+  bool send_failed_ = false;
 };
 
 }  // namespace

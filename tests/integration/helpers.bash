@@ -14,7 +14,8 @@ start_daemon() {
   echo $! >"$dir/pid"
   local i
   for i in $(seq 100); do
-    [ -S "$dir/sock" ] && return 0
+    # Wait until the daemon answers (a stale socket file may exist before it binds).
+    [ -S "$dir/sock" ] && "$D" --socket "$dir/sock" listPlugins >/dev/null 2>&1 && return 0
     kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
     sleep 0.05
   done

@@ -24,7 +24,7 @@ int run_daemon(const DaemonConfig& config) {
 
   asio::io_context io(1);
   CommandRegistry registry;
-  PeerManager peers(io, config.state_dir);
+  peer::PeerManager peers(io, log, config, registry);
   Dispatcher dispatcher(registry, log);
   CoreServices services{io, log, config, registry, peers, dispatcher};
   PluginLoader loader(services);
@@ -33,12 +33,14 @@ int run_daemon(const DaemonConfig& config) {
 
   LocalServer server(io, log, dispatcher);
   server.listen(config.socket);
+  peers.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     log->info("received signal {}, shutting down", signal);
     server.stop();
+    peers.stop();
     // Let the cancellations just issued complete, then stop whatever plugins still have pending.
     asio::post(io, [&io] { io.stop(); });
   });

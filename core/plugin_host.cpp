@@ -48,9 +48,10 @@ void PluginHost::commit() {
 }
 
 sdk::StreamPtr PluginHost::open_peer_stream(const std::string& peer, const std::string& type,
-                                            nlohmann::json /*header*/, std::string /*body*/,
-                                            const sdk::Requester& on_behalf_of) {
-  return core_.peers.open_stream(peer, type, on_behalf_of);
+                                            nlohmann::json header, std::string body,
+                                            const sdk::StreamPtr& on_behalf_of) {
+  return core_.peers.open_stream(peer, type, std::move(header), std::move(body),
+                                 on_behalf_of->requester(), on_behalf_of->request_id());
 }
 
 void PluginHost::run_command(const std::vector<std::string>& argv, sdk::StreamPtr stream) {

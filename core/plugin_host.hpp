@@ -12,7 +12,7 @@
 #include "core/command_registry.hpp"
 #include "core/config.hpp"
 #include "core/dispatcher.hpp"
-#include "core/peer_manager.hpp"
+#include "core/peer/peer_manager.hpp"
 
 namespace automatelinux::core {
 
@@ -22,7 +22,7 @@ struct CoreServices {
   std::shared_ptr<spdlog::logger> log;
   const DaemonConfig& config;
   CommandRegistry& registry;
-  PeerManager& peers;
+  peer::PeerManager& peers;
   const Dispatcher& dispatcher;
 };
 
@@ -41,10 +41,10 @@ class PluginHost final : public sdk::Host {
   std::shared_ptr<spdlog::logger> logger() override { return core_.log; }
   const nlohmann::json& config() const override { return core_.config.plugin_section(plugin_); }
   const std::filesystem::path& state_dir() const override { return core_.config.state_dir; }
-  sdk::LocalPeerStatus local_peer() const override { return core_.peers.local_status(); }
+  sdk::PeerNetwork& peers() override { return core_.peers; }
   sdk::StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
                                   nlohmann::json header, std::string body,
-                                  const sdk::Requester& on_behalf_of) override;
+                                  const sdk::StreamPtr& on_behalf_of) override;
   void run_command(const std::vector<std::string>& argv, sdk::StreamPtr stream) override;
 
  private:

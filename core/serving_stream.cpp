@@ -30,12 +30,13 @@ const char* kind_name(sdk::Result::Kind kind) {
 }  // namespace
 
 ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                             std::shared_ptr<StreamTransport> transport, sdk::Requester requester)
+                             std::shared_ptr<StreamTransport> transport, sdk::Requester requester,
+                             std::string request_id)
     : io_(io),
       log_(std::move(log)),
       transport_(std::move(transport)),
       requester_(std::move(requester)),
-      id_(new_request_id()),
+      id_(request_id.empty() || request_id.size() > 64 ? new_request_id() : std::move(request_id)),
       cancel_deadline_(io) {}
 
 ServingStream::~ServingStream() = default;

@@ -33,7 +33,8 @@ class StreamTransport {
 class ServingStream final : public sdk::Stream, public std::enable_shared_from_this<ServingStream> {
  public:
   ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                std::shared_ptr<StreamTransport> transport, sdk::Requester requester);
+                std::shared_ptr<StreamTransport> transport, sdk::Requester requester,
+                std::string request_id = {});
   ~ServingStream() override;
 
   // What the audit line names (the command line, printable).

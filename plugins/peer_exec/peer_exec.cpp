@@ -46,7 +46,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
       return sdk::fail(stream, "invalid --timeout '" + text + "' (use e.g. 1.5, 30s, 10m, 24h)");
     header["timeout_ms"] = timeout->count();
   }
-  if (const auto self = host.local_peer().id; self && *self == peer)
+  if (const auto self = host.peers().local().id; self && *self == peer)
     return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
 
   std::vector<std::string> body_parts{directory};
@@ -58,7 +58,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
   auto relay = std::make_shared<Relay>();
   relay->local = stream;
   relay->remote = host.open_peer_stream(peer, "exec", header, nul_joined(body_parts),
-                                        stream->requester());
+                                        stream);
   relay->remote->on_result([relay](const sdk::Result& result) {
     relay->result = result;
     relay->step();

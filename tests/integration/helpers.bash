@@ -10,7 +10,10 @@ start_daemon() {
   local name=$1 dir=$BATS_TEST_TMPDIR/$1
   shift
   mkdir -p "$dir"
-  "$DAEMON" --socket "$dir/sock" --state-dir "$dir/state" "$@" 2>>"$dir/stderr" &
+  # A daemon may run inside a network namespace: set NS_<name> to the namespace.
+  local ns_var=NS_$name prefix=()
+  [ -n "${!ns_var:-}" ] && prefix=(ip netns exec "${!ns_var}")
+  "${prefix[@]}" "$DAEMON" --socket "$dir/sock" --state-dir "$dir/state" "$@" 2>>"$dir/stderr" &
   echo $! >"$dir/pid"
   local i
   for i in $(seq 100); do
@@ -55,3 +58,26 @@ dd() {
 }
 
 daemon_log() { cat "$BATS_TEST_TMPDIR/$1/state/daemon.log"; }
+
+# wait_for TIMEOUT_SECONDS COMMAND…: polls until COMMAND succeeds.
+wait_for() {
+  local timeout=$1 start=$SECONDS
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if [ $((SECONDS - start)) -ge "$timeout" ]; then
+      echo "timed out after ${timeout}s waiting for: $*" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# peer_status ON ID: "online"/"offline" as daemon ON sees peer ID (empty if unknown).
+peer_status() {
+  dd "$1" listPeers --json | jq -r --arg id "$2" '.[] | select(.id == $id) | .status'
+}
+peer_is() { [ "$(peer_status "$1" "$2")" = "$3" ]; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

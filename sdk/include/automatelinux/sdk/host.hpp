@@ -14,19 +14,10 @@
 #include <spdlog/logger.h>
 
 #include "automatelinux/sdk/command.hpp"
+#include "automatelinux/sdk/peers.hpp"
 #include "automatelinux/sdk/stream.hpp"
 
 namespace automatelinux::sdk {
-
-// This daemon's place in the cluster. Unset values are empty optionals.
-struct LocalPeerStatus {
-  std::optional<std::string> id;
-  std::optional<std::string> role;    // "leader" or "worker"
-  std::optional<std::string> leader;  // HOST:PORT (workers)
-  std::optional<std::string> listen;  // HOST:PORT (leaders)
-  bool connected = false;
-  std::optional<std::string> since;   // ISO 8601 UTC
-};
 
 // A request arriving from a peer for a message type this plugin serves.
 using PeerHandler = std::function<void(StreamPtr stream, const nlohmann::json& header,
@@ -47,13 +38,14 @@ class BOOST_SYMBOL_VISIBLE Host {
   virtual const std::filesystem::path& state_dir() const = 0;
 
   // Peers.
-  virtual LocalPeerStatus local_peer() const = 0;
+  virtual PeerNetwork& peers() = 0;
   // Opens a request stream to `peer` carrying a message of `type` (served there by
-  // add_peer_service). Failures ("Peer not found: vps", "Peer is offline: vps") arrive through
+  // add_peer_service), on behalf of the request `on_behalf_of` (its requester and request id
+  // travel along, so both ends audit the same request). Failures ("Peer not found: vps", "Peer is offline: vps") arrive through
   // the stream's on_result as Result::error.
   virtual StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
                                      nlohmann::json header, std::string body,
-                                     const Requester& on_behalf_of) = 0;
+                                     const StreamPtr& on_behalf_of) = 0;
 
   // Composition: runs another registered command (parsed like a `d` request) on `stream`.
   virtual void run_command(const std::vector<std::string>& argv, StreamPtr stream) = 0;

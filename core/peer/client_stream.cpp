@@ -1,0 +1,151 @@
+#include "core/peer/client_stream.hpp"
+
+namespace automatelinux::core::peer {
+namespace {
+
+sdk::Result result_from(const wire::Frame& frame) {
+  const std::string kind = frame.header.value("kind", "error");
+  sdk::Result r;
+  r.code = frame.header.value("code", 0);
+  r.reason = frame.body;
+  if (kind == "exited") r.kind = sdk::Result::Kind::exited;
+  else if (kind == "signaled") r.kind = sdk::Result::Kind::signaled;
+  else if (kind == "timeout") r.kind = sdk::Result::Kind::timeout;
+  else if (kind == "cancelled") r.kind = sdk::Result::Kind::cancelled;
+  else r.kind = sdk::Result::Kind::error;
+  return r;
+}
+
+}  // namespace
+
+ClientStream::ClientStream(asio::io_context& io, std::shared_ptr<PeerSession> session,
+                           std::uint64_t sid, sdk::Requester requester, std::string request_id)
+    : io_(io),
+      session_(std::move(session)),
+      sid_(sid),
+      requester_(std::move(requester)),
+      request_id_(std::move(request_id)) {}
+
+ClientStream::Output& ClientStream::output(sdk::Channel channel) {
+  if (channel == sdk::Channel::out) return out_;
+  if (channel == sdk::Channel::err) return err_;
+  throw std::logic_error("a requester reads only stdout and stderr");
+}
+
+void ClientStream::on_frame(const wire::Frame& frame) {
+  const std::string& type = frame.type();
+  if (type == "data") {
+    const int ch = frame.header.value("ch", -1);
+    if (ch != 1 && ch != 2) throw wire::FrameError("output data on an unknown channel");
+    auto channel = static_cast<sdk::Channel>(ch);
+    auto& o = output(channel);
+    if (o.eof) throw wire::FrameError("output after EOF");
+    if (!frame.body.empty()) o.chunks.push_back(frame.body);
+    deliver(channel);
+  } else if (type == "eof") {
+    const int ch = frame.header.value("ch", -1);
+    if (ch == 1 || ch == 2) {
+      output(static_cast<sdk::Channel>(ch)).eof = true;
+      deliver(static_cast<sdk::Channel>(ch));
+    }
+  } else if (type == "credit") {
+    input_credit_ += frame.header.value("n", std::size_t{0});
+    flush_input();
+  } else if (type == "result") {
+    complete(result_from(frame));
+  } else {
+    throw wire::FrameError("unexpected message '" + type + "' on a stream");
+  }
+}
+
+void ClientStream::on_lost(const std::string& reason) { complete(sdk::Result::error(reason)); }
+
+void ClientStream::complete(sdk::Result result) {
+  if (result_) return;
+  result_ = std::move(result);
+  // Nothing more can arrive: what is buffered is all there is.
+  out_.eof = err_.eof = true;
+  deliver(sdk::Channel::out);
+  deliver(sdk::Channel::err);
+  input_.clear();
+  if (auto done = std::exchange(input_done_, {}))
+    asio::post(io_, [done] { done(false); });
+  if (result_handler_)
+    asio::post(io_, [self = shared_from_this()] {
+      if (auto handler = std::exchange(self->result_handler_, {})) handler(*self->result_);
+    });
+  session_.reset();
+}
+
+void ClientStream::on_result(ResultHandler handler) {
+  result_handler_ = std::move(handler);
+  if (result_)
+    asio::post(io_, [self = shared_from_this()] {
+      if (auto handler = std::exchange(self->result_handler_, {})) handler(*self->result_);
+    });
+}
+
+void ClientStream::read(sdk::Channel channel, ReadHandler handler) {
+  auto& o = output(channel);
+  if (o.reader) throw std::logic_error("a read is already outstanding on this channel");
+  o.reader = std::move(handler);
+  asio::post(io_, [self = shared_from_this(), channel] { self->deliver(channel); });
+}
+
+void ClientStream::deliver(sdk::Channel channel) {
+  auto& o = output(channel);
+  if (!o.reader) return;
+  if (!o.chunks.empty()) {
+    std::string chunk = std::move(o.chunks.front());
+    o.chunks.pop_front();
+    auto reader = std::exchange(o.reader, {});
+    reader(chunk, false);
+    // Credit returns only once the plugin has taken the bytes, end to end.
+    if (session_ && !result_) session_->send({{"t", "credit"}, {"sid", sid_}, {"n", chunk.size()}});
+  } else if (o.eof && !o.eof_delivered) {
+    o.eof_delivered = true;
+    auto reader = std::exchange(o.reader, {});
+    reader({}, true);
+  }
+}
+
+void ClientStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
+  if (channel != sdk::Channel::in || result_ || input_closed_ || input_close_pending_ || input_done_) {
+    if (done) asio::post(io_, [done] { done(false); });
+    return;
+  }
+  for (std::size_t pos = 0; pos < bytes.size(); pos += wire::kMaxChunk)
+    input_.push_back(bytes.substr(pos, wire::kMaxChunk));
+  input_done_ = std::move(done);
+  flush_input();
+}
+
+void ClientStream::flush_input() {
+  while (session_ && !input_.empty() && input_credit_ > 0) {
+    std::string& chunk = input_.front();
+    const std::size_t n = std::min(chunk.size(), input_credit_);
+    session_->send({{"t", "data"}, {"sid", sid_}, {"ch", 0}}, std::string_view(chunk).substr(0, n));
+    input_credit_ -= n;
+    if (n == chunk.size()) input_.pop_front();
+    else chunk.erase(0, n);
+  }
+  if (!input_.empty()) return;
+  if (auto done = std::exchange(input_done_, {}))
+    asio::post(io_, [done] { done(true); });
+  if (input_close_pending_ && session_ && !input_closed_) {
+    input_closed_ = true;
+    session_->send({{"t", "eof"}, {"sid", sid_}, {"ch", 0}});
+  }
+}
+
+void ClientStream::close(sdk::Channel channel) {
+  if (channel != sdk::Channel::in || input_closed_) return;
+  input_close_pending_ = true;
+  flush_input();
+}
+
+void ClientStream::cancel(int signal) {
+  if (session_ && !result_) session_->send({{"t", "cancel"}, {"sid", sid_}, {"signal", signal}});
+}
+
+}  // namespace automatelinux::core::peer

@@ -1,0 +1,65 @@
+// The requesting side of a stream opened to a peer: what a plugin gets from open_peer_stream.
+// Output arrives with end-to-end credit (returned as the plugin consumes it); input is sent only
+// within the credit the serving side granted.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "automatelinux/sdk/stream.hpp"
+#include "core/asio.hpp"
+#include "core/peer/peer_session.hpp"
+
+namespace automatelinux::core::peer {
+
+class ClientStream final : public sdk::Stream, public std::enable_shared_from_this<ClientStream> {
+ public:
+  ClientStream(asio::io_context& io, std::shared_ptr<PeerSession> session, std::uint64_t sid,
+               sdk::Requester requester, std::string request_id);
+
+  // Frames for this stream from the session (data/eof/credit/result).
+  void on_frame(const wire::Frame& frame);
+  // The session died before the result arrived.
+  void on_lost(const std::string& reason);
+
+  void write(sdk::Channel channel, std::string bytes, WriteHandler done) override;
+  void close(sdk::Channel channel) override;
+  void read(sdk::Channel channel, ReadHandler handler) override;
+  void on_cancel(CancelHandler) override {}
+  void finish(sdk::Result) override {}
+  void cancel(int signal) override;
+  void on_result(ResultHandler handler) override;
+  bool finished() const override { return result_.has_value(); }
+  const sdk::Requester& requester() const override { return requester_; }
+  const std::string& request_id() const override { return request_id_; }
+
+ private:
+  struct Output {
+    std::deque<std::string> chunks;
+    bool eof = false;
+    bool eof_delivered = false;
+    ReadHandler reader;
+  };
+  Output& output(sdk::Channel channel);
+  void deliver(sdk::Channel channel);
+  void flush_input();
+  void complete(sdk::Result result);
+
+  asio::io_context& io_;
+  std::shared_ptr<PeerSession> session_;
+  std::uint64_t sid_;
+  sdk::Requester requester_;
+  std::string request_id_;
+  Output out_, err_;
+  std::deque<std::string> input_;  // waiting for credit
+  bool input_close_pending_ = false;
+  bool input_closed_ = false;
+  std::size_t input_credit_ = 0;
+  WriteHandler input_done_;
+  std::optional<sdk::Result> result_;
+  ResultHandler result_handler_;
+};
+
+}  // namespace automatelinux::core::peer

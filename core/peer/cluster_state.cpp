@@ -1,0 +1,148 @@
+#include "core/peer/cluster_state.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <stdexcept>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace automatelinux::core::peer {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void write_file_atomic(const fs::path& path, const std::string& content, int mode) {
+  fs::create_directories(path.parent_path());
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw std::runtime_error("cannot write " + tmp.string());
+  ::fchmod(fd, static_cast<mode_t>(mode));
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + tmp.string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  fs::rename(tmp, path);
+}
+
+std::optional<std::string> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string iso8601_utc(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(t));
+}
+
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
+  std::string host = text;
+  std::uint16_t port = kDefaultPort;
+  const auto colon = text.rfind(':');
+  if (colon != std::string::npos && text.find(':') == colon) {  // not an IPv6 literal
+    host = text.substr(0, colon);
+    const std::string digits = text.substr(colon + 1);
+    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(digits) == 0 || std::stoi(digits) > 65535)
+      throw std::invalid_argument("invalid port in '" + text + "'");
+    port = static_cast<std::uint16_t>(std::stoi(digits));
+  }
+  if (host.empty()) throw std::invalid_argument("missing host in '" + text + "'");
+  return {host, port};
+}
+
+ClusterState::ClusterState(fs::path state_dir) : dir_(std::move(state_dir)) {}
+
+void ClusterState::load() {
+  auto parse = [](const fs::path& path) -> std::optional<json> {
+    auto text = read_file(path);
+    if (!text) return std::nullopt;
+    auto j = json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw std::runtime_error(path.string() + " is corrupt");
+    return j;
+  };
+  config.reset();
+  if (auto j = parse(dir_ / "peer.json")) {
+    LocalConfig c;
+    c.id = j->value("id", "");
+    c.role = j->value("role", "");
+    c.leader = j->value("leader", "");
+    c.listen = j->value("listen", "");
+    c.since = j->value("since", std::int64_t{0});
+    if (!c.id.empty() && (c.role == "leader" || c.role == "worker")) config = c;
+  }
+  members.clear();
+  revoked.clear();
+  if (auto j = parse(dir_ / "members.json")) {
+    const json& m = (*j)["members"];
+    const json& r = (*j)["revoked"];
+    if (m.is_object())
+      for (auto it = m.begin(); it != m.end(); ++it)
+        members[it.key()] = Member{it->value("fingerprint", ""), it->value("enrolled_at", std::int64_t{0})};
+    if (r.is_object())
+      for (auto it = r.begin(); it != r.end(); ++it)
+        revoked[it.key()] = Revocation{it->value("fingerprint", ""), it->value("at", std::int64_t{0})};
+  }
+  tokens.clear();
+  if (auto j = parse(dir_ / "tokens.json")) {
+    const json& list = (*j)["tokens"];
+    if (list.is_array())
+      for (const auto& t : list)
+        tokens.push_back({t.value("secret_sha256", ""), t.value("created", std::int64_t{0}),
+                        t.value("expires", std::int64_t{0})});
+  }
+}
+
+void ClusterState::save_config() const {
+  json j = json::object();
+  if (config) {
+    j = {{"id", config->id}, {"role", config->role}, {"since", config->since}};
+    if (!config->leader.empty()) j["leader"] = config->leader;
+    if (!config->listen.empty()) j["listen"] = config->listen;
+  }
+  write_file_atomic(dir_ / "peer.json", j.dump(2) + "\n", 0640);
+}
+
+void ClusterState::save_members() const {
+  json m = json::object(), r = json::object();
+  for (const auto& [id, member] : members)
+    m[id] = {{"fingerprint", member.fingerprint}, {"enrolled_at", member.enrolled_at}};
+  for (const auto& [id, rev] : revoked) r[id] = {{"fingerprint", rev.fingerprint}, {"at", rev.at}};
+  write_file_atomic(dir_ / "members.json", json{{"members", m}, {"revoked", r}}.dump(2) + "\n", 0640);
+}
+
+void ClusterState::save_tokens() const {
+  json t = json::array();
+  for (const auto& token : tokens)
+    t.push_back({{"secret_sha256", token.secret_sha256}, {"created", token.created}, {"expires", token.expires}});
+  write_file_atomic(dir_ / "tokens.json", json{{"tokens", t}}.dump(2) + "\n", 0600);
+}
+
+std::optional<std::string> ClusterState::read_tls(const std::string& name) const {
+  return read_file(tls_dir() / name);
+}
+
+void ClusterState::write_tls(const std::string& name, const std::string& pem, bool secret) const {
+  fs::create_directories(tls_dir());
+  fs::permissions(tls_dir(), fs::perms(0700));
+  write_file_atomic(tls_dir() / name, pem, secret ? 0600 : 0644);
+}
+
+}  // namespace automatelinux::core::peer

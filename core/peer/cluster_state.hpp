@@ -1,0 +1,79 @@
+// What a daemon remembers about the cluster, in its state dir. Every file is replaced atomically
+// (write, fsync, rename); secrets are 0600.
+//   peer.json     this daemon's id, role, leader / listen address
+//   tls/          node.key node.crt ca.crt (every member); ca.key (leader only)
+//   members.json  leader only: enrolled workers, their certificate fingerprints, revocations
+//   tokens.json   leader only: join tokens (only a hash of each secret), with expiry
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace automatelinux::core::peer {
+
+inline constexpr std::uint16_t kDefaultPort = 3600;
+
+struct LocalConfig {
+  std::string id;
+  std::string role;    // "leader" or "worker"
+  std::string leader;  // HOST:PORT, workers
+  std::string listen;  // HOST:PORT, leaders
+  std::int64_t since = 0;  // unix seconds when this role was set
+};
+
+struct Member {
+  std::string fingerprint;
+  std::int64_t enrolled_at = 0;
+};
+
+struct Revocation {
+  std::string fingerprint;
+  std::int64_t at = 0;
+};
+
+struct JoinToken {
+  std::string secret_sha256;
+  std::int64_t created = 0;
+  std::int64_t expires = 0;
+};
+
+class ClusterState {
+ public:
+  explicit ClusterState(std::filesystem::path state_dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path tls_dir() const { return dir_ / "tls"; }
+
+  std::optional<LocalConfig> config;
+  std::map<std::string, Member> members;
+  std::map<std::string, Revocation> revoked;  // by id
+  std::vector<JoinToken> tokens;
+
+  void load();  // missing files are empty state; corrupt ones throw std::runtime_error
+  void save_config() const;
+  void save_members() const;
+  void save_tokens() const;
+
+  std::optional<std::string> read_tls(const std::string& name) const;
+  void write_tls(const std::string& name, const std::string& pem, bool secret) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Writes `content` to `path` atomically with the given mode.
+void write_file_atomic(const std::filesystem::path& path, const std::string& content, int mode);
+std::optional<std::string> read_file(const std::filesystem::path& path);
+
+std::int64_t unix_now();
+std::string iso8601_utc(std::int64_t unix_seconds);
+
+// "host:port" with the port defaulting to 3600; throws std::invalid_argument naming the problem.
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& text);
+
+}  // namespace automatelinux::core::peer

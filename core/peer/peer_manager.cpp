@@ -1,0 +1,764 @@
+#include "core/peer/peer_manager.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/dispatcher.hpp"
+#include "core/failed_stream.hpp"
+#include "core/peer/enrollment.hpp"
+#include "core/peer/tls_identity.hpp"
+
+namespace automatelinux::core::peer {
+namespace {
+
+constexpr std::chrono::seconds kEnrollRequestTimeout{10};
+constexpr std::chrono::milliseconds kReconnectBase{250};
+constexpr std::chrono::milliseconds kReconnectCap{10000};
+
+std::vector<std::string> split_nul(const std::string& body) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    const auto nul = body.find('\0', start);
+    parts.push_back(body.substr(start, nul == std::string::npos ? std::string::npos : nul - start));
+    if (nul == std::string::npos) break;
+    start = nul + 1;
+  }
+  return parts;
+}
+
+const char* kind_text(sdk::Result::Kind kind) {
+  switch (kind) {
+    case sdk::Result::Kind::exited: return "exited";
+    case sdk::Result::Kind::signaled: return "signaled";
+    case sdk::Result::Kind::timeout: return "timeout";
+    case sdk::Result::Kind::cancelled: return "cancelled";
+    case sdk::Result::Kind::error: return "error";
+  }
+  return "error";
+}
+
+// Carries a served stream's frames over a peer session, tagged with its stream id.
+class PeerStreamTransport final : public StreamTransport {
+ public:
+  PeerStreamTransport(std::weak_ptr<PeerSession> session, std::uint64_t sid,
+                      std::function<void()> on_result)
+      : session_(std::move(session)), sid_(sid), on_result_(std::move(on_result)) {}
+
+  void send(nlohmann::json header, std::string_view body) override {
+    if (auto s = session_.lock()) {
+      header["sid"] = sid_;
+      s->send(header, body);
+    }
+  }
+  void send_result(const sdk::Result& result) override {
+    if (auto s = session_.lock())
+      s->send({{"t", "result"}, {"sid", sid_}, {"kind", kind_text(result.kind)}, {"code", result.code}},
+              result.reason);
+    if (auto done = std::exchange(on_result_, {})) done();
+  }
+
+ private:
+  std::weak_ptr<PeerSession> session_;
+  std::uint64_t sid_;
+  std::function<void()> on_result_;
+};
+
+nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+
+}  // namespace
+
+PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+                         const DaemonConfig& config, const CommandRegistry& registry)
+    : io_(io),
+      log_(std::move(log)),
+      config_(config),
+      registry_(registry),
+      state_(config.state_dir),
+      heartbeat_(config.heartbeat_ms),
+      members_timer_(io),
+      reconnect_timer_(io) {}
+
+PeerManager::~PeerManager() { stop(); }
+
+// ---------------------------------------------------------------------------------------------
+// Start, stop, roles
+
+void PeerManager::start() {
+  state_.load();
+  if (is_leader()) {
+    try {
+      start_listening();
+    } catch (const std::exception& e) {
+      log_->error("cannot listen as leader on {}: {}", state_.config->listen, e.what());
+    }
+  } else if (is_worker()) {
+    connect_to_leader();
+  }
+}
+
+void PeerManager::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  reconnect_timer_.cancel();
+  members_timer_.cancel();
+  stop_listening();
+  drop_all_sessions("daemon shutting down");
+}
+
+void PeerManager::drop_all_sessions(const std::string& why) {
+  ++connect_generation_;
+  std::vector<SessionPtr> sessions;
+  for (auto& [id, s] : workers_) sessions.push_back(s);
+  if (leader_session_) sessions.push_back(leader_session_);
+  for (auto& s : sessions) s->close(why);
+  workers_.clear();
+  leader_session_.reset();
+}
+
+std::shared_ptr<asio::ssl::context> PeerManager::node_context(bool server) const {
+  auto ctx = std::make_shared<asio::ssl::context>(server ? asio::ssl::context::tls_server
+                                                         : asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
+  const auto key = state_.read_tls("node.key");
+  const auto cert = state_.read_tls("node.crt");
+  const auto ca = state_.read_tls("ca.crt");
+  if (!key || !cert || !ca) throw std::runtime_error("this daemon has no cluster certificate");
+  ctx->use_certificate(asio::buffer(*cert), asio::ssl::context::pem);
+  ctx->use_private_key(asio::buffer(*key), asio::ssl::context::pem);
+  ctx->add_certificate_authority(asio::buffer(*ca));
+  auto ca_cert = cert_from_pem(*ca);
+  SSL_CTX_add1_chain_cert(ctx->native_handle(), ca_cert.get());  // send the CA for pinning
+  // A leader asks for a certificate but accepts none (enrollment); a worker requires the CA's.
+  ctx->set_verify_mode(server ? asio::ssl::verify_peer
+                              : asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  return ctx;
+}
+
+void PeerManager::mark_connection_change(bool connected) {
+  connected_ = connected;
+  since_ = unix_now();
+}
+
+void PeerManager::start_listening() {
+  stop_listening();
+  const auto [host, port] = split_host_port(state_.config->listen);
+  server_context_ = node_context(true);
+  auto acceptor = std::make_unique<Tcp::acceptor>(io_);
+  const Tcp::endpoint endpoint(asio::ip::make_address(host), port);
+  acceptor->open(endpoint.protocol());
+  acceptor->set_option(asio::socket_base::reuse_address(true));
+  acceptor->bind(endpoint);
+  acceptor->listen();
+  acceptor_ = std::move(acceptor);
+  log_->info("leader {} listening on {}:{}", self_id(), host, port);
+  mark_connection_change(true);
+  do_accept();
+  members_timer_.expires_after(heartbeat_);
+  members_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) push_members();
+  });
+}
+
+void PeerManager::stop_listening() {
+  if (!acceptor_) return;
+  boost::system::error_code ignored;
+  acceptor_->close(ignored);
+  acceptor_.reset();
+  members_timer_.cancel();
+}
+
+void PeerManager::do_accept() {
+  if (!acceptor_) return;
+  acceptor_->async_accept([this, acceptor = acceptor_.get()](boost::system::error_code ec, Tcp::socket socket) {
+    if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      log_->warn("peer accept failed: {}", ec.message());
+    } else {
+      socket.set_option(Tcp::no_delay(true));
+      on_accepted(std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_), log_, false));
+    }
+    do_accept();
+  });
+}
+
+// Leader: a new TCP connection. Only the handshake runs before authentication; then either a
+// verified certificate (admit) or, without one, exactly one enroll request.
+void PeerManager::on_accepted(SessionPtr session) {
+  session->handshake([this, session](const std::string& error) {
+    if (!error.empty()) {
+      log_->warn("peer connection from {} refused: {}", session->remote(), error);
+      return;
+    }
+    if (session->peer_certificate() != nullptr) return admit(session);
+    // No certificate: one enroll request within the deadline, then the connection closes.
+    auto timer = std::make_shared<asio::steady_timer>(io_, kEnrollRequestTimeout);
+    timer->async_wait([session](boost::system::error_code ec) {
+      if (!ec) session->close("no enroll request within 10 s");
+    });
+    session->start({[this, timer](const SessionPtr& s, wire::Frame& frame) {
+                      timer->cancel();
+                      if (frame.type() != "enroll") {
+                        log_->warn("peer connection from {} without certificate sent '{}': refused",
+                                   s->remote(), frame.type());
+                        s->send({{"t", "refused"}, {"reason", "authenticate first"}});
+                        return s->close_after_flush("unauthenticated");
+                      }
+                      handle_enroll(s, frame);
+                    },
+                    [this, timer](const SessionPtr& s, const std::string& why) {
+                      timer->cancel();
+                      log_->debug("enroll connection from {} closed: {}", s->remote(), why);
+                    }});
+  });
+}
+
+void PeerManager::handle_enroll(const SessionPtr& session, wire::Frame& frame) {
+  auto refuse = [&](const std::string& reason) {
+    log_->warn("enroll from {} refused: {}", session->remote(), reason);
+    session->send({{"t", "refused"}, {"reason", reason}});
+    session->close_after_flush("enroll refused");
+  };
+  if (!is_leader()) return refuse("this daemon is not the leader");
+  const std::string id = frame.header.value("id", "");
+  const std::string secret = frame.header.value("token", "");
+  if (!valid_peer_id(id)) return refuse("invalid peer id");
+  const auto now = unix_now();
+  const std::string hash = sha256_hex(secret);
+  const JoinToken* token = nullptr;
+  for (const auto& t : state_.tokens)
+    if (t.secret_sha256 == hash) token = &t;
+  if (token == nullptr) return refuse("bad token");
+  if (token->expires <= now) return refuse("expired token");
+  if (id == self_id() || state_.members.contains(id)) return refuse("id taken: " + id);
+  if (auto r = state_.revoked.find(id); r != state_.revoked.end() && token->created <= r->second.at)
+    return refuse("token was made before " + id + " was removed; make a new one");
+  try {
+    auto ca_key = key_from_pem(state_.read_tls("ca.key").value());
+    auto ca_cert = cert_from_pem(state_.read_tls("ca.crt").value());
+    auto cert = sign_csr(frame.body, id, ca_cert.get(), ca_key.get());
+    state_.members[id] = Member{fingerprint(cert.get()), now};
+    state_.save_members();
+    session->send({{"t", "enrolled"}, {"cert", cert_to_pem(cert.get())}});
+    session->close_after_flush("enrolled");
+    log_->info("enrolled peer {} from {}", id, session->remote());
+    push_members();
+  } catch (const std::exception& e) {
+    refuse(std::string("cannot sign: ") + e.what());
+  }
+}
+
+void PeerManager::admit(const SessionPtr& session) {
+  X509* cert = session->peer_certificate();
+  const std::string id = common_name(cert);
+  const std::string fp = fingerprint(cert);
+  auto member = state_.members.find(id);
+  if (member == state_.members.end() || member->second.fingerprint != fp) {
+    const std::string reason = state_.revoked.contains(id) ? "certificate revoked" : "unknown certificate";
+    log_->warn("peer connection from {} claiming '{}' refused: {}", session->remote(), id, reason);
+    session->start({[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, const std::string&) {}});
+    session->send({{"t", "refused"}, {"reason", reason}});
+    return session->close_after_flush(reason);
+  }
+  if (auto old = workers_.find(id); old != workers_.end()) {
+    log_->info("peer {} reconnected from {}; replacing its old session", id, session->remote());
+    auto previous = old->second;
+    workers_.erase(old);
+    previous->close("replaced by a new connection");
+  }
+  session->id = id;
+  workers_[id] = session;
+  last_address_[id] = session->remote().substr(0, session->remote().rfind(':'));
+  session->start({[this](const SessionPtr& s, wire::Frame& f) { on_frame(s, f); },
+                  [this](const SessionPtr& s, const std::string& why) { on_closed(s, why); }});
+  session->send({{"t", "welcome"}, {"leader", self_id()}, {"id", id}});
+  session->start_heartbeat(heartbeat_);
+  log_->info("peer {} online from {}", id, session->remote());
+  push_members();
+}
+
+// Worker: connect to the leader with our certificate; reconnect with backoff and jitter.
+void PeerManager::connect_to_leader() {
+  if (stopped_ || !is_worker()) return;
+  const auto generation = ++connect_generation_;
+  std::pair<std::string, std::uint16_t> hp;
+  try {
+    hp = split_host_port(state_.config->leader);
+    client_context_ = node_context(false);
+  } catch (const std::exception& e) {
+    log_->error("cannot connect to the leader: {}", e.what());
+    return schedule_reconnect();
+  }
+  auto resolver = std::make_shared<Tcp::resolver>(io_);
+  resolver->async_resolve(hp.first, std::to_string(hp.second), [this, resolver, generation](
+      boost::system::error_code ec, Tcp::resolver::results_type results) {
+    if (generation != connect_generation_) return;
+    if (ec) {
+      log_->warn("cannot resolve leader {}: {}", state_.config->leader, ec.message());
+      return schedule_reconnect();
+    }
+    auto socket = std::make_shared<Tcp::socket>(io_);
+    auto timer = std::make_shared<asio::steady_timer>(io_, kHandshakeTimeout);
+    timer->async_wait([socket](boost::system::error_code e) {
+      if (!e) socket->close();
+    });
+    asio::async_connect(*socket, results, [this, socket, timer, generation](boost::system::error_code ec2, const Tcp::endpoint&) {
+      timer->cancel();
+      if (generation != connect_generation_) return;
+      if (ec2) {
+        log_->debug("leader {} unreachable: {}", state_.config->leader, ec2.message());
+        return schedule_reconnect();
+      }
+      socket->set_option(Tcp::no_delay(true));
+      auto session = std::make_shared<PeerSession>(TlsStream(std::move(*socket), *client_context_), log_, true);
+      session->handshake([this, session, generation](const std::string& error) {
+        if (generation != connect_generation_) return session->close("superseded");
+        if (!error.empty()) {
+          log_->warn("leader {}: {}", state_.config->leader, error);
+          return schedule_reconnect();
+        }
+        // Wait for the explicit welcome: TLS 1.3 cannot tell us otherwise that we were accepted.
+        session->start({[this, generation](const SessionPtr& s, wire::Frame& f) {
+                          if (generation != connect_generation_) return s->close("superseded");
+                          if (leader_session_ == s) return on_frame(s, f);
+                          if (f.type() == "refused") {
+                            log_->error("the leader refused this daemon: {}", f.header.value("reason", "?"));
+                            return s->close("refused");
+                          }
+                          if (f.type() != "welcome") return s->close("expected a welcome");
+                          s->id = f.header.value("leader", "");
+                          leader_session_ = s;
+                          reconnect_attempt_ = 0;
+                          mark_connection_change(true);
+                          s->start_heartbeat(heartbeat_);
+                          s->send({{"t", "hello"}, {"version", AL_VERSION}, {"commands", registry_.names()}});
+                          log_->info("connected to leader {} at {}", s->id, s->remote());
+                        },
+                        [this, generation](const SessionPtr& s, const std::string& why) {
+                          if (leader_session_ == s) return on_closed(s, why);
+                          if (generation == connect_generation_) {
+                            log_->warn("leader connection closed before welcome: {}", why);
+                            schedule_reconnect();
+                          }
+                        }});
+      });
+    });
+  });
+}
+
+void PeerManager::schedule_reconnect() {
+  if (stopped_ || !is_worker()) return;
+  const auto exp = std::min<long long>(kReconnectCap.count(),
+                                       kReconnectBase.count() << std::min(reconnect_attempt_, 10));
+  ++reconnect_attempt_;
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const auto delay = std::chrono::milliseconds(static_cast<long long>(exp * jitter(rng_)));
+  const auto generation = connect_generation_;
+  reconnect_timer_.expires_after(delay);
+  reconnect_timer_.async_wait([this, generation](boost::system::error_code ec) {
+    if (!ec && generation == connect_generation_) connect_to_leader();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Established sessions: an explicit dispatch table; anything else closes the session.
+
+void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
+  const std::string& type = frame.type();
+  if (type == "open") return serve_open(session, frame);
+  if (type == "data" || type == "eof" || type == "credit" || type == "cancel" || type == "result")
+    return route(session, frame);
+  if (type == "members" && session->is_tls_client()) {
+    cached_members_ = frame.header.value("peers", nlohmann::json::array());
+    return;
+  }
+  if (type == "hello" && !session->is_tls_client()) {
+    session->version = frame.header.value("version", "");
+    session->commands = frame.header.value("commands", std::vector<std::string>{});
+    return push_members();
+  }
+  if (type == "welcome" && session->is_tls_client()) return;
+  log_->warn("peer {} sent unknown message type '{}': closing", session->id, type);
+  session->close("unknown message type '" + type + "'");
+}
+
+void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
+  const std::string id = session->id;
+  auto node = routes_.extract(session.get());
+  if (!node.empty()) {
+    Routes& r = node.mapped();
+    for (auto& [sid, entry] : r.opened) entry.first->on_lost("Connection to peer lost: " + entry.second);
+    for (auto& [sid, stream] : r.served) stream->on_transport_lost();
+    for (auto& [sid, target] : r.relayed) {
+      auto other = target.first.lock();
+      if (!other) continue;
+      auto& other_routes = routes_[other.get()];
+      other_routes.relayed.erase(target.second);
+      // Whoever opened the stream learns it failed; whoever serves it is cancelled.
+      const bool other_opened = (target.second % 2 == 1) == other->is_tls_client();
+      if (other_opened)
+        other->send({{"t", "result"}, {"sid", target.second}, {"kind", "error"}, {"code", 0}},
+                    "Connection to peer lost: " + id);
+      else
+        other->send({{"t", "cancel"}, {"sid", target.second}, {"signal", SIGHUP}});
+    }
+  }
+  if (session == leader_session_) {
+    leader_session_.reset();
+    mark_connection_change(false);
+    log_->warn("lost the leader: {}", why);
+    schedule_reconnect();
+    return;
+  }
+  if (auto it = workers_.find(id); it != workers_.end() && it->second == session) {
+    workers_.erase(it);
+    last_seen_[id] = session->last_seen;
+    log_->warn("peer {} offline: {}", id, why);
+    push_members();
+  }
+}
+
+void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
+  const auto sid = frame.header.value("sid", std::uint64_t{0});
+  auto& r = routes_[session.get()];
+  if (auto relay = r.relayed.find(sid); relay != r.relayed.end()) {
+    auto other = relay->second.first.lock();
+    const auto other_sid = relay->second.second;
+    if (frame.type() == "result") {
+      r.relayed.erase(relay);
+      if (other) routes_[other.get()].relayed.erase(other_sid);
+    }
+    if (other) {
+      frame.header["sid"] = other_sid;
+      other->send(frame.header, frame.body);
+    }
+    return;
+  }
+  const bool opened_here = (sid % 2 == 1) == session->is_tls_client();
+  if (opened_here) {
+    auto it = r.opened.find(sid);
+    if (it == r.opened.end()) return;  // late frame for a finished stream
+    auto stream = it->second.first;
+    if (frame.type() == "result") r.opened.erase(it);
+    stream->on_frame(frame);
+    return;
+  }
+  auto it = r.served.find(sid);
+  if (it == r.served.end()) return;
+  auto stream = it->second;
+  stream->on_frame(frame);
+}
+
+void PeerManager::refuse_stream(const SessionPtr& session, std::uint64_t sid, const std::string& reason) {
+  session->send({{"t", "result"}, {"sid", sid}, {"kind", "error"}, {"code", 0}}, reason);
+}
+
+void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
+  const auto sid = frame.header.value("sid", std::uint64_t{0});
+  if ((sid % 2 == 1) == session->is_tls_client() || sid == 0)
+    throw wire::FrameError("stream id of the wrong side");
+  const std::string to = frame.header.value("to", "");
+  if (is_worker()) {
+    // Our only session is to the leader, which stamps who really asked.
+    const std::string from = frame.header.value("from", session->id);
+    if (to != self_id()) return refuse_stream(session, sid, "Peer not found: " + to);
+    return serve_locally(session, sid, from, frame);
+  }
+  // Leader: the requester is whoever this session's certificate says; never a JSON field.
+  const std::string from = session->id;
+  if (to == self_id()) return serve_locally(session, sid, from, frame);
+  auto target = workers_.find(to);
+  if (target == workers_.end())
+    return refuse_stream(session, sid,
+                         (state_.members.contains(to) ? "Peer is offline: " : "Peer not found: ") + to);
+  const SessionPtr& other = target->second;
+  const auto other_sid = other->next_sid();
+  routes_[session.get()].relayed[sid] = {other, other_sid};
+  routes_[other.get()].relayed[other_sid] = {session, sid};
+  frame.header["sid"] = other_sid;
+  frame.header["from"] = from;
+  other->send(frame.header, frame.body);
+}
+
+void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, const std::string& from,
+                                const wire::Frame& frame) {
+  const std::string type = frame.header.value("type", "");
+  const PeerServiceEntry* service = registry_.find_service(type);
+  if (service == nullptr)
+    return refuse_stream(session, sid, "Peer " + self_id() + " does not offer '" + type + "'");
+  std::weak_ptr<PeerSession> weak = session;
+  auto transport = std::make_shared<PeerStreamTransport>(weak, sid, [this, weak, sid] {
+    // Not inline: the stream is in the middle of finish().
+    asio::post(io_, [this, weak, sid] {
+      if (auto s = weak.lock())
+        if (auto it = routes_.find(s.get()); it != routes_.end()) it->second.served.erase(sid);
+    });
+  });
+  auto stream = std::make_shared<ServingStream>(io_, log_, transport, sdk::Requester{from, -1},
+                                                frame.header.value("rid", ""));
+  stream->set_subject(type + " " + printable_command(split_nul(frame.body)));
+  routes_[session.get()].served[sid] = stream;
+  const nlohmann::json request = frame.header.value("req", nlohmann::json::object());
+  try {
+    service->handler(stream, request, frame.body);
+  } catch (const std::exception& e) {
+    log_->error("peer service '{}' threw: {}", type, e.what());
+    stream->finish(sdk::Result::error(std::string("peer service failed: ") + e.what()));
+  }
+}
+
+sdk::StreamPtr PeerManager::open_stream(const std::string& peer, const std::string& type,
+                                        nlohmann::json header, std::string body,
+                                        const sdk::Requester& requester, const std::string& request_id) {
+  auto fail = [&](const std::string& reason) -> sdk::StreamPtr {
+    return std::make_shared<FailedStream>(io_, requester, reason);
+  };
+  if (!state_.config) return fail("Peer not found: " + peer);
+  if (peer == self_id()) return fail("Cannot exec on self (" + peer + ")");
+  SessionPtr session;
+  if (is_leader()) {
+    auto it = workers_.find(peer);
+    if (it == workers_.end())
+      return fail((state_.members.contains(peer) ? "Peer is offline: " : "Peer not found: ") + peer);
+    session = it->second;
+  } else {
+    bool known = false, online = false;
+    for (const auto& p : cached_members_) {
+      if (p.value("id", "") == peer) {
+        known = true;
+        online = p.value("status", "") == "online";
+      }
+    }
+    if (!known) return fail("Peer not found: " + peer);
+    if (!leader_session_) return fail("Failed to send command to peer: not connected to the leader");
+    if (!online) return fail("Peer is offline: " + peer);
+    session = leader_session_;
+  }
+  const auto sid = session->next_sid();
+  auto stream = std::make_shared<ClientStream>(io_, session, sid, requester, request_id);
+  routes_[session.get()].opened[sid] = {stream, peer};
+  session->send({{"t", "open"}, {"sid", sid}, {"to", peer}, {"type", type}, {"rid", request_id},
+                 {"req", std::move(header)}},
+                body);
+  return stream;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership
+
+sdk::PeerInfo PeerManager::self_info() const {
+  sdk::PeerInfo self;
+  self.id = self_id();
+  self.role = state_.config ? state_.config->role : "";
+  self.online = true;
+  self.address = is_leader() ? state_.config->listen : "";
+  self.last_seen = iso8601_utc(unix_now());
+  self.version = AL_VERSION;
+  self.commands = registry_.names();
+  return self;
+}
+
+nlohmann::json PeerManager::members_json() const {
+  auto out = nlohmann::json::array();
+  for (const auto& p : peers()) {
+    out.push_back({{"id", p.id}, {"role", p.role}, {"status", p.online ? "online" : "offline"},
+                   {"address", p.address}, {"last_seen", or_null(p.last_seen)},
+                   {"rtt_ms", p.rtt_ms ? nlohmann::json(*p.rtt_ms) : nlohmann::json()},
+                   {"version", p.version}, {"commands", p.commands}});
+  }
+  return out;
+}
+
+void PeerManager::push_members() {
+  if (!is_leader()) return;
+  const auto members = members_json();
+  for (auto& [id, session] : workers_) session->send({{"t", "members"}, {"peers", members}});
+  // Periodic push too, so round-trip times and last-seen stay fresh everywhere.
+  members_timer_.expires_after(heartbeat_);
+  members_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) push_members();
+  });
+}
+
+std::vector<sdk::PeerInfo> PeerManager::peers() const {
+  std::vector<sdk::PeerInfo> out;
+  if (!state_.config) return out;
+  if (is_leader()) {
+    out.push_back(self_info());
+    for (const auto& [id, member] : state_.members) {
+      sdk::PeerInfo p;
+      p.id = id;
+      p.role = "worker";
+      if (auto it = workers_.find(id); it != workers_.end()) {
+        const auto& s = it->second;
+        p.online = true;
+        p.last_seen = iso8601_utc(s->last_seen);
+        p.rtt_ms = s->rtt_ms;
+        p.version = s->version;
+        p.commands = s->commands;
+      } else if (auto seen = last_seen_.find(id); seen != last_seen_.end()) {
+        p.last_seen = iso8601_utc(seen->second);
+      }
+      if (auto a = last_address_.find(id); a != last_address_.end()) p.address = a->second;
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+  // Worker: the leader's view; when we are cut off, only we are known to be online.
+  bool self_listed = false;
+  for (const auto& j : cached_members_) {
+    sdk::PeerInfo p;
+    p.id = j.value("id", "");
+    p.role = j.value("role", "");
+    p.online = leader_session_ && j.value("status", "") == "online";
+    p.address = j.value("address", "");
+    if (j.contains("last_seen") && j["last_seen"].is_string()) p.last_seen = j["last_seen"].get<std::string>();
+    if (j.contains("rtt_ms") && j["rtt_ms"].is_number()) p.rtt_ms = j["rtt_ms"].get<double>();
+    p.version = j.value("version", "");
+    p.commands = j.value("commands", std::vector<std::string>{});
+    if (p.id == self_id()) {
+      self_listed = true;
+      p.online = true;
+      p.last_seen = iso8601_utc(unix_now());
+      if (leader_session_) p.rtt_ms = leader_session_->rtt_ms;
+    }
+    if (p.role == "leader" && leader_session_) {
+      p.rtt_ms = leader_session_->rtt_ms;
+      p.last_seen = iso8601_utc(leader_session_->last_seen);
+    }
+    out.push_back(std::move(p));
+  }
+  if (!self_listed) out.push_back(self_info());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sdk::PeerNetwork
+
+sdk::LocalPeerStatus PeerManager::local() const {
+  sdk::LocalPeerStatus s;
+  if (!state_.config) return s;
+  s.id = state_.config->id;
+  s.role = state_.config->role;
+  if (!state_.config->leader.empty()) s.leader = state_.config->leader;
+  if (!state_.config->listen.empty()) s.listen = state_.config->listen;
+  s.connected = connected_;
+  if (since_ != 0) s.since = iso8601_utc(since_);
+  return s;
+}
+
+void PeerManager::become_leader(const std::string& id, const std::string& listen, Done done) {
+  if (!valid_peer_id(id)) return done("invalid id '" + id + "' (letters, digits, '.', '_', '-')");
+  std::string listen_address = listen.empty() ? fmt::format("0.0.0.0:{}", kDefaultPort) : listen;
+  try {
+    const auto [host, port] = split_host_port(listen_address);
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    if (ec) return done("--listen needs an IP address, not '" + host + "'");
+    listen_address = fmt::format("{}:{}", host, port);
+  } catch (const std::exception& e) {
+    return done(std::string("--listen: ") + e.what());
+  }
+  const auto previous = state_.config;
+  try {
+    // A new leader (or a worker turning leader) makes a fresh cluster CA; the same leader keeps it.
+    const bool keep_ca = previous && previous->role == "leader" && state_.read_tls("ca.key");
+    if (!keep_ca) {
+      auto ca_key = generate_key();
+      auto ca_cert = make_ca_certificate(ca_key.get(), "automatelinux cluster " + id);
+      state_.write_tls("ca.key", key_to_pem(ca_key.get()), true);
+      state_.write_tls("ca.crt", cert_to_pem(ca_cert.get()), false);
+      state_.members.clear();
+      state_.revoked.clear();
+      state_.tokens.clear();
+      state_.save_members();
+      state_.save_tokens();
+    }
+    if (!keep_ca || previous->id != id) {
+      auto ca_key = key_from_pem(state_.read_tls("ca.key").value());
+      auto ca_cert = cert_from_pem(state_.read_tls("ca.crt").value());
+      auto key = generate_key();
+      auto cert = sign_key(key.get(), id, ca_cert.get(), ca_key.get());
+      state_.write_tls("node.key", key_to_pem(key.get()), true);
+      state_.write_tls("node.crt", cert_to_pem(cert.get()), false);
+    }
+    reconnect_timer_.cancel();
+    drop_all_sessions("role changed");
+    state_.config = LocalConfig{id, "leader", "", listen_address, unix_now()};
+    cached_members_ = nlohmann::json::array();
+    start_listening();
+  } catch (const std::exception& e) {
+    state_.config = previous;
+    return done(std::string("cannot become leader: ") + e.what());
+  }
+  state_.save_config();
+  done({});
+}
+
+void PeerManager::become_worker(const std::string& id, const std::string& leader,
+                                const std::optional<std::string>& token, Done done) {
+  if (!valid_peer_id(id)) return done("invalid id '" + id + "' (letters, digits, '.', '_', '-')");
+  std::string leader_address;
+  try {
+    const auto [host, port] = split_host_port(leader);
+    leader_address = fmt::format("{}:{}", host, port);
+  } catch (const std::exception& e) {
+    return done(std::string("--leader: ") + e.what());
+  }
+  auto commit = [this, id, leader_address, done] {
+    stop_listening();
+    drop_all_sessions("role changed");
+    state_.config = LocalConfig{id, "worker", leader_address, "", unix_now()};
+    state_.save_config();
+    mark_connection_change(false);
+    reconnect_attempt_ = 0;
+    connect_to_leader();
+    done({});
+  };
+  if (!token) {
+    const auto cert_pem = state_.read_tls("node.crt");
+    if (!cert_pem || !is_worker() || common_name(cert_from_pem(*cert_pem).get()) != id)
+      return done("this daemon is not enrolled as '" + id + "': the first join needs --token");
+    return commit();
+  }
+  const auto parsed = parse_token(*token);
+  if (!parsed) return done("bad token: not a join token from 'd joinToken'");
+  enroll_with_leader(io_, log_, state_, id, leader_address, *parsed,
+                     [commit, done](const std::string& error) {
+                       if (!error.empty()) return done(error);
+                       commit();
+                     });
+}
+
+std::string PeerManager::create_join_token(std::chrono::seconds ttl) {
+  if (!is_leader()) throw std::runtime_error("joinToken works only on the leader");
+  if (ttl.count() <= 0) throw std::runtime_error("--ttl must be positive");
+  const auto now = unix_now();
+  const std::string secret = random_hex(16);
+  std::erase_if(state_.tokens, [now](const JoinToken& t) { return t.expires <= now; });
+  state_.tokens.push_back({sha256_hex(secret), now, now + ttl.count()});
+  state_.save_tokens();
+  const auto ca = cert_from_pem(state_.read_tls("ca.crt").value());
+  return make_token_text(secret, fingerprint(ca.get()));
+}
+
+void PeerManager::remove_peer(const std::string& id) {
+  if (!is_leader()) throw std::runtime_error("removePeer works only on the leader");
+  if (id == self_id()) throw std::runtime_error("Cannot remove self (" + id + ")");
+  auto member = state_.members.find(id);
+  if (member == state_.members.end()) throw std::runtime_error("Peer not found: " + id);
+  state_.revoked[id] = Revocation{member->second.fingerprint, unix_now()};
+  state_.members.erase(member);
+  state_.save_members();
+  last_seen_.erase(id);
+  last_address_.erase(id);
+  if (auto it = workers_.find(id); it != workers_.end()) {
+    auto session = it->second;
+    workers_.erase(it);
+    session->close("removed from the cluster");
+  }
+  log_->info("peer {} removed; its certificate is revoked", id);
+  push_members();
+}
+
+}  // namespace automatelinux::core::peer

@@ -1,0 +1,158 @@
+#include "core/peer/peer_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/peer/cluster_state.hpp"
+
+namespace automatelinux::core::peer {
+
+PeerSession::PeerSession(TlsStream stream, std::shared_ptr<spdlog::logger> log, bool is_tls_client)
+    : stream_(std::move(stream)),
+      log_(std::move(log)),
+      is_tls_client_(is_tls_client),
+      deadline_(stream_.get_executor()),
+      ping_timer_(stream_.get_executor()),
+      silence_timer_(stream_.get_executor()),
+      next_sid_(is_tls_client ? 1 : 0) {
+  boost::system::error_code ec;
+  const auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
+  remote_ = ec ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+PeerSession::~PeerSession() = default;
+
+X509* PeerSession::peer_certificate() const {
+  return SSL_get0_peer_certificate(const_cast<TlsStream&>(stream_).native_handle());
+}
+
+void PeerSession::handshake(std::function<void(const std::string&)> done) {
+  deadline_.expires_after(kHandshakeTimeout);
+  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->close("TLS handshake timed out");
+  });
+  stream_.async_handshake(
+      is_tls_client_ ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+      [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec) {
+        self->deadline_.cancel();
+        if (self->closed_) return done(self->close_reason_);
+        if (ec) {
+          std::string reason = "TLS handshake failed: " + ec.message();
+          self->close(reason);
+          return done(reason);
+        }
+        done({});
+      });
+}
+
+void PeerSession::start(Events events) {
+  events_ = std::move(events);
+  last_seen = unix_now();
+  do_read();
+}
+
+void PeerSession::do_read() {
+  stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
+                                                     boost::system::error_code ec, std::size_t n) {
+    if (self->closed_) return;
+    if (ec) return self->close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                                   ? "connection closed by peer"
+                                   : "read failed: " + ec.message());
+    self->last_seen = unix_now();
+    self->arm_silence_timer();
+    try {
+      self->decoder_.feed(self->buffer_.data(), n);
+      while (auto frame = self->decoder_.next()) {
+        const std::string& type = frame->type();
+        if (type == "ping") {
+          self->send({{"t", "pong"}, {"n", frame->header.value("n", 0)}});
+        } else if (type == "pong") {
+          if (frame->header.value("n", std::uint64_t{0}) == self->ping_seq_)
+            self->rtt_ms = std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - self->ping_sent_).count();
+        } else {
+          self->events_.on_frame(self, *frame);
+        }
+        if (self->closed_) return;
+      }
+    } catch (const wire::FrameError& e) {
+      return self->close(std::string("bad frame: ") + e.what());
+    } catch (const std::exception& e) {
+      return self->close(std::string("bad message: ") + e.what());
+    }
+    self->do_read();
+  });
+}
+
+void PeerSession::start_heartbeat(std::chrono::milliseconds interval) {
+  heartbeat_ = interval;
+  arm_silence_timer();
+  send_ping();
+}
+
+void PeerSession::send_ping() {
+  if (closed_) return;
+  ping_sent_ = std::chrono::steady_clock::now();
+  send({{"t", "ping"}, {"n", ++ping_seq_}});
+  ping_timer_.expires_after(heartbeat_);
+  ping_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->send_ping();
+  });
+}
+
+void PeerSession::arm_silence_timer() {
+  if (heartbeat_.count() == 0) return;
+  silence_timer_.expires_after(heartbeat_ * 3);
+  silence_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->close("no heartbeat for 3 intervals");
+  });
+}
+
+void PeerSession::send(const nlohmann::json& header, std::string_view body) {
+  if (closed_ || closing_) return;
+  queue_.push_back(wire::encode(header, body));
+  if (!writing_) do_write();
+}
+
+void PeerSession::do_write() {
+  if (queue_.empty()) {
+    writing_ = false;
+    if (closing_) close("closed after flush");
+    return;
+  }
+  writing_ = true;
+  asio::async_write(stream_, asio::buffer(queue_.front()),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (self->closed_) return;
+                      self->queue_.pop_front();
+                      if (ec) return self->close("write failed: " + ec.message());
+                      self->do_write();
+                    });
+}
+
+void PeerSession::close_after_flush(const std::string& why) {
+  if (closed_) return;
+  if (!writing_) return close(why);
+  closing_ = true;
+  deadline_.expires_after(std::chrono::seconds(2));
+  deadline_.async_wait([self = shared_from_this(), why](boost::system::error_code ec) {
+    if (!ec) self->close(why);
+  });
+}
+
+void PeerSession::close(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  close_reason_ = why;
+  deadline_.cancel();
+  ping_timer_.cancel();
+  silence_timer_.cancel();
+  boost::system::error_code ignored;
+  stream_.lowest_layer().shutdown(Tcp::socket::shutdown_both, ignored);
+  stream_.lowest_layer().close(ignored);
+  queue_.clear();
+  auto on_closed = std::move(events_.on_closed);
+  events_ = {};
+  if (on_closed) on_closed(shared_from_this(), why);
+}
+
+}  // namespace automatelinux::core::peer

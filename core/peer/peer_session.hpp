@@ -1,0 +1,96 @@
+// One TLS connection between two daemons: handshake with a deadline, a frame read loop, a
+// single-writer queue, and heartbeats. What the frames mean is the PeerManager's business.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ssl.hpp>
+
+#include "core/asio.hpp"
+#include "wire/frame.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace automatelinux::core::peer {
+
+using Tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<Tcp::socket>;
+
+inline constexpr std::chrono::seconds kHandshakeTimeout{10};
+
+class PeerSession : public std::enable_shared_from_this<PeerSession> {
+ public:
+  struct Events {
+    std::function<void(const std::shared_ptr<PeerSession>&, wire::Frame&)> on_frame;
+    std::function<void(const std::shared_ptr<PeerSession>&, const std::string& why)> on_closed;
+  };
+
+  PeerSession(TlsStream stream, std::shared_ptr<spdlog::logger> log, bool is_tls_client);
+  ~PeerSession();
+
+  // Handshake (bounded by kHandshakeTimeout), then `done` with an empty error or the reason.
+  void handshake(std::function<void(const std::string& error)> done);
+  // Starts the frame loop; frames and the close go to `events`.
+  void start(Events events);
+  // Heartbeats: a ping every `interval`; silence for 3 intervals closes the session.
+  void start_heartbeat(std::chrono::milliseconds interval);
+
+  void send(const nlohmann::json& header, std::string_view body = {});
+  // Closes after what is queued has been written (bounded by a short deadline).
+  void close_after_flush(const std::string& why);
+  void close(const std::string& why);
+
+  bool is_tls_client() const { return is_tls_client_; }
+  bool closed() const { return closed_; }
+  const std::string& remote() const { return remote_; }
+  // The peer's certificate after the handshake (null when it presented none).
+  X509* peer_certificate() const;
+  // Lower-level SSL object, for the caller's own checks (e.g. pinning).
+  SSL* native() { return stream_.native_handle(); }
+
+  // Identity, set by the PeerManager once the peer is authenticated.
+  std::string id;
+  std::string version;
+  std::vector<std::string> commands;
+  std::optional<double> rtt_ms;
+  std::int64_t last_seen = 0;  // unix seconds of the last frame received
+
+  // Stream ids this side opens: odd when we are the TLS client, even otherwise.
+  std::uint64_t next_sid() { return next_sid_ += 2; }
+
+ private:
+  void do_read();
+  void do_write();
+  void arm_silence_timer();
+  void send_ping();
+
+  TlsStream stream_;
+  std::shared_ptr<spdlog::logger> log_;
+  bool is_tls_client_;
+  std::string remote_;
+  Events events_;
+  asio::steady_timer deadline_;
+  asio::steady_timer ping_timer_;
+  asio::steady_timer silence_timer_;
+  std::chrono::milliseconds heartbeat_{0};
+  std::chrono::steady_clock::time_point ping_sent_;
+  std::uint64_t ping_seq_ = 0;
+  wire::Decoder decoder_;
+  std::array<char, 64 * 1024> buffer_{};
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  std::string close_reason_;
+  std::uint64_t next_sid_;
+};
+
+}  // namespace automatelinux::core::peer

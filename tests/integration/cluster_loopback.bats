@@ -1,0 +1,21 @@
+#!/usr/bin/env bats
+# The peer network on loopback: three daemons on 127.0.0.1, each with its own socket and state.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load cluster_scenarios
+
+setup() {
+  LEADER_HOST=127.0.0.1
+  LISTEN_HOST=127.0.0.1
+  CLIENT_NS=
+}
+teardown() { stop_all_daemons; }
+
+@test "loopback: three daemons join with a token and all list each other online" { scenario_join_and_list; }
+@test "loopback: a killed worker goes offline within 3 beats and rejoins without a token" { scenario_killed_worker_goes_offline_and_rejoins; }
+@test "loopback: workers come back on their own after the leader restarts" { scenario_leader_restart; }
+@test "loopback: a removed worker is revoked and old tokens cannot re-enroll its id" { scenario_revoked_worker_cannot_rejoin; }
+@test "loopback: bad, expired and misdirected joins fail with a reason and save nothing" { scenario_bad_joins_save_nothing; }
+@test "loopback: plain TCP, certificate-less and foreign-CA clients run nothing" { scenario_intruders_run_nothing; }
+@test "loopback: a client that never finishes its handshake is cut off" { scenario_handshake_timeout; }

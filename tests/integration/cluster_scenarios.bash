@@ -1,0 +1,168 @@
+# Peer-network scenarios shared by the loopback and the network-namespace suites. The caller sets
+#   LEADER_HOST   address workers use to reach the leader (127.0.0.1, or 10.0.0.2 in namespaces)
+#   LISTEN_HOST   address the leader listens on
+#   CLIENT_NS     namespace intruders connect from (empty: the host)
+# and optionally NS_<daemon> to run a daemon inside a namespace.
+
+HEARTBEAT_MS=300
+
+start_peer() {
+  local name=$1
+  shift
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS}" >"$BATS_TEST_TMPDIR/$name.json"
+  start_daemon "$name" --config "$BATS_TEST_TMPDIR/$name.json" "$@"
+}
+
+in_client_ns() {
+  if [ -n "${CLIENT_NS:-}" ]; then ip netns exec "$CLIENT_NS" "$@"; else "$@"; fi
+}
+
+# desktop = leader, vps and laptop = workers, all joined with one token.
+make_cluster() {
+  PORT=${PORT:-$(free_port)}
+  start_peer desktop
+  start_peer vps
+  start_peer laptop
+  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  for on in desktop vps laptop; do
+    for id in desktop vps laptop; do wait_for 10 peer_is "$on" "$id" online; done
+  done
+}
+
+scenario_join_and_list() {
+  make_cluster
+  for on in desktop vps laptop; do
+    run dd "$on" listPeers --json
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jq -r '[.[] | .id + "=" + .status] | sort | join(",")')" = "desktop=online,laptop=online,vps=online" ]
+    # Every contract key is present on every entry.
+    echo "$output" | jq -e 'all(.[]; has("id") and has("role") and has("status") and has("address") and has("last_seen") and has("rtt_ms") and has("version") and has("commands"))'
+    echo "$output" | jq -e '.[] | select(.id == "desktop") | .role == "leader"'
+    echo "$output" | jq -e '.[] | select(.id == "vps") | .commands | index("execOnPeer") != null'
+  done
+  run dd vps getPeerStatus --json
+  echo "$output" | jq -e --arg l "$LEADER_HOST:$PORT" '.id == "vps" and .role == "worker" and .leader == $l and .connected == true and (.since | test("Z$"))'
+  run dd desktop getPeerStatus --json
+  echo "$output" | jq -e --arg l "$LISTEN_HOST:$PORT" '.role == "leader" and .listen == $l and .leader == null'
+  run dd laptop listPeers
+  [[ "${lines[0]}" == "ID"*"ROLE"*"STATUS"*"ADDRESS"* ]]
+  # Key files are private.
+  [ "$(stat -c %a "$BATS_TEST_TMPDIR/desktop/state/tls/ca.key")" = "600" ]
+  [ "$(stat -c %a "$BATS_TEST_TMPDIR/vps/state/tls/node.key")" = "600" ]
+}
+
+scenario_killed_worker_goes_offline_and_rejoins() {
+  make_cluster
+  kill -KILL "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  # Offline everywhere within 3 beats (0.9 s); the deadline here is generous on purpose.
+  wait_for 5 peer_is desktop vps offline
+  wait_for 5 peer_is laptop vps offline
+  run dd laptop execOnPeer --peer vps --directory /tmp --command true
+  [ "$status" -eq 255 ]
+  [ "$output" = "d: Peer is offline: vps" ]
+  rm -f "$BATS_TEST_TMPDIR/vps/pid"
+  # Restarted: same id, no token, back online everywhere.
+  start_peer vps
+  wait_for 15 peer_is desktop vps online
+  wait_for 15 peer_is laptop vps online
+  [ "$(dd vps getPeerStatus --json | jq -r .id)" = "vps" ]
+}
+
+scenario_leader_restart() {
+  make_cluster
+  stop_daemon desktop
+  wait_for 5 peer_is vps desktop offline
+  [ "$(dd vps getPeerStatus --json | jq -r .connected)" = "false" ]
+  start_peer desktop
+  [ "$(dd desktop getPeerStatus --json | jq -r .role)" = "leader" ]
+  for on in desktop vps laptop; do
+    for id in desktop vps laptop; do wait_for 15 peer_is "$on" "$id" online; done
+  done
+}
+
+scenario_revoked_worker_cannot_rejoin() {
+  make_cluster
+  run dd desktop removePeer vps
+  [ "$status" -eq 0 ]
+  [ -z "$(peer_status desktop vps)" ]
+  wait_for 5 bash -c "! '$D' --socket '$BATS_TEST_TMPDIR/laptop/sock' listPeers --json | jq -e '.[] | select(.id == \"vps\")'"
+  # Its certificate is refused from now on (it keeps trying in the background).
+  wait_for 10 grep -q "certificate revoked" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  [ -z "$(peer_status desktop vps)" ]
+  # A token made before the removal cannot enroll that id again, even from a fresh machine.
+  start_peer vps2
+  run dd vps2 setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"made before vps was removed"* ]]
+  [ "$(dd vps2 getPeerStatus --json | jq -r .id)" = "null" ]
+  # A new token can.
+  sleep 1.1  # token times have one-second resolution
+  NEW=$(dd desktop joinToken | tail -n 1)
+  run dd vps2 setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$NEW"
+  [ "$status" -eq 0 ]
+  wait_for 10 peer_is desktop vps online
+}
+
+scenario_bad_joins_save_nothing() {
+  make_cluster
+  start_peer newbie
+  run --separate-stderr dd newbie setPeerConfig --role worker --id newbie --leader "$LEADER_HOST:$PORT" --token nonsense
+  [ "$status" -eq 255 ]
+  [[ "$stderr" == "d: bad token"* ]]
+  local fp=${TOKEN##*.}
+  run --separate-stderr dd newbie setPeerConfig --role worker --id newbie --leader "$LEADER_HOST:$PORT" --token "al1.00000000000000000000000000000000.$fp"
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: bad token" ]
+  run --separate-stderr dd newbie setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: id taken: vps" ]
+  SHORT=$(dd desktop joinToken --ttl 1s | tail -n 1)
+  sleep 2.1
+  run --separate-stderr dd newbie setPeerConfig --role worker --id newbie --leader "$LEADER_HOST:$PORT" --token "$SHORT"
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: expired token" ]
+  run --separate-stderr dd newbie setPeerConfig --role worker --id newbie --leader "$LEADER_HOST:1" --token "$TOKEN"
+  [ "$status" -eq 255 ]
+  [[ "$stderr" == "d: leader unreachable:"* ]]
+  run --separate-stderr dd newbie setPeerConfig --role worker --id newbie --leader "$LEADER_HOST:$PORT"
+  [ "$status" -eq 255 ]
+  [[ "$stderr" == *"the first join needs --token"* ]]
+  [ "$(dd newbie getPeerStatus --json | jq -r '.id, .role' | sort -u)" = "null" ]
+  [ ! -e "$BATS_TEST_TMPDIR/newbie/state/peer.json" ]
+  run --separate-stderr dd vps joinToken
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: joinToken works only on the leader" ]
+}
+
+scenario_intruders_run_nothing() {
+  make_cluster
+  local before
+  before=$(grep -c "audit " "$BATS_TEST_TMPDIR/desktop/state/daemon.log")
+  # 1. Plain TCP with garbage.
+  in_client_ns bash -c "exec 3<>/dev/tcp/$LEADER_HOST/$PORT; printf 'GET / HTTP/1.0\r\n\r\n' >&3; timeout 5 cat <&3 >/dev/null" || true
+  # 2. TLS without a certificate, trying to open a stream instead of enrolling.
+  local frame
+  frame=$(python3 -c 'import json,struct,sys; h=json.dumps({"t":"open","sid":1,"to":"desktop","type":"exec"}).encode(); sys.stdout.buffer.write(struct.pack(">II",4+len(h),len(h))+h)' | base64 -w0)
+  echo "$frame" | base64 -d | in_client_ns timeout 5 openssl s_client -quiet -tls1_3 -connect "$LEADER_HOST:$PORT" >/dev/null 2>&1 || true
+  # 3. A certificate from another CA.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=vps \
+    -keyout "$BATS_TEST_TMPDIR/evil.key" -out "$BATS_TEST_TMPDIR/evil.crt" 2>/dev/null
+  echo "$frame" | base64 -d | in_client_ns timeout 5 openssl s_client -quiet -tls1_3 -connect "$LEADER_HOST:$PORT" \
+    -cert "$BATS_TEST_TMPDIR/evil.crt" -key "$BATS_TEST_TMPDIR/evil.key" >/dev/null 2>&1 || true
+  local log=$BATS_TEST_TMPDIR/desktop/state/daemon.log
+  wait_for 5 grep -q "TLS handshake failed" "$log"
+  grep -q "without certificate sent 'open': refused" "$log"
+  [ "$(grep -c "audit " "$log")" -eq "$before" ]   # no request ran
+  for id in desktop vps laptop; do peer_is desktop "$id" online; done
+}
+
+scenario_handshake_timeout() {
+  make_cluster
+  # A client that connects and never speaks is cut off after the 10 s handshake deadline.
+  run in_client_ns timeout 20 bash -c "exec 3<>/dev/tcp/$LEADER_HOST/$PORT; cat <&3 >/dev/null; echo closed"
+  [ "$output" = "closed" ]
+  grep -q "TLS handshake timed out" "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
+}

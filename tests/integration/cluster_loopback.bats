@@ -14,6 +14,7 @@ teardown() { stop_all_daemons; }
 
 @test "loopback: three daemons join with a token and all list each other online" { scenario_join_and_list; }
 @test "loopback: a killed worker goes offline within 3 beats and rejoins without a token" { scenario_killed_worker_goes_offline_and_rejoins; }
+@test "loopback: a frozen worker (no heartbeats, TCP still open) goes offline, then returns" { scenario_silent_worker_goes_offline; }
 @test "loopback: workers come back on their own after the leader restarts" { scenario_leader_restart; }
 @test "loopback: a removed worker is revoked and old tokens cannot re-enroll its id" { scenario_revoked_worker_cannot_rejoin; }
 @test "loopback: bad, expired and misdirected joins fail with a reason and save nothing" { scenario_bad_joins_save_nothing; }

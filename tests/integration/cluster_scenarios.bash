@@ -166,3 +166,13 @@ scenario_handshake_timeout() {
   [ "$output" = "closed" ]
   grep -q "TLS handshake timed out" "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
 }
+
+scenario_silent_worker_goes_offline() {
+  make_cluster
+  # A frozen process keeps its TCP connection open but sends no heartbeats.
+  kill -STOP "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  wait_for 5 peer_is desktop vps offline
+  wait_for 5 peer_is laptop vps offline
+  kill -CONT "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  wait_for 15 peer_is desktop vps online
+}

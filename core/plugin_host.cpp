@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "core/async_primitives.hpp"
+
 namespace automatelinux::core {
 
 PluginHost::PluginHost(CoreServices& core, std::string plugin,
@@ -57,5 +59,9 @@ sdk::StreamPtr PluginHost::open_peer_stream(const std::string& peer, const std::
 void PluginHost::run_command(const std::vector<std::string>& argv, sdk::StreamPtr stream) {
   core_.dispatcher.dispatch(argv, stream);
 }
+
+sdk::AsyncFdPtr PluginHost::adopt_fd(int fd) { return make_async_fd(core_.io, core_.log, fd); }
+
+sdk::TimerPtr PluginHost::make_timer() { return make_timer_for(core_.io, core_.log); }
 
 }  // namespace automatelinux::core

@@ -37,9 +37,13 @@ class PluginHost final : public sdk::Host {
 
   void add_command(sdk::CommandSpec spec) override;
   void add_peer_service(const std::string& type, sdk::PeerHandler handler) override;
-  asio::io_context& io() override { return core_.io; }
+  sdk::AsyncFdPtr adopt_fd(int fd) override;
+  sdk::TimerPtr make_timer() override;
   std::shared_ptr<spdlog::logger> logger() override { return core_.log; }
   const nlohmann::json& config() const override { return core_.config.plugin_section(plugin_); }
+  const nlohmann::json& config_section(const std::string& key) const override {
+    return core_.config.plugin_section(key);
+  }
   const std::filesystem::path& state_dir() const override { return core_.config.state_dir; }
   sdk::PeerNetwork& peers() override { return core_.peers; }
   sdk::StreamPtr open_peer_stream(const std::string& peer, const std::string& type,

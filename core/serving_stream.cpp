@@ -37,7 +37,8 @@ ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logge
       transport_(std::move(transport)),
       requester_(std::move(requester)),
       id_(request_id.empty() || request_id.size() > 64 ? new_request_id() : std::move(request_id)),
-      cancel_deadline_(io) {}
+      cancel_deadline_(io),
+      timeout_(io) {}
 
 ServingStream::~ServingStream() = default;
 
@@ -88,6 +89,15 @@ void ServingStream::on_frame(const wire::Frame& frame) {
 void ServingStream::on_transport_lost() {
   transport_lost_ = true;
   start_cancel(SIGHUP);
+}
+
+void ServingStream::arm_timeout(std::chrono::milliseconds timeout) {
+  timeout_.expires_after(timeout);
+  timeout_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->finished_) return;
+    self->timed_out_ = true;
+    self->start_cancel(SIGTERM);
+  });
 }
 
 void ServingStream::start_cancel(int signal) {
@@ -173,6 +183,8 @@ void ServingStream::finish(sdk::Result result) {
   if (finished_) return;
   finished_ = true;
   cancel_deadline_.cancel();
+  timeout_.cancel();
+  if (timed_out_ && result.kind != sdk::Result::Kind::error) result = sdk::Result::timeout();
   const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
   // The audit line: one per request, whatever the outcome.
   log_->info(

@@ -45,6 +45,9 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
   void on_frame(const wire::Frame& frame);
   // The requester went away: treated as a cancel with SIGHUP semantics.
   void on_transport_lost();
+  // Core-owned timeout: when it expires the handler is cancelled and the request ends as
+  // Result::timeout, whatever the handler reports.
+  void arm_timeout(std::chrono::milliseconds timeout);
 
   // sdk::Stream
   void write(sdk::Channel channel, std::string bytes, WriteHandler done) override;
@@ -88,9 +91,11 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
 
   CancelHandler cancel_handler_;
   bool cancelled_ = false;
+  bool timed_out_ = false;
   bool transport_lost_ = false;
   bool finished_ = false;
   asio::steady_timer cancel_deadline_;
+  asio::steady_timer timeout_;
 };
 
 }  // namespace automatelinux::core

@@ -395,7 +395,8 @@ void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
       auto& other_routes = routes_[other.get()];
       other_routes.relayed.erase(target.second);
       // Whoever opened the stream learns it failed; whoever serves it is cancelled.
-      const bool other_opened = (target.second % 2 == 1) == other->is_tls_client();
+      // Opened by the far side of `other` when its id has that side's parity.
+      const bool other_opened = (target.second % 2 == 1) != other->is_tls_client();
       if (other_opened)
         other->send({{"t", "result"}, {"sid", target.second}, {"kind", "error"}, {"code", 0}},
                     "Connection to peer lost: " + id);
@@ -499,6 +500,8 @@ void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, co
   stream->set_subject(type + " " + printable_command(split_nul(frame.body)));
   routes_[session.get()].served[sid] = stream;
   const nlohmann::json request = frame.header.value("req", nlohmann::json::object());
+  if (const auto ms = request.value("timeout_ms", std::int64_t{0}); ms > 0)
+    stream->arm_timeout(std::chrono::milliseconds(ms));
   try {
     service->handler(stream, request, frame.body);
   } catch (const std::exception& e) {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/config.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
+#include "automatelinux/sdk/async.hpp"
 #include "automatelinux/sdk/command.hpp"
 #include "automatelinux/sdk/peers.hpp"
 #include "automatelinux/sdk/stream.hpp"
@@ -32,16 +32,22 @@ class BOOST_SYMBOL_VISIBLE Host {
   virtual void add_peer_service(const std::string& type, PeerHandler handler) = 0;
 
   // Environment.
-  virtual boost::asio::io_context& io() = 0;  // all plugin callbacks run on this, never re-entered
+  // Asynchronous I/O on core's event loop (all plugin callbacks run there, never re-entered).
+  // adopt_fd takes ownership of `fd` (it is made non-blocking).
+  virtual AsyncFdPtr adopt_fd(int fd) = 0;
+  virtual TimerPtr make_timer() = 0;
   virtual std::shared_ptr<spdlog::logger> logger() = 0;
   virtual const nlohmann::json& config() const = 0;  // this plugin's section of the config file
+  // A named top-level section of the config file (e.g. "exec"), or an empty object.
+  virtual const nlohmann::json& config_section(const std::string& key) const = 0;
   virtual const std::filesystem::path& state_dir() const = 0;
 
   // Peers.
   virtual PeerNetwork& peers() = 0;
   // Opens a request stream to `peer` carrying a message of `type` (served there by
   // add_peer_service), on behalf of the request `on_behalf_of` (its requester and request id
-  // travel along, so both ends audit the same request). Failures ("Peer not found: vps", "Peer is offline: vps") arrive through
+  // travel along, so both ends audit the same request). A number `timeout_ms` in `header` makes
+  // the serving core cancel the handler after that long and end the request as a timeout. Failures ("Peer not found: vps", "Peer is offline: vps") arrive through
   // the stream's on_result as Result::error.
   virtual StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
                                      nlohmann::json header, std::string body,

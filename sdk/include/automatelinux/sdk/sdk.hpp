@@ -1,6 +1,7 @@
 // Everything a plugin author needs: #include <automatelinux/sdk/sdk.hpp>
 #pragma once
 
+#include "automatelinux/sdk/async.hpp"
 #include "automatelinux/sdk/command.hpp"
 #include "automatelinux/sdk/duration.hpp"
 #include "automatelinux/sdk/host.hpp"

@@ -1,11 +1,9 @@
-// peer_exec: `execOnPeer` — run a command in a directory on another peer, streaming its output
-// back live and ending with its exit status. This file is the requesting side; the executing
-// side (spawn and supervise) is served on the peer as the "exec" peer message type.
-#include <automatelinux/sdk/sdk.hpp>
+// The requesting side of execOnPeer: validate, open an "exec" stream to the peer, and relay
+// stdin/stdout/stderr and cancellation between the local request and the remote one.
+#include "exec_command.hpp"
 
-namespace sdk = automatelinux::sdk;
+namespace automatelinux::peer_exec {
 namespace po = boost::program_options;
-
 namespace {
 
 // Joins byte strings with NUL separators: arguments and directories never travel as JSON text.
@@ -73,7 +71,9 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
   stream->on_cancel([relay](int signal) { relay->remote->cancel(signal); });
 }
 
-void init(sdk::Host& host) {
+}  // namespace
+
+sdk::CommandSpec exec_command(sdk::Host& host) {
   sdk::CommandSpec spec;
   spec.name = "execOnPeer";
   spec.summary = "Run a command in a directory on a peer, streaming its output";
@@ -88,9 +88,7 @@ void init(sdk::Host& host) {
   spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);
   };
-  host.add_command(std::move(spec));
+  return spec;
 }
 
-}  // namespace
-
-AUTOMATELINUX_PLUGIN("peer_exec", "0.1.0", init)
+}  // namespace automatelinux::peer_exec

@@ -1,0 +1,58 @@
+#include "exec_service.hpp"
+
+#include "executor.hpp"
+#include "process.hpp"
+
+namespace automatelinux::peer_exec {
+namespace {
+
+std::vector<std::string> split_nul(const std::string& body) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto nul = body.find('\0', start);
+    parts.push_back(body.substr(start, nul == std::string::npos ? std::string::npos : nul - start));
+    if (nul == std::string::npos) return parts;
+    start = nul + 1;
+  }
+}
+
+}  // namespace
+
+void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& request, const std::string& body) {
+  const std::string self = host_.peers().local().id.value_or("this peer");
+  if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
+    return sdk::fail(stream, "Denied on " + self + ": " + why);
+  if (running_ >= policy_.max_concurrent)
+    return sdk::fail(stream, "busy: " + self + " is already running " + std::to_string(running_) + " commands");
+
+  // Body: directory, then the command line (shell) or the argv; NUL-separated byte strings.
+  const std::string mode = request.value("mode", "");
+  const auto parts = split_nul(body);
+  if ((mode == "shell" && parts.size() != 2) || (mode == "argv" && parts.size() < 2) ||
+      (mode != "shell" && mode != "argv"))
+    return sdk::fail(stream, "bad request: malformed exec request (a NUL byte in a field?)");
+
+  SpawnRequest spawn_request;
+  try {
+    spawn_request.directory = policy_.resolve_directory(parts[0], self);
+  } catch (const std::exception& e) {
+    return sdk::fail(stream, e.what());
+  }
+  spawn_request.run_as = policy_.run_as;
+  if (mode == "shell") {
+    spawn_request.argv = {"/bin/sh", "-c", parts[1]};
+  } else {
+    spawn_request.argv.assign(parts.begin() + 1, parts.end());
+  }
+  Child child;
+  try {
+    child = spawn(spawn_request);
+  } catch (const std::exception& e) {
+    return sdk::fail(stream, "Cannot run on " + self + ": " + e.what());
+  }
+  ++running_;
+  std::make_shared<Execution>(host_, stream, child, [this] { --running_; })->start();
+}
+
+}  // namespace automatelinux::peer_exec

@@ -1,0 +1,116 @@
+#include "executor.hpp"
+
+#include <sys/wait.h>
+
+#include <csignal>
+
+namespace automatelinux::peer_exec {
+namespace {
+// Cancel: SIGINT, then SIGTERM after 250 ms, then SIGKILL after another 500 ms.
+constexpr std::chrono::milliseconds kTermAfter{250};
+constexpr std::chrono::milliseconds kKillAfter{500};
+// After the main process exits, its pipes get this long of silence before the request ends.
+constexpr std::chrono::milliseconds kDrainIdle{1000};
+}  // namespace
+
+Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child, std::function<void()> on_done)
+    : stream_(std::move(stream)),
+      child_(child),
+      on_done_(std::move(on_done)),
+      stdin_(host.adopt_fd(child.stdin_fd)),
+      pidfd_(host.adopt_fd(child.pidfd)),
+      out_{host.adopt_fd(child.stdout_fd), sdk::Channel::out},
+      err_{host.adopt_fd(child.stderr_fd), sdk::Channel::err},
+      kill_timer_(host.make_timer()),
+      idle_timer_(host.make_timer()) {}
+
+void Execution::start() {
+  auto self = shared_from_this();
+  stream_->on_cancel([self](int) { self->on_cancel(); });
+  pump(out_);
+  pump(err_);
+  feed_stdin();
+  wait_for_exit();
+}
+
+void Execution::pump(Output& output) {
+  output.pipe->read_some([self = shared_from_this(), &output](std::string_view data, bool eof) {
+    if (eof) {
+      output.eof = true;
+      output.pipe->close();
+      return self->maybe_finish();
+    }
+    if (self->finished_) return self->pump(output);  // detached: drain and discard
+    if (self->wait_status_) self->arm_idle_timer();  // output still flowing: not idle
+    // The next read waits for the stream's window: a slow reader slows only this command.
+    self->stream_->write(output.channel, std::string(data), [self, &output](bool) { self->pump(output); });
+  });
+}
+
+void Execution::feed_stdin() {
+  stream_->read(sdk::Channel::in, [self = shared_from_this()](std::string_view data, bool eof) {
+    if (eof || self->finished_) return self->stdin_->close();
+    self->stdin_->write(std::string(data), [self](bool ok) {
+      if (!ok) return self->stdin_->close();  // the command closed its stdin: drop the rest
+      self->feed_stdin();
+    });
+  });
+}
+
+void Execution::wait_for_exit() {
+  pidfd_->wait_readable([self = shared_from_this()](bool ok) {
+    if (!ok) return;
+    int status = 0;
+    if (::waitpid(self->child_.pid, &status, WNOHANG) != self->child_.pid) return self->wait_for_exit();
+    self->wait_status_ = status;
+    self->pidfd_->close();
+    self->kill_timer_->cancel();
+    // Background children may hold the pipes: give them a second of silence, then end.
+    self->arm_idle_timer();
+    self->maybe_finish();
+  });
+}
+
+void Execution::arm_idle_timer() {
+  idle_timer_->start(kDrainIdle, [self = shared_from_this()] { self->finish(); });
+}
+
+void Execution::on_cancel() {
+  if (wait_status_) {
+    cancelled_ = true;
+    return finish();
+  }
+  if (cancelled_) return;
+  cancelled_ = true;
+  kill_group(SIGINT);
+  kill_timer_->start(kTermAfter, [self = shared_from_this()] {
+    if (self->wait_status_) return;
+    self->kill_group(SIGTERM);
+    self->kill_timer_->start(kKillAfter, [self] {
+      if (!self->wait_status_) self->kill_group(SIGKILL);
+    });
+  });
+}
+
+void Execution::kill_group(int signal) { ::kill(-child_.pid, signal); }
+
+void Execution::maybe_finish() {
+  if (wait_status_ && out_.eof && err_.eof) finish();
+}
+
+void Execution::finish() {
+  if (finished_ || !wait_status_) return;
+  finished_ = true;
+  idle_timer_->cancel();
+  // A cancelled or timed-out request takes its whole process group along, background included.
+  if (cancelled_) kill_group(SIGKILL);
+  const int status = *wait_status_;
+  sdk::Result result = cancelled_             ? sdk::Result::cancelled()
+                       : WIFSIGNALED(status) ? sdk::Result::signaled(WTERMSIG(status))
+                                             : sdk::Result::exited(WEXITSTATUS(status));
+  stream_->finish(result);
+  stdin_->close();
+  if (auto done = std::exchange(on_done_, {})) done();
+}
+
+}  // namespace automatelinux::peer_exec

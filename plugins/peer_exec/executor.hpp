@@ -1,0 +1,49 @@
+// The executing side of execOnPeer: runs one command for a peer's request and supervises it —
+// live output with backpressure, stdin with EOF, the kill cascade on cancel, and the rule that a
+// background child holding the pipes cannot keep the request open after the main process exits.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include <automatelinux/sdk/sdk.hpp>
+
+#include "process.hpp"
+
+namespace automatelinux::peer_exec {
+
+class Execution : public std::enable_shared_from_this<Execution> {
+ public:
+  // `on_done` runs once the request has finished (for the concurrency count).
+  Execution(sdk::Host& host, sdk::StreamPtr stream, Child child, std::function<void()> on_done);
+  void start();
+
+ private:
+  struct Output {
+    sdk::AsyncFdPtr pipe;
+    sdk::Channel channel;
+    bool eof = false;
+  };
+
+  void pump(Output& output);
+  void feed_stdin();
+  void wait_for_exit();
+  void arm_idle_timer();
+  void on_cancel();
+  void kill_group(int signal);
+  void maybe_finish();
+  void finish();
+
+  sdk::StreamPtr stream_;
+  Child child_;
+  std::function<void()> on_done_;
+  sdk::AsyncFdPtr stdin_, pidfd_;
+  Output out_, err_;
+  sdk::TimerPtr kill_timer_, idle_timer_;
+  std::optional<int> wait_status_;
+  bool cancelled_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace automatelinux::peer_exec

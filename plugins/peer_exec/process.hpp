@@ -1,0 +1,30 @@
+// Starting a child the way execOnPeer promises: in its own session and process group, in the
+// requested directory by chdir(), with fresh pipes for stdin/stdout/stderr, no inherited
+// descriptors, default signal handling, and optionally as another user.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace automatelinux::peer_exec {
+
+struct SpawnRequest {
+  std::string directory;
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::optional<std::string> run_as;
+};
+
+struct Child {
+  pid_t pid = -1;
+  int pidfd = -1;  // readable once the child has exited
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+};
+
+// Throws std::runtime_error when the child could not be started; the message names the reason
+// (e.g. "git: No such file or directory").
+Child spawn(const SpawnRequest& request);
+
+}  // namespace automatelinux::peer_exec

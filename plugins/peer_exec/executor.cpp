@@ -65,6 +65,8 @@ void Execution::wait_for_exit() {
     self->wait_status_ = status;
     self->pidfd_->close();
     self->kill_timer_->cancel();
+    // Cancelled: the whole group goes now, so there is nothing left worth draining.
+    if (self->cancelled_) return self->finish();
     // Background children may hold the pipes: give them a second of silence, then end.
     self->arm_idle_timer();
     self->maybe_finish();

@@ -78,6 +78,12 @@ peer_status() {
 }
 peer_is() { [ "$(peer_status "$1" "$2")" = "$3" ]; }
 
+# group_alive PGID: true while the process group has a member that is not a zombie (a container's
+# PID 1 may never reap the orphans it inherits).
+group_alive() {
+  ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

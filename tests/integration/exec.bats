@@ -1,0 +1,280 @@
+#!/usr/bin/env bats
+# Remote execution on a loopback cluster (desktop = leader, vps and laptop = workers): the
+# execution semantics of the contract, with real processes, pipes, signals and git repositories.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load cluster_scenarios
+
+setup() {
+  LEADER_HOST=127.0.0.1
+  LISTEN_HOST=127.0.0.1
+  CLIENT_NS=
+  W=$BATS_TEST_TMPDIR/work
+  mkdir -p "$W"
+}
+teardown() {
+  # Stray test processes recorded by pid files (never by name).
+  for f in "$BATS_TEST_TMPDIR"/*.pidof; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
+  stop_all_daemons
+}
+
+git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBranch=main "$@" >/dev/null 2>&1; }
+
+@test "git pull on a peer really pulls the new commit; gitOnPeer log shows the history; relayed works too" {
+  make_cluster
+  git_q init --bare "$W/origin.git"
+  git_q clone "$W/origin.git" "$W/seed"
+  (cd "$W/seed" && git_q commit --allow-empty -m first && git_q push origin HEAD:main)
+  git_q clone "$W/origin.git" "$W/deployed"
+  (cd "$W/seed" && git_q commit --allow-empty -m "second commit" && git_q push origin HEAD:main)
+  # Direct: leader → vps.
+  run dd desktop execOnPeer --peer vps --directory "$W/deployed" --command "git pull"
+  [ "$status" -eq 0 ]
+  [ "$(git -C "$W/deployed" log -1 --format=%s)" = "second commit" ]
+  run dd desktop gitOnPeer --peer vps --directory "$W/deployed" log --oneline -5
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == *"second commit" && "${lines[1]}" == *"first" ]]
+  # Relayed: laptop → leader → vps, same result.
+  (cd "$W/seed" && git_q commit --allow-empty -m third && git_q push origin HEAD:main)
+  run dd laptop gitOnPeer --peer vps --directory "$W/deployed" pull --ff-only
+  [ "$status" -eq 0 ]
+  [ "$(git -C "$W/deployed" log -1 --format=%s)" = "third" ]
+  run dd laptop gitOnPeer --peer vps --directory "$W/deployed" rev-parse --verify nonexistent
+  [ "$status" -eq 128 ]
+}
+
+@test "100 MiB of random bytes arrive byte-exact; stderr stays on stderr" {
+  make_cluster
+  dd laptop execOnPeer --peer vps --directory "$W" --command 'head -c 104857600 /dev/urandom | tee produced' \
+    >"$W/received"
+  [ "$(sha256sum <"$W/produced")" = "$(sha256sum <"$W/received")" ]
+  run --separate-stderr dd laptop execOnPeer --peer vps --directory "$W" --command 'echo to-out; echo to-err >&2'
+  [ "$status" -eq 0 ]
+  [ "$output" = "to-out" ]
+  [ "$stderr" = "to-err" ]
+}
+
+@test "tar c | d execOnPeer -- tar x copies a tree intact (stdin with EOF)" {
+  make_cluster
+  mkdir -p "$W/src/a/b" "$W/dst"
+  head -c 3000000 /dev/urandom >"$W/src/a/b/blob"
+  printf 'x' >"$W/src/a/small"
+  ln -s b/blob "$W/src/a/link"
+  tar c -C "$W/src" . | dd laptop execOnPeer --peer vps --directory "$W/dst" -- tar x
+  diff -r "$W/src" "$W/dst"
+  [ "$(readlink "$W/dst/a/link")" = "b/blob" ]
+}
+
+@test "exit statuses: 0, 1, 42, SIGKILL as 137, timeout as 124" {
+  make_cluster
+  for code in 0 1 42; do
+    run dd laptop execOnPeer --peer vps --directory /tmp --command "exit $code"
+    [ "$status" -eq "$code" ]
+  done
+  run dd laptop execOnPeer --peer vps --directory /tmp --command 'kill -9 $$'
+  [ "$status" -eq 137 ]
+  run dd laptop execOnPeer --peer vps --directory /tmp --timeout 0.5 --command 'echo $$ > '"$W"'/pg; sleep 30'
+  [ "$status" -eq 124 ]
+  # A timeout takes the whole process group.
+  wait_for 3 eval '! group_alive "$(cat "$W/pg")"'
+}
+
+@test "Ctrl-C on d exits 130 and the remote process group is gone within a second" {
+  make_cluster
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --no-stdin \
+    --command 'echo $$ > pg; sleep 60 & sleep 60; wait' &
+  local pid=$!
+  wait_for 5 test -s "$W/pg"
+  local pg
+  pg=$(cat "$W/pg")
+  group_alive "$pg"
+  kill -INT "$pid"
+  local status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 130 ]
+  wait_for 2 eval '! group_alive "$pg"'
+}
+
+@test "a peer killed mid-command ends the request with 255 and one line, without hanging" {
+  make_cluster
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --no-stdin \
+    --command 'echo $$ > pg; exec sleep 60' >"$W/out" 2>"$W/err" &
+  local pid=$!
+  wait_for 5 test -s "$W/pg"
+  cp "$W/pg" "$BATS_TEST_TMPDIR/orphan.pidof"
+  kill -KILL "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  local status=0
+  timeout 10 bash -c "while kill -0 $pid 2>/dev/null; do sleep 0.1; done"
+  wait "$pid" || status=$?
+  [ "$status" -eq 255 ]
+  [ "$(wc -l <"$W/err")" -eq 1 ]
+  grep -q "^d: Connection to peer lost: vps" "$W/err"
+}
+
+@test "output arrives live, while the command is still running" {
+  make_cluster
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --no-stdin \
+    --command 'echo first; sleep 4; echo second' >"$W/live" &
+  local pid=$!
+  wait_for 3 grep -q first "$W/live"
+  ! grep -q second "$W/live"
+  kill -0 "$pid"   # still running
+  wait "$pid"
+  grep -q second "$W/live"
+}
+
+@test "100 concurrent execOnPeer from one machine to another all complete correctly" {
+  make_cluster
+  local i pids=()
+  for i in $(seq 100); do
+    dd laptop execOnPeer --peer vps --directory /tmp --no-stdin --command "echo n$i; exit $((i % 7))" >"$W/c$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in $(seq 100); do
+    local status=0
+    wait "${pids[$((i - 1))]}" || status=$?
+    [ "$status" -eq $((i % 7)) ] || { echo "request $i: status $status: $(cat "$W/c$i")"; false; }
+    [ "$(cat "$W/c$i")" = "n$i" ]
+  done
+}
+
+@test "a reader paused on one stream does not hold up other streams" {
+  make_cluster
+  # A big output into a reader that sleeps before reading anything.
+  ( dd laptop execOnPeer --peer vps --directory /tmp --no-stdin -- head -c 200000000 /dev/zero | { sleep 6; cat >/dev/null; }; echo done >"$W/slow" ) &
+  echo $! >"$BATS_TEST_TMPDIR/slow.pidof"
+  sleep 1
+  for i in 1 2 3; do
+    run dd laptop execOnPeer --peer vps --directory /tmp --no-stdin --command "echo quick$i"
+    [ "$output" = "quick$i" ]
+  done
+  run dd laptop listPeers
+  [ "$status" -eq 0 ]
+  [ ! -e "$W/slow" ]   # the slow one is still paused: the others did not wait for it
+  wait_for 30 test -e "$W/slow"
+}
+
+@test "daemon memory stays bounded while 1 GiB is piped to a slow reader" {
+  [ -z "${AL_SANITIZED:-}" ] || skip "RSS bounds are meaningless under AddressSanitizer"
+  make_cluster
+  rss() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$BATS_TEST_TMPDIR/$1/pid")/status"; }
+  ( dd laptop execOnPeer --peer vps --directory /tmp --no-stdin -- head -c 1073741824 /dev/zero |
+      { while head -c 4194304 >/dev/null; do sleep 0.02; [ -e "$W/stop" ] && break; done; } ) &
+  local reader=$!
+  local max=0 sample n
+  for n in $(seq 40); do
+    for d in vps desktop laptop; do
+      sample=$(rss $d)
+      [ "$sample" -gt "$max" ] && max=$sample
+    done
+    sleep 0.1
+  done
+  touch "$W/stop"
+  wait "$reader" || true
+  echo "max daemon RSS: ${max} KiB"
+  [ "$max" -lt 65536 ]
+}
+
+@test "directories: missing, a file, relative, or escaping the allowed roots are refused and nothing runs" {
+  mkdir -p "$W/allowed/sub" "$W/secret"
+  ln -s "$W/secret" "$W/allowed/escape"
+  start_peer desktop
+  start_peer laptop
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": {\"allowed_roots\": [\"$W/allowed\"]}}" >"$BATS_TEST_TMPDIR/vps.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
+  PORT=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is laptop vps online
+  touch "$W/file"
+  for case in "$W/missing:Directory not found on vps: $W/missing" \
+              "$W/file:Not a directory on vps: $W/file" \
+              "relative/dir:Directory must be an absolute path on vps: relative/dir" \
+              "$W/secret:Directory outside the allowed roots on vps: $W/secret" \
+              "$W/allowed/../secret:Directory outside the allowed roots on vps: $W/allowed/../secret" \
+              "$W/allowed/escape:Directory outside the allowed roots on vps: $W/allowed/escape"; do
+    run --separate-stderr dd laptop execOnPeer --peer vps --directory "${case%%:*}" --command "touch $W/ran"
+    [ "$status" -eq 255 ]
+    [ "$stderr" = "d: ${case#*:}" ]
+  done
+  [ ! -e "$W/ran" ]
+  run dd laptop execOnPeer --peer vps --directory "$W/allowed/sub" --command pwd
+  [ "$status" -eq 0 ]
+  [ "$output" = "$W/allowed/sub" ]
+}
+
+@test "directory names with spaces, quotes, ;, \$(…), backticks and newlines are taken literally" {
+  make_cluster
+  local odd="$W/a dir; \$(touch $W/pwned) \`touch $W/pwned2\` 'q\" 
+line"
+  mkdir -p "$odd"
+  run dd laptop execOnPeer --peer vps --directory "$odd" -- pwd
+  [ "$status" -eq 0 ]
+  [ "$output" = "$odd" ]
+  run dd laptop execOnPeer --peer vps --directory "$W/x; touch $W/pwned3" --command true
+  [ "$status" -eq 255 ]
+  [ ! -e "$W/pwned" ] && [ ! -e "$W/pwned2" ] && [ ! -e "$W/pwned3" ]
+  # Non-UTF-8 bytes pass unchanged.
+  local bytes=$'\xff\xfe'
+  mkdir "$W/$bytes"
+  run dd laptop execOnPeer --peer vps --directory "$W/$bytes" -- printf '%s' "$bytes"
+  [ "$output" = "$bytes" ]
+}
+
+@test "stdin: /dev/null gives EOF at once; --no-stdin leaves d's stdin unread" {
+  make_cluster
+  run dd laptop execOnPeer --peer vps --directory /tmp -- cat </dev/null
+  [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+  run bash -c "printf 'a\nb\n' | { '$D' --socket '$BATS_TEST_TMPDIR/laptop/sock' execOnPeer -n --peer vps --directory /tmp -- cat; echo local:; cat; }"
+  [ "$output" = "$(printf 'local:\na\nb')" ]
+}
+
+@test "a background child holding the pipes does not hold the request; it keeps running" {
+  make_cluster
+  local start=$SECONDS
+  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin \
+    --command 'sh -c "echo \$\$ > bg.pid; sleep 5; echo late" & echo main-done'
+  [ "$status" -eq 0 ]
+  [ "$output" = "main-done" ]
+  [ $((SECONDS - start)) -lt 5 ]
+  cp "$W/bg.pid" "$BATS_TEST_TMPDIR/bg.pidof"
+  kill -0 "$(cat "$W/bg.pid")"   # not killed: it lives on, as under nohup
+}
+
+@test "exec on self, an unknown peer and a denied peer are refused in the seed's words" {
+  start_peer desktop
+  start_peer laptop
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": {\"allowed_peers\": [\"desktop\"]}}" >"$BATS_TEST_TMPDIR/vps.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
+  PORT=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is laptop vps online
+  run --separate-stderr dd laptop execOnPeer --peer laptop --directory /tmp --command true
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: Cannot exec on self (laptop)" ]
+  run --separate-stderr dd laptop execOnPeer --peer nas --directory /tmp --command true
+  [ "$stderr" = "d: Peer not found: nas" ]
+  run --separate-stderr dd laptop execOnPeer --peer vps --directory /tmp --command "touch $W/ran"
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: Denied on vps: peer 'laptop' may not run commands here" ]
+  [ ! -e "$W/ran" ]
+  run dd desktop execOnPeer --peer vps --directory /tmp --command 'echo allowed'
+  [ "$output" = "allowed" ]
+}
+
+@test "one audit line per request on both ends, with the same request id" {
+  make_cluster
+  dd laptop execOnPeer --peer vps --directory /tmp --command 'echo audited' >/dev/null
+  local id
+  id=$(grep "audit .*command=\[execOnPeer" "$BATS_TEST_TMPDIR/laptop/state/daemon.log" | tail -1 | sed 's/.*request=\([0-9a-f]*\).*/\1/')
+  [ -n "$id" ]
+  grep -q "audit request=$id requester=laptop uid=-1 command=\[exec /tmp 'echo audited'\] decision=ran result=exited code=0 exit=0 .*bytes_out=8" \
+    "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+}

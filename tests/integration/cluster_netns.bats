@@ -38,3 +38,52 @@ teardown() { stop_all_daemons; }
 @test "netns: a revoked worker cannot rejoin" { scenario_revoked_worker_cannot_rejoin; }
 @test "netns: bad joins fail with a reason and save nothing" { scenario_bad_joins_save_nothing; }
 @test "netns: a plain-TCP, certificate-less and wrong-CA client can run nothing" { scenario_intruders_run_nothing; }
+
+git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBranch=main "$@" >/dev/null 2>&1; }
+
+@test "netns: git pull on vps from desktop, and from laptop relayed through the leader" {
+  make_cluster
+  local W=$BATS_TEST_TMPDIR/work
+  git_q init --bare "$W/origin.git"
+  git_q clone "$W/origin.git" "$W/seed"
+  (cd "$W/seed" && git_q commit --allow-empty -m first && git_q push origin HEAD:main)
+  git_q clone "$W/origin.git" "$W/deployed"
+  (cd "$W/seed" && git_q commit --allow-empty -m second && git_q push origin HEAD:main)
+  run dd desktop execOnPeer --peer vps --directory "$W/deployed" --command "git pull"
+  [ "$status" -eq 0 ]
+  [ "$(git -C "$W/deployed" log -1 --format=%s)" = "second" ]
+  (cd "$W/seed" && git_q commit --allow-empty -m third && git_q push origin HEAD:main)
+  run dd laptop gitOnPeer --peer vps --directory "$W/deployed" pull
+  [ "$status" -eq 0 ]
+  run dd laptop gitOnPeer --peer vps --directory "$W/deployed" log --oneline -5
+  [[ "${lines[0]}" == *third && "${lines[2]}" == *first ]]
+}
+
+@test "netns: output is byte-exact across hosts and exit codes come back" {
+  make_cluster
+  local W=$BATS_TEST_TMPDIR/work
+  mkdir -p "$W"
+  dd laptop execOnPeer --peer vps --directory "$W" --command 'head -c 20000000 /dev/urandom | tee produced' >"$W/received"
+  cmp "$W/produced" "$W/received"
+  run dd desktop execOnPeer --peer laptop --directory / --command 'exit 42'
+  [ "$status" -eq 42 ]
+  run dd vps execOnPeer --peer desktop --directory / --command 'kill -9 $$'
+  [ "$status" -eq 137 ]
+}
+
+@test "netns: a peer killed mid-command gives 255 within the heartbeat window" {
+  make_cluster
+  local W=$BATS_TEST_TMPDIR/work
+  mkdir -p "$W"
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --no-stdin \
+    --command 'echo $$ > pg; exec sleep 60' 2>"$W/err" &
+  local pid=$!
+  wait_for 5 test -s "$W/pg"
+  kill -KILL "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  kill -KILL "$(cat "$W/pg")" 2>/dev/null || true
+  local status=0
+  timeout 10 bash -c "while kill -0 $pid 2>/dev/null; do sleep 0.1; done"
+  wait "$pid" || status=$?
+  [ "$status" -eq 255 ]
+  grep -q "^d: Connection to peer lost: vps" "$W/err"
+}

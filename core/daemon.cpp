@@ -45,7 +45,15 @@ int run_daemon(const DaemonConfig& config) {
     asio::post(io, [&io] { io.stop(); });
   });
 
-  io.run();
+  // Backstop: an exception escaping a handler is a bug, but it must not take every client down.
+  while (true) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      log->critical("unexpected exception in the event loop (bug): {}", e.what());
+    }
+  }
   log->info("automatelinux-daemon stopped");
   log->flush();
   return 0;

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "core/exit_status.hpp"
@@ -70,7 +72,7 @@ void LocalConnection::on_read(boost::system::error_code ec, std::size_t n) {
       handle(std::move(*frame));
       if (closed_) return;
     }
-  } catch (const wire::FrameError& e) {
+  } catch (const std::exception& e) {
     return fail(e.what());
   }
   do_read();
@@ -122,8 +124,10 @@ void LocalConnection::send_result(const sdk::Result& result) {
     return;
   }
   if (result_sent_) return;
-  write_queue_.push_back(wire::encode({{"t", "exit"}, {"code", exit_status(result)}},
-                                      exit_status(result) == kExitFailure ? result.reason : ""));
+  // One line, bounded: a reason may come from a peer.
+  std::string reason = exit_status(result) == kExitFailure ? result.reason.substr(0, 4096) : "";
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
+  write_queue_.push_back(wire::encode({{"t", "exit"}, {"code", exit_status(result)}}, reason));
   result_sent_ = true;
   if (!writing_) do_write();
 }

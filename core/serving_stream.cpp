@@ -6,10 +6,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
 
 namespace automatelinux::core {
 namespace {
+
+// A request id from a peer is used only if it looks like one of ours (no log injection).
+bool plausible_request_id(const std::string& id) {
+  return !id.empty() && id.size() <= 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
 
 std::string new_request_id() {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -36,7 +42,7 @@ ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logge
       log_(std::move(log)),
       transport_(std::move(transport)),
       requester_(std::move(requester)),
-      id_(request_id.empty() || request_id.size() > 64 ? new_request_id() : std::move(request_id)),
+      id_(plausible_request_id(request_id) ? std::move(request_id) : new_request_id()),
       cancel_deadline_(io),
       timeout_(io) {}
 
@@ -59,7 +65,7 @@ void ServingStream::guarded(F&& f) {
 void ServingStream::on_frame(const wire::Frame& frame) {
   const std::string& type = frame.type();
   if (type == "data") {
-    if (frame.header.value("ch", -1) != static_cast<int>(sdk::Channel::in))
+    if (wire::int_field(frame.header, "ch", -1) != static_cast<int>(sdk::Channel::in))
       throw wire::FrameError("requester may only send data on the input channel");
     if (input_eof_) throw wire::FrameError("input data after EOF");
     if (frame.body.size() > input_credit_) throw wire::FrameError("input data beyond granted credit");
@@ -71,7 +77,7 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     input_eof_ = true;
     deliver_input();
   } else if (type == "credit") {
-    const auto n = frame.header.value("n", std::uint64_t{0});
+    const auto n = wire::uint_field(frame.header, "n", 0);
     if (n > unacked_) throw wire::FrameError("credit for more bytes than were sent");
     unacked_ -= n;
     if (blocked_writer_ && unacked_ < kStreamWindow) {
@@ -80,7 +86,8 @@ void ServingStream::on_frame(const wire::Frame& frame) {
       });
     }
   } else if (type == "cancel") {
-    start_cancel(frame.header.value("signal", SIGINT));
+    const auto signal = wire::int_field(frame.header, "signal", SIGINT);
+    start_cancel(signal > 0 && signal < 65 ? static_cast<int>(signal) : SIGINT);
   } else {
     throw wire::FrameError("unexpected message type '" + type + "' in a request");
   }
@@ -149,6 +156,13 @@ void ServingStream::close(sdk::Channel channel) {
 void ServingStream::read(sdk::Channel channel, ReadHandler handler) {
   if (channel != sdk::Channel::in) throw std::logic_error("a served request reads only its input");
   if (reader_) throw std::logic_error("a read is already outstanding on this channel");
+  if (finished_) {
+    // Storing it would keep whatever it captures alive forever: answer EOF instead.
+    asio::post(io_, [self = shared_from_this(), handler = std::move(handler)] {
+      self->guarded([&] { handler({}, true); });
+    });
+    return;
+  }
   reader_ = std::move(handler);
   if (!input_requested_ && !finished_ && !transport_lost_) {
     input_requested_ = true;
@@ -177,7 +191,9 @@ void ServingStream::deliver_input() {
   }
 }
 
-void ServingStream::on_cancel(CancelHandler handler) { cancel_handler_ = std::move(handler); }
+void ServingStream::on_cancel(CancelHandler handler) {
+  if (!finished_) cancel_handler_ = std::move(handler);
+}
 
 void ServingStream::finish(sdk::Result result) {
   if (finished_) return;
@@ -193,7 +209,7 @@ void ServingStream::finish(sdk::Result result) {
       id_, requester_.peer.empty() ? "local" : requester_.peer, requester_.uid, subject_,
       result.kind == sdk::Result::Kind::error ? "refused" : "ran", kind_name(result.kind),
       result.code, exit_status(result), elapsed.count(), bytes_out_, bytes_in_,
-      result.reason.empty() ? "" : " reason=", result.reason);
+      result.reason.empty() ? "" : " reason=", printable_command({result.reason}));
   transport_->send_result(result);  // the transport drops it if the requester is gone
   // Drop plugin callbacks now: they usually hold this stream and would keep it alive forever.
   cancel_handler_ = {};

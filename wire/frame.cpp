@@ -32,6 +32,27 @@ std::string encode(const nlohmann::json& header, std::string_view body) {
   return out;
 }
 
+std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback) {
+  auto it = header.find(key);
+  if (it == header.end()) return fallback;
+  if (!it->is_number_unsigned()) throw FrameError(std::string("field '") + key + "' must be a non-negative integer");
+  return it->get<std::uint64_t>();
+}
+
+std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64_t fallback) {
+  auto it = header.find(key);
+  if (it == header.end()) return fallback;
+  if (!it->is_number_integer()) throw FrameError(std::string("field '") + key + "' must be an integer");
+  return it->get<std::int64_t>();
+}
+
+std::string string_field(const nlohmann::json& header, const char* key, const std::string& fallback) {
+  auto it = header.find(key);
+  if (it == header.end()) return fallback;
+  if (!it->is_string()) throw FrameError(std::string("field '") + key + "' must be a string");
+  return it->get<std::string>();
+}
+
 void check_json_depth(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false;

@@ -32,6 +32,12 @@ class FrameError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Typed access to untrusted header fields: a missing field gives the default, a field of the
+// wrong type throws FrameError naming it (never nlohmann::type_error).
+std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback);
+std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64_t fallback);
+std::string string_field(const nlohmann::json& header, const char* key, const std::string& fallback);
+
 // Serialises a frame. Strings in `header` that are not valid UTF-8 are replaced rather than
 // throwing; byte strings belong in the body.
 std::string encode(const nlohmann::json& header, std::string_view body = {});

@@ -1,13 +1,34 @@
 #include "core/peer/client_stream.hpp"
 
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "core/serving_stream.hpp"
+
 namespace automatelinux::core::peer {
 namespace {
 
+// Plugin callbacks must never unwind into the event loop.
+template <class F>
+void guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    spdlog::error("plugin callback on a peer stream threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("plugin callback on a peer stream threw a non-exception");
+  }
+}
+
+// A result from a peer, made safe: a bounded, printable, single-line reason.
 sdk::Result result_from(const wire::Frame& frame) {
-  const std::string kind = frame.header.value("kind", "error");
+  const std::string kind = wire::string_field(frame.header, "kind", "error");
   sdk::Result r;
-  r.code = frame.header.value("code", 0);
-  r.reason = frame.body;
+  r.code = static_cast<int>(std::clamp<std::int64_t>(wire::int_field(frame.header, "code", 0), 0, 255));
+  r.reason = frame.body.substr(0, 1024);
+  for (char& c : r.reason)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   if (kind == "exited") r.kind = sdk::Result::Kind::exited;
   else if (kind == "signaled") r.kind = sdk::Result::Kind::signaled;
   else if (kind == "timeout") r.kind = sdk::Result::Kind::timeout;
@@ -35,21 +56,26 @@ ClientStream::Output& ClientStream::output(sdk::Channel channel) {
 void ClientStream::on_frame(const wire::Frame& frame) {
   const std::string& type = frame.type();
   if (type == "data") {
-    const int ch = frame.header.value("ch", -1);
+    const auto ch = wire::int_field(frame.header, "ch", -1);
     if (ch != 1 && ch != 2) throw wire::FrameError("output data on an unknown channel");
     auto channel = static_cast<sdk::Channel>(ch);
     auto& o = output(channel);
     if (o.eof) throw wire::FrameError("output after EOF");
+    // The sender may have at most one window of bytes we have not credited back.
+    uncredited_ += frame.body.size();
+    if (uncredited_ > kStreamWindow) throw wire::FrameError("peer sent beyond its credit window");
     if (!frame.body.empty()) o.chunks.push_back(frame.body);
     deliver(channel);
   } else if (type == "eof") {
-    const int ch = frame.header.value("ch", -1);
+    const auto ch = wire::int_field(frame.header, "ch", -1);
     if (ch == 1 || ch == 2) {
       output(static_cast<sdk::Channel>(ch)).eof = true;
       deliver(static_cast<sdk::Channel>(ch));
     }
   } else if (type == "credit") {
-    input_credit_ += frame.header.value("n", std::size_t{0});
+    const auto n = wire::uint_field(frame.header, "n", 0);
+    if (n > kStreamWindow) throw wire::FrameError("credit larger than a window");
+    input_credit_ += n;
     flush_input();
   } else if (type == "result") {
     complete(result_from(frame));
@@ -69,10 +95,10 @@ void ClientStream::complete(sdk::Result result) {
   deliver(sdk::Channel::err);
   input_.clear();
   if (auto done = std::exchange(input_done_, {}))
-    asio::post(io_, [done] { done(false); });
+    asio::post(io_, [done] { guarded([&] { done(false); }); });
   if (result_handler_)
     asio::post(io_, [self = shared_from_this()] {
-      if (auto handler = std::exchange(self->result_handler_, {})) handler(*self->result_);
+      if (auto handler = std::exchange(self->result_handler_, {})) guarded([&] { handler(*self->result_); });
     });
   session_.reset();
 }
@@ -81,13 +107,17 @@ void ClientStream::on_result(ResultHandler handler) {
   result_handler_ = std::move(handler);
   if (result_)
     asio::post(io_, [self = shared_from_this()] {
-      if (auto handler = std::exchange(self->result_handler_, {})) handler(*self->result_);
+      if (auto handler = std::exchange(self->result_handler_, {})) guarded([&] { handler(*self->result_); });
     });
 }
 
 void ClientStream::read(sdk::Channel channel, ReadHandler handler) {
   auto& o = output(channel);
   if (o.reader) throw std::logic_error("a read is already outstanding on this channel");
+  if (o.eof_delivered) {
+    asio::post(io_, [handler = std::move(handler)] { guarded([&] { handler({}, true); }); });
+    return;
+  }
   o.reader = std::move(handler);
   asio::post(io_, [self = shared_from_this(), channel] { self->deliver(channel); });
 }
@@ -99,19 +129,20 @@ void ClientStream::deliver(sdk::Channel channel) {
     std::string chunk = std::move(o.chunks.front());
     o.chunks.pop_front();
     auto reader = std::exchange(o.reader, {});
-    reader(chunk, false);
+    guarded([&] { reader(chunk, false); });
     // Credit returns only once the plugin has taken the bytes, end to end.
+    uncredited_ -= chunk.size();
     if (session_ && !result_) session_->send({{"t", "credit"}, {"sid", sid_}, {"n", chunk.size()}});
   } else if (o.eof && !o.eof_delivered) {
     o.eof_delivered = true;
     auto reader = std::exchange(o.reader, {});
-    reader({}, true);
+    guarded([&] { reader({}, true); });
   }
 }
 
 void ClientStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
   if (channel != sdk::Channel::in || result_ || input_closed_ || input_close_pending_ || input_done_) {
-    if (done) asio::post(io_, [done] { done(false); });
+    if (done) asio::post(io_, [done] { guarded([&] { done(false); }); });
     return;
   }
   for (std::size_t pos = 0; pos < bytes.size(); pos += wire::kMaxChunk)
@@ -131,7 +162,7 @@ void ClientStream::flush_input() {
   }
   if (!input_.empty()) return;
   if (auto done = std::exchange(input_done_, {}))
-    asio::post(io_, [done] { done(true); });
+    asio::post(io_, [done] { guarded([&] { done(true); }); });
   if (input_close_pending_ && session_ && !input_closed_) {
     input_closed_ = true;
     session_->send({{"t", "eof"}, {"sid", sid_}, {"ch", 0}});

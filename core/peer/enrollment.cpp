@@ -75,7 +75,7 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
       X509* cert = sk_X509_value(chain, i);
       if (fingerprint(cert) == token_.ca_fingerprint) ca = cert;
     }
-    if (leaf == nullptr || ca == nullptr || !issued_by(leaf, ca))
+    if (leaf == nullptr || ca == nullptr || !issued_by(leaf, ca) || !can_serve(leaf))
       return finish("the leader at " + leader_ + " does not hold the CA this token was made for");
     ca_pem_ = cert_to_pem(ca);
     key_ = generate_key();
@@ -89,7 +89,12 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   }
 
   void on_reply(const wire::Frame& frame) {
-    if (frame.type() == "refused") return finish(frame.header.value("reason", std::string("refused")));
+    if (frame.type() == "refused") {
+      auto reason = wire::string_field(frame.header, "reason", "refused").substr(0, 200);
+      for (char& c : reason)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+      return finish(reason);
+    }
     if (frame.type() != "enrolled") return finish("unexpected reply '" + frame.type() + "' from the leader");
     try {
       auto cert = cert_from_pem(frame.header.at("cert").get<std::string>());

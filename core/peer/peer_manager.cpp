@@ -64,6 +64,12 @@ class PeerStreamTransport final : public StreamTransport {
   std::function<void()> on_result_;
 };
 
+// A string member of a JSON object, or "" when absent or of another type.
+std::string text(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 
 }  // namespace
@@ -173,11 +179,17 @@ void PeerManager::do_accept() {
   acceptor_->async_accept([this, acceptor = acceptor_.get()](boost::system::error_code ec, Tcp::socket socket) {
     if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
     if (ec) {
+      // Out of descriptors and the like: pause instead of spinning.
       log_->warn("peer accept failed: {}", ec.message());
-    } else {
-      socket.set_option(Tcp::no_delay(true));
-      on_accepted(std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_), log_, false));
+      auto pause = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
+      pause->async_wait([this, pause, acceptor](boost::system::error_code e) {
+        if (!e && acceptor == acceptor_.get()) do_accept();
+      });
+      return;
     }
+    boost::system::error_code ignored;
+    socket.set_option(Tcp::no_delay(true), ignored);
+    on_accepted(std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_), log_, false));
     do_accept();
   });
 }
@@ -196,8 +208,10 @@ void PeerManager::on_accepted(SessionPtr session) {
     timer->async_wait([session](boost::system::error_code ec) {
       if (!ec) session->close("no enroll request within 10 s");
     });
-    session->start({[this, timer](const SessionPtr& s, wire::Frame& frame) {
+    auto handled = std::make_shared<bool>(false);
+    session->start({[this, timer, handled](const SessionPtr& s, wire::Frame& frame) {
                       timer->cancel();
+                      if (std::exchange(*handled, true)) return;  // exactly one request
                       if (frame.type() != "enroll") {
                         log_->warn("peer connection from {} without certificate sent '{}': refused",
                                    s->remote(), frame.type());
@@ -220,8 +234,13 @@ void PeerManager::handle_enroll(const SessionPtr& session, wire::Frame& frame) {
     session->close_after_flush("enroll refused");
   };
   if (!is_leader()) return refuse("this daemon is not the leader");
-  const std::string id = frame.header.value("id", "");
-  const std::string secret = frame.header.value("token", "");
+  std::string id, secret;
+  try {
+    id = wire::string_field(frame.header, "id", "");
+    secret = wire::string_field(frame.header, "token", "");
+  } catch (const wire::FrameError& e) {
+    return refuse(e.what());
+  }
   if (!valid_peer_id(id)) return refuse("invalid peer id");
   const auto now = unix_now();
   const std::string hash = sha256_hex(secret);
@@ -318,19 +337,20 @@ void PeerManager::connect_to_leader() {
           return schedule_reconnect();
         }
         // Wait for the explicit welcome: TLS 1.3 cannot tell us otherwise that we were accepted.
+        // Heartbeats start now, so a connection that goes silent before the welcome is dropped.
+        session->id = common_name(session->peer_certificate());
         session->start({[this, generation](const SessionPtr& s, wire::Frame& f) {
                           if (generation != connect_generation_) return s->close("superseded");
                           if (leader_session_ == s) return on_frame(s, f);
                           if (f.type() == "refused") {
-                            log_->error("the leader refused this daemon: {}", f.header.value("reason", "?"));
+                            log_->error("the leader refused this daemon: {}",
+                                        printable_command({wire::string_field(f.header, "reason", "?").substr(0, 200)}));
                             return s->close("refused");
                           }
                           if (f.type() != "welcome") return s->close("expected a welcome");
-                          s->id = f.header.value("leader", "");
                           leader_session_ = s;
                           reconnect_attempt_ = 0;
                           mark_connection_change(true);
-                          s->start_heartbeat(heartbeat_);
                           s->send({{"t", "hello"}, {"version", AL_VERSION}, {"commands", registry_.names()}});
                           log_->info("connected to leader {} at {}", s->id, s->remote());
                         },
@@ -341,6 +361,7 @@ void PeerManager::connect_to_leader() {
                             schedule_reconnect();
                           }
                         }});
+        session->start_heartbeat(heartbeat_);
       });
     });
   });
@@ -369,12 +390,23 @@ void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
   if (type == "data" || type == "eof" || type == "credit" || type == "cancel" || type == "result")
     return route(session, frame);
   if (type == "members" && session->is_tls_client()) {
-    cached_members_ = frame.header.value("peers", nlohmann::json::array());
+    auto peers = frame.header.find("peers");
+    if (peers == frame.header.end() || !peers->is_array()) throw wire::FrameError("'peers' must be a list");
+    cached_members_.clear();
+    for (const auto& p : *peers)
+      if (p.is_object() && p.contains("id") && p["id"].is_string()) cached_members_.push_back(p);
     return;
   }
   if (type == "hello" && !session->is_tls_client()) {
-    session->version = frame.header.value("version", "");
-    session->commands = frame.header.value("commands", std::vector<std::string>{});
+    if (!session->version.empty()) throw wire::FrameError("hello sent twice");
+    // Bounded: this goes into every member list the leader pushes.
+    session->version = wire::string_field(frame.header, "version", "?").substr(0, 32);
+    if (session->version.empty()) session->version = "?";
+    session->commands.clear();
+    if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
+      for (const auto& c : *cmds)
+        if (c.is_string() && c.get_ref<const std::string&>().size() <= 64 && session->commands.size() < 128)
+          session->commands.push_back(c.get<std::string>());
     return push_members();
   }
   if (type == "welcome" && session->is_tls_client()) return;
@@ -420,8 +452,22 @@ void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
 }
 
 void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
-  const auto sid = frame.header.value("sid", std::uint64_t{0});
+  const auto sid = wire::uint_field(frame.header, "sid", 0);
   auto& r = routes_[session.get()];
+  const std::string& type = frame.type();
+  // Who opened the stream decides what may flow which way; the leader checks relayed frames so
+  // one worker cannot feed another anything its own side of the stream could not send.
+  const bool opened_here = (sid % 2 == 1) == session->is_tls_client();
+  const bool from_requester = !opened_here;
+  const auto ch = wire::int_field(frame.header, "ch", -1);
+  const bool allowed =
+      from_requester
+          ? (type == "credit" || type == "cancel" || ((type == "data" || type == "eof") && ch == 0))
+          : (type == "credit" || type == "result" || ((type == "data" || type == "eof") && (ch == 1 || ch == 2)));
+  if (!allowed) {
+    log_->warn("peer {} sent '{}' the wrong way on stream {}: dropped", session->id, type, sid);
+    return;
+  }
   if (auto relay = r.relayed.find(sid); relay != r.relayed.end()) {
     auto other = relay->second.first.lock();
     const auto other_sid = relay->second.second;
@@ -435,19 +481,29 @@ void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
     }
     return;
   }
-  const bool opened_here = (sid % 2 == 1) == session->is_tls_client();
   if (opened_here) {
     auto it = r.opened.find(sid);
     if (it == r.opened.end()) return;  // late frame for a finished stream
     auto stream = it->second.first;
-    if (frame.type() == "result") r.opened.erase(it);
-    stream->on_frame(frame);
+    if (type == "result") r.opened.erase(it);
+    try {
+      stream->on_frame(frame);
+    } catch (const std::exception& e) {
+      // A misbehaving server ends only this stream.
+      r.opened.erase(sid);
+      session->send({{"t", "cancel"}, {"sid", sid}, {"signal", SIGTERM}});
+      stream->on_lost(std::string("bad reply from peer: ") + e.what());
+    }
     return;
   }
   auto it = r.served.find(sid);
   if (it == r.served.end()) return;
   auto stream = it->second;
-  stream->on_frame(frame);
+  try {
+    stream->on_frame(frame);
+  } catch (const std::exception& e) {
+    stream->finish(sdk::Result::error(std::string("bad request: ") + e.what()));
+  }
 }
 
 void PeerManager::refuse_stream(const SessionPtr& session, std::uint64_t sid, const std::string& reason) {
@@ -455,13 +511,18 @@ void PeerManager::refuse_stream(const SessionPtr& session, std::uint64_t sid, co
 }
 
 void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
-  const auto sid = frame.header.value("sid", std::uint64_t{0});
+  const auto sid = wire::uint_field(frame.header, "sid", 0);
   if ((sid % 2 == 1) == session->is_tls_client() || sid == 0)
     throw wire::FrameError("stream id of the wrong side");
-  const std::string to = frame.header.value("to", "");
+  const auto& r = routes_[session.get()];
+  if (r.served.contains(sid) || r.relayed.contains(sid)) throw wire::FrameError("stream id reused");
+  const std::string to = wire::string_field(frame.header, "to", "");
+  wire::string_field(frame.header, "type", "");
+  if (auto req = frame.header.find("req"); req != frame.header.end() && !req->is_object())
+    throw wire::FrameError("'req' must be an object");
   if (is_worker()) {
     // Our only session is to the leader, which stamps who really asked.
-    const std::string from = frame.header.value("from", session->id);
+    const std::string from = wire::string_field(frame.header, "from", session->id);
     if (to != self_id()) return refuse_stream(session, sid, "Peer not found: " + to);
     return serve_locally(session, sid, from, frame);
   }
@@ -483,7 +544,7 @@ void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
 
 void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, const std::string& from,
                                 const wire::Frame& frame) {
-  const std::string type = frame.header.value("type", "");
+  const std::string type = wire::string_field(frame.header, "type", "");
   const PeerServiceEntry* service = registry_.find_service(type);
   if (service == nullptr)
     return refuse_stream(session, sid, "Peer " + self_id() + " does not offer '" + type + "'");
@@ -496,13 +557,13 @@ void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, co
     });
   });
   auto stream = std::make_shared<ServingStream>(io_, log_, transport, sdk::Requester{from, -1},
-                                                frame.header.value("rid", ""));
+                                                wire::string_field(frame.header, "rid", ""));
   stream->set_subject(type + " " + printable_command(split_nul(frame.body)));
   routes_[session.get()].served[sid] = stream;
   const nlohmann::json request = frame.header.value("req", nlohmann::json::object());
-  if (const auto ms = request.value("timeout_ms", std::int64_t{0}); ms > 0)
-    stream->arm_timeout(std::chrono::milliseconds(ms));
   try {
+    if (const auto ms = wire::int_field(request, "timeout_ms", 0); ms > 0)
+      stream->arm_timeout(std::chrono::milliseconds(ms));
     service->handler(stream, request, frame.body);
   } catch (const std::exception& e) {
     log_->error("peer service '{}' threw: {}", type, e.what());
@@ -527,9 +588,9 @@ sdk::StreamPtr PeerManager::open_stream(const std::string& peer, const std::stri
   } else {
     bool known = false, online = false;
     for (const auto& p : cached_members_) {
-      if (p.value("id", "") == peer) {
+      if (text(p, "id") == peer) {
         known = true;
-        online = p.value("status", "") == "online";
+        online = text(p, "status") == "online";
       }
     }
     if (!known) return fail("Peer not found: " + peer);
@@ -574,8 +635,12 @@ nlohmann::json PeerManager::members_json() const {
 
 void PeerManager::push_members() {
   if (!is_leader()) return;
-  const auto members = members_json();
-  for (auto& [id, session] : workers_) session->send({{"t", "members"}, {"peers", members}});
+  try {
+    const auto members = members_json();
+    for (auto& [id, session] : workers_) session->send({{"t", "members"}, {"peers", members}});
+  } catch (const std::exception& e) {
+    log_->error("cannot push the member list: {}", e.what());
+  }
   // Periodic push too, so round-trip times and last-seen stay fresh everywhere.
   members_timer_.expires_after(heartbeat_);
   members_timer_.async_wait([this](boost::system::error_code ec) {
@@ -611,14 +676,16 @@ std::vector<sdk::PeerInfo> PeerManager::peers() const {
   bool self_listed = false;
   for (const auto& j : cached_members_) {
     sdk::PeerInfo p;
-    p.id = j.value("id", "");
-    p.role = j.value("role", "");
-    p.online = leader_session_ && j.value("status", "") == "online";
-    p.address = j.value("address", "");
+    p.id = text(j, "id");
+    p.role = text(j, "role");
+    p.online = leader_session_ && text(j, "status") == "online";
+    p.address = text(j, "address");
     if (j.contains("last_seen") && j["last_seen"].is_string()) p.last_seen = j["last_seen"].get<std::string>();
     if (j.contains("rtt_ms") && j["rtt_ms"].is_number()) p.rtt_ms = j["rtt_ms"].get<double>();
-    p.version = j.value("version", "");
-    p.commands = j.value("commands", std::vector<std::string>{});
+    p.version = text(j, "version");
+    if (auto c = j.find("commands"); c != j.end() && c->is_array())
+      for (const auto& name : *c)
+        if (name.is_string()) p.commands.push_back(name.get<std::string>());
     if (p.id == self_id()) {
       self_listed = true;
       p.online = true;

@@ -62,11 +62,13 @@ void PeerSession::do_read() {
     try {
       self->decoder_.feed(self->buffer_.data(), n);
       while (auto frame = self->decoder_.next()) {
+        if (self->closing_) return;  // nothing more is processed once we decided to close
         const std::string& type = frame->type();
-        if (type == "ping") {
-          self->send({{"t", "pong"}, {"n", frame->header.value("n", 0)}});
-        } else if (type == "pong") {
-          if (frame->header.value("n", std::uint64_t{0}) == self->ping_seq_)
+        // Heartbeats are answered only on authenticated sessions (start_heartbeat was called).
+        if (type == "ping" && self->heartbeat_.count() > 0) {
+          self->send({{"t", "pong"}, {"n", wire::uint_field(frame->header, "n", 0)}});
+        } else if (type == "pong" && self->heartbeat_.count() > 0) {
+          if (wire::uint_field(frame->header, "n", 0) == self->ping_seq_)
             self->rtt_ms = std::chrono::duration<double, std::milli>(
                                std::chrono::steady_clock::now() - self->ping_sent_).count();
         } else {
@@ -110,6 +112,9 @@ void PeerSession::arm_silence_timer() {
 void PeerSession::send(const nlohmann::json& header, std::string_view body) {
   if (closed_ || closing_) return;
   queue_.push_back(wire::encode(header, body));
+  queued_bytes_ += queue_.back().size();
+  // Per-stream credit bounds data; this only catches a peer that stopped reading altogether.
+  if (queued_bytes_ > kMaxQueuedBytes) return close("peer is not reading (write queue full)");
   if (!writing_) do_write();
 }
 
@@ -123,6 +128,7 @@ void PeerSession::do_write() {
   asio::async_write(stream_, asio::buffer(queue_.front()),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       if (self->closed_) return;
+                      self->queued_bytes_ -= self->queue_.front().size();
                       self->queue_.pop_front();
                       if (ec) return self->close("write failed: " + ec.message());
                       self->do_write();
@@ -150,6 +156,7 @@ void PeerSession::close(const std::string& why) {
   stream_.lowest_layer().shutdown(Tcp::socket::shutdown_both, ignored);
   stream_.lowest_layer().close(ignored);
   queue_.clear();
+  queued_bytes_ = 0;
   auto on_closed = std::move(events_.on_closed);
   events_ = {};
   if (on_closed) on_closed(shared_from_this(), why);

@@ -25,6 +25,7 @@ using Tcp = asio::ip::tcp;
 using TlsStream = asio::ssl::stream<Tcp::socket>;
 
 inline constexpr std::chrono::seconds kHandshakeTimeout{10};
+inline constexpr std::size_t kMaxQueuedBytes = 256 * 1024 * 1024;
 
 class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
@@ -86,6 +87,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   wire::Decoder decoder_;
   std::array<char, 64 * 1024> buffer_{};
   std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;
   bool closed_ = false;

@@ -132,11 +132,11 @@ std::string make_csr_pem(EVP_PKEY* key, const std::string& id) {
   return bio_text(bio.get());
 }
 
-X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key) {
+X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key, bool server) {
   auto cert = new_certificate(key, id, ca_cert);
   add_extension(cert.get(), ca_cert, NID_basic_constraints, "critical,CA:FALSE");
   add_extension(cert.get(), ca_cert, NID_key_usage, "critical,digitalSignature");
-  add_extension(cert.get(), ca_cert, NID_ext_key_usage, "serverAuth,clientAuth");
+  add_extension(cert.get(), ca_cert, NID_ext_key_usage, server ? "serverAuth,clientAuth" : "clientAuth");
   check(X509_sign(cert.get(), ca_key, EVP_sha256()) > 0, "X509_sign");
   return cert;
 }
@@ -148,7 +148,13 @@ X509Ptr sign_csr(const std::string& csr_pem, const std::string& id, X509* ca_cer
   if (!req) fail("read certificate request");
   EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
   if (key == nullptr || X509_REQ_verify(req.get(), key) != 1) fail("certificate request signature");
-  return sign_key(key, id, ca_cert, ca_key);
+  return sign_key(key, id, ca_cert, ca_key, /*server=*/false);
+}
+
+bool can_serve(X509* cert) {
+  const bool ok = X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 std::string fingerprint(X509* cert) {

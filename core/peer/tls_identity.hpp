@@ -32,11 +32,15 @@ X509Ptr cert_from_pem(const std::string& pem);
 X509Ptr make_ca_certificate(EVP_PKEY* ca_key, const std::string& cluster_name);
 // A certificate request for `id`, signed with `key`.
 std::string make_csr_pem(EVP_PKEY* key, const std::string& id);
-// Signs a request for `id` (the subject is set to `id` whatever the request says) as a
-// client+server certificate valid for ten years. Throws if the request's signature is bad.
+// Signs a worker's request for `id` (the subject is set to `id` whatever the request says) as a
+// client-only certificate valid for ten years: a worker cannot pose as a TLS server (the leader).
+// Throws if the request's signature is bad.
 X509Ptr sign_csr(const std::string& csr_pem, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key);
-// Signs a certificate for `key` directly (the leader's own).
-X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key);
+// Signs a certificate for `key` directly: the leader's own, client and server.
+X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key,
+                 bool server = true);
+// True when `cert` may act as a TLS server (the leader's certificate).
+bool can_serve(X509* cert);
 
 std::string fingerprint(X509* cert);      // lowercase hex SHA-256 of the DER encoding
 std::string common_name(X509* cert);      // subject CN, empty if none

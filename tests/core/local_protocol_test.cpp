@@ -37,8 +37,14 @@ class Daemon {
               state.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    for (int i = 0; i < 500 && !fs::exists(socket_); ++i)
+    // Ready once it accepts connections (the socket file exists a moment before listen()).
+    for (int i = 0; i < 1000; ++i) {
+      if (const int fd = connect(); fd >= 0) {
+        ::close(fd);
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
   ~Daemon() {
     ::kill(pid_, SIGTERM);
@@ -202,5 +208,21 @@ TEST_F(LocalProtocol, ManySimultaneousClientsAreAllServed) {
   for (int fd : fds) {
     EXPECT_EQ(read_reply(fd).code, 0);
     ::close(fd);
+  }
+}
+
+TEST_F(LocalProtocol, WrongFieldTypesInARunningRequestEndOnlyThatRequest) {
+  for (const nlohmann::json& bad : {nlohmann::json{{"t", "credit"}, {"n", "x"}},
+                                    nlohmann::json{{"t", "data"}, {"ch", nullptr}},
+                                    nlohmann::json{{"t", "cancel"}, {"signal", "INT"}}}) {
+    const int fd = daemon_.connect();
+    ASSERT_GE(fd, 0);
+    // echo-like long-running request: getPeerStatus finishes at once, so use one that reads input.
+    send_all(fd, wire::encode({{"t", "run"}}, std::string("help")) + wire::encode(bad));
+    const Reply reply = read_reply(fd);
+    ::close(fd);
+    ASSERT_TRUE(reply.code) << bad.dump();
+    EXPECT_TRUE(*reply.code == 0 || *reply.code == 255) << bad.dump();
+    expect_still_serving();
   }
 }

@@ -24,7 +24,7 @@ namespace {
 
 class Daemon {
  public:
-  Daemon() {
+  explicit Daemon(const char* plugin_dir = nullptr) {
     char templ[] = "/tmp/al-proto-XXXXXX";
     dir_ = ::mkdtemp(templ);
     socket_ = dir_ / "d.sock";
@@ -33,8 +33,12 @@ class Daemon {
       const int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, 2);
       const std::string state = (dir_ / "state").string();
-      ::execl(AL_DAEMON_PATH, AL_DAEMON_PATH, "--socket", socket_.c_str(), "--state-dir",
-              state.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+      if (plugin_dir != nullptr)
+        ::execl(AL_DAEMON_PATH, AL_DAEMON_PATH, "--socket", socket_.c_str(), "--state-dir",
+                state.c_str(), "--log-level", "warn", "--plugin-dir", plugin_dir, static_cast<char*>(nullptr));
+      else
+        ::execl(AL_DAEMON_PATH, AL_DAEMON_PATH, "--socket", socket_.c_str(), "--state-dir",
+                state.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     // Ready once it accepts connections (the socket file exists a moment before listen()).
@@ -211,18 +215,22 @@ TEST_F(LocalProtocol, ManySimultaneousClientsAreAllServed) {
   }
 }
 
-TEST_F(LocalProtocol, WrongFieldTypesInARunningRequestEndOnlyThatRequest) {
-  for (const nlohmann::json& bad : {nlohmann::json{{"t", "credit"}, {"n", "x"}},
-                                    nlohmann::json{{"t", "data"}, {"ch", nullptr}},
-                                    nlohmann::json{{"t", "cancel"}, {"signal", "INT"}}}) {
-    const int fd = daemon_.connect();
+TEST(LocalProtocolRunning, WrongFieldTypesInARunningRequestEndOnlyThatRequest) {
+  Daemon daemon(AL_FIXTURE_PLUGIN_DIR);
+  const std::pair<nlohmann::json, const char*> cases[] = {
+      {{{"t", "credit"}, {"n", "x"}}, "field 'n'"},
+      {{{"t", "data"}, {"ch", nullptr}}, "field 'ch'"},
+      {{{"t", "cancel"}, {"signal", "INT"}}, "field 'signal'"}};
+  for (const auto& [bad, complaint] : cases) {
+    const int fd = daemon.connect();
     ASSERT_GE(fd, 0);
-    // echo-like long-running request: getPeerStatus finishes at once, so use one that reads input.
-    send_all(fd, wire::encode({{"t", "run"}}, std::string("help")) + wire::encode(bad));
+    // waitForCancel runs until cancelled, so the bad frame reaches a live request.
+    send_all(fd, wire::encode({{"t", "run"}}, std::string("waitForCancel")) + wire::encode(bad));
     const Reply reply = read_reply(fd);
     ::close(fd);
-    ASSERT_TRUE(reply.code) << bad.dump();
-    EXPECT_TRUE(*reply.code == 0 || *reply.code == 255) << bad.dump();
-    expect_still_serving();
+    EXPECT_EQ(reply.code, 255) << bad.dump();
+    EXPECT_NE(reply.reason.find(complaint), std::string::npos) << reply.reason;
+    const Reply ok = request(daemon, "listPlugins");
+    EXPECT_EQ(ok.code, 0);
   }
 }

@@ -278,3 +278,41 @@ line"
   grep -q "audit request=$id requester=laptop uid=-1 command=\[exec /tmp 'echo audited'\] decision=ran result=exited code=0 exit=0 .*bytes_out=8" \
     "$BATS_TEST_TMPDIR/vps/state/daemon.log"
 }
+
+# cluster_with_vps_config JSON: the usual cluster, with vps started under this exec policy.
+cluster_with_vps_policy() {
+  start_peer desktop
+  start_peer laptop
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": $1}" >"$BATS_TEST_TMPDIR/vps.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
+  PORT=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is laptop vps online
+}
+
+@test "beyond the host's concurrency limit a request is refused as busy, not queued" {
+  cluster_with_vps_policy '{"max_concurrent": 2}'
+  for i in 1 2; do
+    dd laptop execOnPeer --peer vps --directory /tmp --no-stdin --command "echo \$\$ > $W/p$i; sleep 30" >/dev/null &
+  done
+  wait_for 5 test -s "$W/p1"
+  wait_for 5 test -s "$W/p2"
+  cp "$W/p1" "$BATS_TEST_TMPDIR/p1.pidof"
+  cp "$W/p2" "$BATS_TEST_TMPDIR/p2.pidof"
+  run --separate-stderr dd laptop execOnPeer --peer vps --directory /tmp --command "touch $W/ran"
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: busy: vps is already running 2 commands" ]
+  [ ! -e "$W/ran" ]
+  kill "$(cat "$W/p1")"
+  wait_for 5 bash -c "'$D' --socket '$BATS_TEST_TMPDIR/laptop/sock' execOnPeer --peer vps --directory /tmp --command true"
+}
+
+@test "commands run as the host's exec.run_as user" {
+  cluster_with_vps_policy '{"run_as": "nobody"}'
+  run dd laptop execOnPeer --peer vps --directory /tmp --command 'id -un'
+  [ "$status" -eq 0 ]
+  [ "$output" = "nobody" ]
+}

@@ -80,11 +80,7 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     const auto n = wire::uint_field(frame.header, "n", 0);
     if (n > unacked_) throw wire::FrameError("credit for more bytes than were sent");
     unacked_ -= n;
-    if (blocked_writer_ && unacked_ < kStreamWindow) {
-      asio::post(io_, [self = shared_from_this(), done = std::exchange(blocked_writer_, {})] {
-        self->guarded([&] { done(!self->finished_); });
-      });
-    }
+    flush_output();
   } else if (type == "cancel") {
     const auto signal = wire::int_field(frame.header, "signal", SIGINT);
     start_cancel(signal > 0 && signal < 65 ? static_cast<int>(signal) : SIGINT);
@@ -133,19 +129,30 @@ void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler 
     if (done) asio::post(io_, [self = shared_from_this(), done] { self->guarded([&] { done(false); }); });
     return;
   }
-  const auto ch = static_cast<int>(channel);
-  for (std::size_t pos = 0; pos < bytes.size(); pos += wire::kMaxChunk) {
-    const std::string_view chunk = std::string_view(bytes).substr(pos, wire::kMaxChunk);
-    transport_->send({{"t", "data"}, {"ch", ch}}, chunk);
-  }
-  unacked_ += bytes.size();
   bytes_out_ += bytes.size();
-  if (!done) return;
-  if (unacked_ < kStreamWindow) {
-    asio::post(io_, [self = shared_from_this(), done] { self->guarded([&] { done(!self->finished_); }); });
+  if (bytes.size() <= wire::kMaxChunk) {
+    pending_out_.emplace_back(channel, std::move(bytes));
   } else {
-    blocked_writer_ = std::move(done);
+    for (std::size_t pos = 0; pos < bytes.size(); pos += wire::kMaxChunk)
+      pending_out_.emplace_back(channel, bytes.substr(pos, wire::kMaxChunk));
   }
+  if (done) waiting_writers_.push_back(std::move(done));
+  flush_output();
+}
+
+// Sends chunks while the window has room (so the receiver never holds more than a window plus
+// one chunk), and releases writers once everything they wrote is on its way.
+void ServingStream::flush_output() {
+  while (!pending_out_.empty() && unacked_ < kStreamWindow) {
+    auto& [channel, chunk] = pending_out_.front();
+    transport_->send({{"t", "data"}, {"ch", static_cast<int>(channel)}}, chunk);
+    unacked_ += chunk.size();
+    pending_out_.pop_front();
+  }
+  if (!pending_out_.empty() || unacked_ >= kStreamWindow || waiting_writers_.empty()) return;
+  asio::post(io_, [self = shared_from_this(), writers = std::exchange(waiting_writers_, {})] {
+    for (const auto& done : writers) self->guarded([&] { done(!self->finished_); });
+  });
 }
 
 void ServingStream::close(sdk::Channel channel) {
@@ -214,11 +221,14 @@ void ServingStream::finish(sdk::Result result) {
   // Drop plugin callbacks now: they usually hold this stream and would keep it alive forever.
   cancel_handler_ = {};
   reader_ = {};
-  if (blocked_writer_) {
-    asio::post(io_, [done = std::exchange(blocked_writer_, {})] {
-      try {
-        done(false);
-      } catch (...) {
+  pending_out_.clear();
+  if (!waiting_writers_.empty()) {
+    asio::post(io_, [writers = std::exchange(waiting_writers_, {})] {
+      for (const auto& done : writers) {
+        try {
+          done(false);
+        } catch (...) {
+        }
       }
     });
   }

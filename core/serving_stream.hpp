@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
@@ -18,7 +19,8 @@ class logger;
 
 namespace automatelinux::core {
 
-// Bytes a writer may have in flight per stream before it must wait for credit (per direction).
+// Bytes a writer may have in flight per stream before it must wait for credit (per direction);
+// a receiver may see up to one chunk more than this.
 inline constexpr std::size_t kStreamWindow = 512 * 1024;
 // How long a cancelled handler has to finish before core ends the request itself.
 inline constexpr std::chrono::seconds kCancelGrace{5};
@@ -65,6 +67,7 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
   template <class F>
   void guarded(F&& f);
   void deliver_input();
+  void flush_output();
   void start_cancel(int signal);
 
   asio::io_context& io_;
@@ -78,7 +81,8 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
   // Output (out/err share one window, as SSH's extended data does).
   std::size_t unacked_ = 0;
   std::uint64_t bytes_out_ = 0;
-  WriteHandler blocked_writer_;
+  std::deque<std::pair<sdk::Channel, std::string>> pending_out_;  // waiting for window room
+  std::vector<WriteHandler> waiting_writers_;
 
   // Input.
   std::deque<std::string> input_;

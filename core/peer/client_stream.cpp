@@ -63,7 +63,7 @@ void ClientStream::on_frame(const wire::Frame& frame) {
     if (o.eof) throw wire::FrameError("output after EOF");
     // The sender may have at most one window of bytes we have not credited back.
     uncredited_ += frame.body.size();
-    if (uncredited_ > kStreamWindow) throw wire::FrameError("peer sent beyond its credit window");
+    if (uncredited_ > kStreamWindow + wire::kMaxChunk) throw wire::FrameError("peer sent beyond its credit window");
     if (!frame.body.empty()) o.chunks.push_back(frame.body);
     deliver(channel);
   } else if (type == "eof") {

@@ -1,5 +1,7 @@
 // d: the thin CLI. It parses only its own --socket option and pipes everything else to the daemon,
 // which parses the command's options against what the plugin registered.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,9 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Frames of ~64 KiB are allocated per read: keep them in the heap (see core/main.cpp).
+  ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
   std::string socket_path = kDefaultSocket;
   if (const char* env = std::getenv("AUTOMATELINUX_SOCKET"); env != nullptr && *env != '\0')
     socket_path = env;

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "wire/frame.hpp"
 
@@ -76,7 +77,7 @@ class Request {
 
   int run() {
     const bool no_input = stdin_has_no_input();
-    char buffer[64 * 1024];
+    static char buffer[256 * 1024];  // several frames per read: fewer wake-ups
     while (true) {
       pollfd fds[3] = {{fd_, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {-1, 0, 0}};
       const bool want_input = input_credit_ > 0 && !input_done_;
@@ -95,7 +96,7 @@ class Request {
         if (::read(signal_pipe[0], &sig, 1) == 1) send({{"t", "cancel"}, {"signal", sig}});
       }
       if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-        const std::size_t want = std::min(input_credit_, sizeof(buffer));
+        const std::size_t want = std::min({input_credit_, sizeof(buffer), wire::kMaxChunk});
         const ssize_t n = ::read(STDIN_FILENO, buffer, want);
         if (n > 0) {
           input_credit_ -= static_cast<std::size_t>(n);
@@ -114,6 +115,8 @@ class Request {
           while (auto frame = decoder_.next()) {
             if (auto status = handle(*frame); status >= 0) return status;
           }
+          // One credit for everything this read delivered: fewer wake-ups for the daemon.
+          if (credit_owed_ > 0) send({{"t", "credit"}, {"n", std::exchange(credit_owed_, 0)}});
         } catch (const wire::FrameError& e) {
           return fail(std::string("bad reply from the daemon: ") + e.what());
         }
@@ -136,7 +139,7 @@ class Request {
         if (fd == STDOUT_FILENO)
           return fail(std::string("cannot write to stdout: ") + std::strerror(err));
       }
-      send({{"t", "credit"}, {"n", frame.body.size()}});
+      credit_owed_ += frame.body.size();
     } else if (type == "eof") {
       // The command closed one of its outputs; nothing to do for a terminal or pipe we share.
     } else if (type == "credit") {
@@ -158,6 +161,7 @@ class Request {
   int fd_;
   wire::Decoder decoder_;
   std::size_t input_credit_ = 0;
+  std::size_t credit_owed_ = 0;
   bool input_done_ = false;
   bool send_failed_ = false;
 };

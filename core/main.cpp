@@ -1,10 +1,17 @@
 // automatelinux-daemon: the per-machine daemon behind `d`.
+#include <malloc.h>
+
 #include <iostream>
 
 #include "core/config.hpp"
 #include "core/daemon.hpp"
 
 int main(int argc, char** argv) {
+  // Streaming allocates and frees ~64 KiB buffers all the time; keep freed memory in the heap
+  // instead of returning it to the kernel and faulting it back in (measured: a large share of
+  // the daemon's time at 1 GB/s). Bounded: at most 8 MiB is kept untrimmed.
+  ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
   try {
     auto config = automatelinux::core::load_config(argc, argv);
     if (!config) return 0;

@@ -130,9 +130,13 @@ void ClientStream::deliver(sdk::Channel channel) {
     o.chunks.pop_front();
     auto reader = std::exchange(o.reader, {});
     guarded([&] { reader(chunk, false); });
-    // Credit returns only once the plugin has taken the bytes, end to end.
+    // Credit returns only once the plugin has taken the bytes, end to end; batched (a quarter
+    // window, or whenever we hold nothing more) to save the sender wake-ups.
     uncredited_ -= chunk.size();
-    if (session_ && !result_) session_->send({{"t", "credit"}, {"sid", sid_}, {"n", chunk.size()}});
+    credit_owed_ += chunk.size();
+    const bool drained = out_.chunks.empty() && err_.chunks.empty();
+    if (session_ && !result_ && (drained || credit_owed_ >= kStreamWindow / 4))
+      session_->send({{"t", "credit"}, {"sid", sid_}, {"n", std::exchange(credit_owed_, 0)}});
   } else if (o.eof && !o.eof_delivered) {
     o.eof_delivered = true;
     auto reader = std::exchange(o.reader, {});

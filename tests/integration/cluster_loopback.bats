@@ -19,4 +19,5 @@ teardown() { stop_all_daemons; }
 @test "loopback: a removed worker is revoked and old tokens cannot re-enroll its id" { scenario_revoked_worker_cannot_rejoin; }
 @test "loopback: bad, expired and misdirected joins fail with a reason and save nothing" { scenario_bad_joins_save_nothing; }
 @test "loopback: plain TCP, certificate-less and foreign-CA clients run nothing" { scenario_intruders_run_nothing; }
+@test "loopback: later setPeerConfig changes need no token and take effect at once" { scenario_later_changes_need_no_token; }
 @test "loopback: a client that never finishes its handshake is cut off" { scenario_handshake_timeout; }

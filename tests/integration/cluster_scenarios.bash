@@ -176,3 +176,23 @@ scenario_silent_worker_goes_offline() {
   kill -CONT "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
   wait_for 15 peer_is desktop vps online
 }
+
+scenario_later_changes_need_no_token() {
+  make_cluster
+  # Same role, same id, leader given again (e.g. a new address): saved, no token needed.
+  run dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT"
+  [ "$status" -eq 0 ]
+  wait_for 10 peer_is desktop vps online
+  # An id this daemon was never enrolled as still needs a token, and nothing changes.
+  run dd vps setPeerConfig --role worker --id other --leader "$LEADER_HOST:$PORT"
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"the first join needs --token"* ]]
+  [ "$(dd vps getPeerStatus --json | jq -r .id)" = "vps" ]
+  # The leader's listen address can change at once; workers follow when told.
+  local new_port
+  new_port=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$new_port"
+  [ "$(dd desktop getPeerStatus --json | jq -r .listen)" = "$LISTEN_HOST:$new_port" ]
+  dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$new_port"
+  wait_for 10 peer_is desktop vps online
+}

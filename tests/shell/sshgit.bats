@@ -17,6 +17,13 @@ teardown_file() {
   BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR stop_all_daemons
 }
 
+teardown() {
+  if [ -f "$BATS_FILE_TMPDIR/wg-ns" ]; then
+    ip netns del "$(cat "$BATS_FILE_TMPDIR/wg-ns")" 2>/dev/null || true
+    rm -f "$BATS_FILE_TMPDIR/wg-ns"
+  fi
+}
+
 # wrap HOST 'shell code': runs the code in a fresh bash with sshgit.sh sourced and `d` on PATH,
 # talking to HOST's daemon.
 wrap() {
@@ -141,4 +148,23 @@ wrap() {
   grep -q '^export KEEP=1$' "$rc"
   run bash -c "source '$rc'; type -t vpsPull"
   [ "$output" = "function" ]
+}
+
+@test "getCurrentPeerId falls back to the address of wg0 when the daemon cannot say" {
+  [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1 || skip "needs root and 'ip netns' to create a wg0 interface"
+  local ns=al$$wg$RANDOM
+  echo "$ns" >"$BATS_FILE_TMPDIR/wg-ns"   # removed in teardown, also if this test fails
+  ip netns add "$ns"
+  # An interface named wg0 inside a namespace of our own: nothing outside is touched.
+  ip -n "$ns" link add wg0 type veth peer name wg0-peer
+  ip -n "$ns" addr add 10.0.0.4/24 dev wg0
+  ip -n "$ns" link set wg0 up
+  run ip netns exec "$ns" env PATH="$AL_BUILD/bin:$PATH" AUTOMATELINUX_SOCKET=/nonexistent.sock \
+    bash -c "source '$SHELL_DIR/sshgit.sh'; getCurrentPeerId"
+  local with_default=$output
+  run ip netns exec "$ns" env PATH="$AL_BUILD/bin:$PATH" AUTOMATELINUX_SOCKET=/nonexistent.sock \
+    AUTOMATELINUX_PEER_MAP="10.0.0.4=my-laptop" bash -c "source '$SHELL_DIR/sshgit.sh'; getCurrentPeerId"
+  local overridden=$output
+  [ "$with_default" = "laptop" ]
+  [ "$overridden" = "my-laptop" ]
 }

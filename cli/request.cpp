@@ -189,11 +189,7 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
                 " (is automatelinux-daemon running?)");
   }
 
-  std::string body;
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    if (i > 0) body.push_back('\0');
-    body += argv[i];
-  }
+  const std::string body = wire::join_nul(argv);
   if (body.size() + 64 > wire::kMaxFrameSize) return fail("command line too long");
   Request request(fd);
   if (!request.send({{"t", "run"}}, body)) return fail("cannot send the request to the daemon");

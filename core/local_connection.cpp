@@ -15,16 +15,9 @@ constexpr std::chrono::seconds kOpenTimeout{10};
 constexpr std::size_t kMaxArgs = 4096;
 
 std::vector<std::string> split_argv(const std::string& body) {
-  std::vector<std::string> argv;
-  if (body.empty()) return argv;
-  std::size_t start = 0;
-  while (true) {
-    const auto nul = body.find('\0', start);
-    argv.push_back(body.substr(start, nul - start));
-    if (argv.size() > kMaxArgs) throw wire::FrameError("more than 4096 arguments");
-    if (nul == std::string::npos) break;
-    start = nul + 1;
-  }
+  if (body.empty()) return {};
+  auto argv = wire::split_nul(body);
+  if (argv.size() > kMaxArgs) throw wire::FrameError("more than 4096 arguments");
   return argv;
 }
 

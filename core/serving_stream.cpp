@@ -22,17 +22,6 @@ std::string new_request_id() {
   return fmt::format("{:012x}", rng() & 0xffffffffffffULL);
 }
 
-const char* kind_name(sdk::Result::Kind kind) {
-  switch (kind) {
-    case sdk::Result::Kind::exited: return "exited";
-    case sdk::Result::Kind::signaled: return "signaled";
-    case sdk::Result::Kind::timeout: return "timeout";
-    case sdk::Result::Kind::cancelled: return "cancelled";
-    case sdk::Result::Kind::error: return "error";
-  }
-  return "?";
-}
-
 }  // namespace
 
 ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
@@ -214,7 +203,7 @@ void ServingStream::finish(sdk::Result result) {
       "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
       "duration_ms={:.1f} bytes_out={} bytes_in={}{}{}",
       id_, requester_.peer.empty() ? "local" : requester_.peer, requester_.uid, subject_,
-      result.kind == sdk::Result::Kind::error ? "refused" : "ran", kind_name(result.kind),
+      result.kind == sdk::Result::Kind::error ? "refused" : "ran", result_kind_name(result.kind),
       result.code, exit_status(result), elapsed.count(), bytes_out_, bytes_in_,
       result.reason.empty() ? "" : " reason=", printable_command({result.reason}));
   transport_->send_result(result);  // the transport drops it if the requester is gone

@@ -32,6 +32,25 @@ std::string encode(const nlohmann::json& header, std::string_view body) {
   return out;
 }
 
+std::vector<std::string> split_nul(std::string_view body) {
+  std::vector<std::string> parts;
+  while (true) {
+    const auto nul = body.find('\0');
+    parts.emplace_back(body.substr(0, nul));
+    if (nul == std::string_view::npos) return parts;
+    body.remove_prefix(nul + 1);
+  }
+}
+
+std::string join_nul(const std::vector<std::string>& parts) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out.push_back('\0');
+    out += parts[i];
+  }
+  return out;
+}
+
 std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback) {
   auto it = header.find(key);
   if (it == header.end()) return fallback;

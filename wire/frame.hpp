@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,10 @@ class FrameError : public std::runtime_error {
 std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback);
 std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64_t fallback);
 std::string string_field(const nlohmann::json& header, const char* key, const std::string& fallback);
+
+// Byte strings (arguments, directories) travel NUL-separated in a frame's body.
+std::vector<std::string> split_nul(std::string_view body);
+std::string join_nul(const std::vector<std::string>& parts);
 
 // Serialises a frame. Strings in `header` that are not valid UTF-8 are replaced rather than
 // throwing; byte strings belong in the body.

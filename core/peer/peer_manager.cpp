@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/dispatcher.hpp"
+#include "core/exit_status.hpp"
 #include "core/failed_stream.hpp"
 #include "core/peer/enrollment.hpp"
 #include "core/peer/tls_identity.hpp"
@@ -14,29 +15,6 @@ namespace {
 constexpr std::chrono::seconds kEnrollRequestTimeout{10};
 constexpr std::chrono::milliseconds kReconnectBase{250};
 constexpr std::chrono::milliseconds kReconnectCap{10000};
-
-std::vector<std::string> split_nul(const std::string& body) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= body.size()) {
-    const auto nul = body.find('\0', start);
-    parts.push_back(body.substr(start, nul == std::string::npos ? std::string::npos : nul - start));
-    if (nul == std::string::npos) break;
-    start = nul + 1;
-  }
-  return parts;
-}
-
-const char* kind_text(sdk::Result::Kind kind) {
-  switch (kind) {
-    case sdk::Result::Kind::exited: return "exited";
-    case sdk::Result::Kind::signaled: return "signaled";
-    case sdk::Result::Kind::timeout: return "timeout";
-    case sdk::Result::Kind::cancelled: return "cancelled";
-    case sdk::Result::Kind::error: return "error";
-  }
-  return "error";
-}
 
 // Carries a served stream's frames over a peer session, tagged with its stream id.
 class PeerStreamTransport final : public StreamTransport {
@@ -53,7 +31,7 @@ class PeerStreamTransport final : public StreamTransport {
   }
   void send_result(const sdk::Result& result) override {
     if (auto s = session_.lock())
-      s->send({{"t", "result"}, {"sid", sid_}, {"kind", kind_text(result.kind)}, {"code", result.code}},
+      s->send({{"t", "result"}, {"sid", sid_}, {"kind", result_kind_name(result.kind)}, {"code", result.code}},
               result.reason);
     if (auto done = std::exchange(on_result_, {})) done();
   }
@@ -558,7 +536,7 @@ void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, co
   });
   auto stream = std::make_shared<ServingStream>(io_, log_, transport, sdk::Requester{from, -1},
                                                 wire::string_field(frame.header, "rid", ""));
-  stream->set_subject(type + " " + printable_command(split_nul(frame.body)));
+  stream->set_subject(type + " " + printable_command(wire::split_nul(frame.body)));
   routes_[session.get()].served[sid] = stream;
   const nlohmann::json request = frame.header.value("req", nlohmann::json::object());
   try {

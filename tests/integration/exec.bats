@@ -19,6 +19,20 @@ teardown() {
   stop_all_daemons
 }
 
+# cluster_with_vps_policy JSON: the usual cluster, with vps started under this exec policy.
+cluster_with_vps_policy() {
+  start_peer desktop
+  start_peer laptop
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": $1}" >"$BATS_TEST_TMPDIR/vps.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
+  PORT=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is laptop vps online
+}
+
 git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBranch=main "$@" >/dev/null 2>&1; }
 
 @test "git pull on a peer really pulls the new commit; gitOnPeer log shows the history; relayed works too" {
@@ -179,16 +193,7 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
 @test "directories: missing, a file, relative, or escaping the allowed roots are refused and nothing runs" {
   mkdir -p "$W/allowed/sub" "$W/secret"
   ln -s "$W/secret" "$W/allowed/escape"
-  start_peer desktop
-  start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": {\"allowed_roots\": [\"$W/allowed\"]}}" >"$BATS_TEST_TMPDIR/vps.json"
-  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
-  PORT=$(free_port)
-  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
-  TOKEN=$(dd desktop joinToken | tail -n 1)
-  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  wait_for 10 peer_is laptop vps online
+  cluster_with_vps_policy "{\"allowed_roots\": [\"$W/allowed\"]}"
   touch "$W/file"
   for case in "$W/missing:Directory not found on vps: $W/missing" \
               "$W/file:Not a directory on vps: $W/file" \
@@ -246,16 +251,7 @@ line"
 }
 
 @test "exec on self, an unknown peer and a denied peer are refused in the seed's words" {
-  start_peer desktop
-  start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": {\"allowed_peers\": [\"desktop\"]}}" >"$BATS_TEST_TMPDIR/vps.json"
-  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
-  PORT=$(free_port)
-  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
-  TOKEN=$(dd desktop joinToken | tail -n 1)
-  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  wait_for 10 peer_is laptop vps online
+  cluster_with_vps_policy '{"allowed_peers": ["desktop"]}'
   run --separate-stderr dd laptop execOnPeer --peer laptop --directory /tmp --command true
   [ "$status" -eq 255 ]
   [ "$stderr" = "d: Cannot exec on self (laptop)" ]
@@ -277,20 +273,6 @@ line"
   [ -n "$id" ]
   grep -q "audit request=$id requester=laptop uid=-1 command=\[exec /tmp 'echo audited'\] decision=ran result=exited code=0 exit=0 .*bytes_out=8" \
     "$BATS_TEST_TMPDIR/vps/state/daemon.log"
-}
-
-# cluster_with_vps_config JSON: the usual cluster, with vps started under this exec policy.
-cluster_with_vps_policy() {
-  start_peer desktop
-  start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": $1}" >"$BATS_TEST_TMPDIR/vps.json"
-  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
-  PORT=$(free_port)
-  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
-  TOKEN=$(dd desktop joinToken | tail -n 1)
-  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  wait_for 10 peer_is laptop vps online
 }
 
 @test "beyond the host's concurrency limit a request is refused as busy, not queued" {

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     socket_path = env;
   int i = 1;
   // Only `d`'s own options come before the command name.
-  while (i < argc && argv[i][0] == '-' ) {
+  while (i < argc && argv[i][0] == '-') {
     const std::string arg = argv[i];
     if (arg == "--socket") {
       if (i + 1 >= argc) return usage_error("option '--socket' needs a value");
@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
       argv[i] = const_cast<char*>("help");  // `d --help` is `d help`
       break;
     } else {
-      return usage_error("unknown option '" + arg + "' (d's own options: --socket PATH; see 'd help')");
+      return usage_error("unknown option '" + arg +
+                         "' (d's own options: --socket PATH; see 'd help')");
     }
   }
   if (i >= argc) return usage_error("no command given (see 'd help')");

@@ -54,7 +54,8 @@ int write_all(int fd, const char* data, std::size_t size) {
 // A terminal or /dev/null on stdin means "no input": the remote side gets EOF at once.
 bool stdin_has_no_input() {
   if (::isatty(STDIN_FILENO)) return true;
-  struct stat in{}, null{};
+  struct stat in {
+  }, null{};
   if (::fstat(STDIN_FILENO, &in) != 0) return true;  // stdin closed
   return ::stat("/dev/null", &null) == 0 && S_ISCHR(in.st_mode) && in.st_rdev == null.st_rdev;
 }
@@ -172,7 +173,7 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
   std::signal(SIGPIPE, SIG_IGN);
   if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
     return fail(std::string("pipe: ") + std::strerror(errno));
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = on_signal;
   ::sigemptyset(&action.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);

@@ -7,7 +7,7 @@
 
 namespace automatelinux::cli {
 
-inline constexpr int kExitFailure = 255;  // `d` itself failed
+inline constexpr int kExitFailure = 255;       // `d` itself failed
 inline constexpr int kExitStdoutClosed = 141;  // 128 + SIGPIPE, as a shell pipeline expects
 
 // Returns the exit status `d` should exit with. Prints at most one line on stderr for its own

@@ -25,28 +25,31 @@ class AsyncFdImpl final : public sdk::AsyncFd, public std::enable_shared_from_th
   }
 
   void read_some(std::function<void(std::string_view, bool)> handler) override {
-    descriptor_.async_read_some(asio::buffer(buffer_), [self = shared_from_this(), handler = std::move(handler)](
-                                                           boost::system::error_code ec, std::size_t n) {
-      call_plugin(self->log_, [&] {
-        if (ec) return handler({}, true);
-        handler(std::string_view(self->buffer_.data(), n), false);
-      });
-    });
+    descriptor_.async_read_some(asio::buffer(buffer_),
+                                [self = shared_from_this(), handler = std::move(handler)](
+                                    boost::system::error_code ec, std::size_t n) {
+                                  call_plugin(self->log_, [&] {
+                                    if (ec) return handler({}, true);
+                                    handler(std::string_view(self->buffer_.data(), n), false);
+                                  });
+                                });
   }
 
   void write(std::string data, std::function<void(bool)> handler) override {
     auto owned = std::make_shared<std::string>(std::move(data));
-    asio::async_write(descriptor_, asio::buffer(*owned), [self = shared_from_this(), owned, handler = std::move(handler)](
-                                                             boost::system::error_code ec, std::size_t) {
-      call_plugin(self->log_, [&] { handler(!ec); });
-    });
+    asio::async_write(descriptor_, asio::buffer(*owned),
+                      [self = shared_from_this(), owned, handler = std::move(handler)](
+                          boost::system::error_code ec, std::size_t) {
+                        call_plugin(self->log_, [&] { handler(!ec); });
+                      });
   }
 
   void wait_readable(std::function<void(bool)> handler) override {
-    descriptor_.async_wait(asio::posix::stream_descriptor::wait_read,
-                           [self = shared_from_this(), handler = std::move(handler)](boost::system::error_code ec) {
-                             call_plugin(self->log_, [&] { handler(!ec); });
-                           });
+    descriptor_.async_wait(
+        asio::posix::stream_descriptor::wait_read,
+        [self = shared_from_this(), handler = std::move(handler)](boost::system::error_code ec) {
+          call_plugin(self->log_, [&] { handler(!ec); });
+        });
   }
 
   void close() override {
@@ -63,12 +66,14 @@ class AsyncFdImpl final : public sdk::AsyncFd, public std::enable_shared_from_th
 
 class TimerImpl final : public sdk::Timer, public std::enable_shared_from_this<TimerImpl> {
  public:
-  TimerImpl(asio::io_context& io, std::shared_ptr<spdlog::logger> log) : timer_(io), log_(std::move(log)) {}
+  TimerImpl(asio::io_context& io, std::shared_ptr<spdlog::logger> log)
+      : timer_(io), log_(std::move(log)) {}
 
   void start(std::chrono::milliseconds after, std::function<void()> handler) override {
     const auto generation = ++generation_;
     timer_.expires_after(after);
-    timer_.async_wait([self = shared_from_this(), generation, handler = std::move(handler)](boost::system::error_code ec) {
+    timer_.async_wait([self = shared_from_this(), generation,
+                       handler = std::move(handler)](boost::system::error_code ec) {
       if (ec || generation != self->generation_) return;
       call_plugin(self->log_, handler);
     });

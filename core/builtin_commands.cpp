@@ -48,13 +48,15 @@ sdk::CommandSpec list_plugins_command(const PluginLoader& loader) {
     if (call.has("json")) {
       auto out = nlohmann::json::array();
       for (const auto& r : records) {
-        out.push_back({{"name", r.name},
-                       {"version", r.version.empty() ? nlohmann::json() : nlohmann::json(r.version)},
-                       {"file", r.file.string()},
-                       {"state", r.state},
-                       {"reason", r.reason.empty() ? nlohmann::json() : nlohmann::json(r.reason)}});
+        out.push_back(
+            {{"name", r.name},
+             {"version", r.version.empty() ? nlohmann::json() : nlohmann::json(r.version)},
+             {"file", r.file.string()},
+             {"state", r.state},
+             {"reason", r.reason.empty() ? nlohmann::json() : nlohmann::json(r.reason)}});
       }
-      return sdk::reply(stream, out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      return sdk::reply(stream,
+                        out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     }
     std::size_t name_w = 4, version_w = 7, state_w = 5;
     for (const auto& r : records) {

@@ -17,7 +17,7 @@ namespace automatelinux::core {
 // The library is the first member so it is destroyed last, after the plugin code it backs.
 struct CommandEntry {
   std::shared_ptr<boost::dll::shared_library> library;  // null for built-ins
-  std::string plugin;                                  // "core" for built-ins
+  std::string plugin;                                   // "core" for built-ins
   sdk::CommandSpec spec;
 };
 

@@ -47,7 +47,8 @@ const nlohmann::json& DaemonConfig::plugin_section(const std::string& name) cons
   return (it != raw.end() && it->is_object()) ? *it : empty;
 }
 
-void apply_config_json(DaemonConfig& config, const nlohmann::json& json, const std::string& origin) {
+void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
+                       const std::string& origin) {
   if (!json.is_object()) throw ConfigError(origin + ": the top level must be a JSON object");
   if (json.contains("socket")) config.socket = expect_string(json, "socket", origin);
   if (json.contains("state_dir")) config.state_dir = expect_string(json, "state_dir", origin);
@@ -83,14 +84,14 @@ void apply_config_json(DaemonConfig& config, const nlohmann::json& json, const s
 
 std::optional<DaemonConfig> load_config(int argc, char** argv) {
   po::options_description desc("Usage: automatelinux-daemon [options]");
-  desc.add_options()
-      ("config", po::value<std::string>(), "config file (default /etc/automatelinux/daemon.json if present)")
-      ("socket", po::value<std::string>(), "Unix socket path for `d`")
-      ("state-dir", po::value<std::string>(), "directory for persistent state and logs")
-      ("plugin-dir", po::value<std::string>(), "directory to load plugins from (replaces the default)")
-      ("log-level", po::value<std::string>(), "trace, debug, info, warn, error, critical or off")
-      ("version", "print the version and exit")
-      ("help", "print this help and exit");
+  desc.add_options()("config", po::value<std::string>(),
+                     "config file (default /etc/automatelinux/daemon.json if present)")(
+      "socket", po::value<std::string>(), "Unix socket path for `d`")(
+      "state-dir", po::value<std::string>(), "directory for persistent state and logs")(
+      "plugin-dir", po::value<std::string>(),
+      "directory to load plugins from (replaces the default)")(
+      "log-level", po::value<std::string>(), "trace, debug, info, warn, error, critical or off")(
+      "version", "print the version and exit")("help", "print this help and exit");
   po::variables_map vm;
   try {
     const auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;

@@ -26,7 +26,8 @@ std::string printable_command(const std::vector<std::string>& argv) {
   return out;
 }
 
-void Dispatcher::dispatch(const std::vector<std::string>& argv, const sdk::StreamPtr& stream) const {
+void Dispatcher::dispatch(const std::vector<std::string>& argv,
+                          const sdk::StreamPtr& stream) const {
   if (argv.empty()) return sdk::fail(stream, "no command given (see 'd help')");
   const std::string& name = argv.front();
   const CommandEntry* entry = registry_.find(name);

@@ -10,11 +10,16 @@ inline constexpr int kExitFailure = 255;  // `d` itself failed; never a command'
 // The wire and audit name of a result kind.
 inline const char* result_kind_name(sdk::Result::Kind kind) {
   switch (kind) {
-    case sdk::Result::Kind::exited: return "exited";
-    case sdk::Result::Kind::signaled: return "signaled";
-    case sdk::Result::Kind::timeout: return "timeout";
-    case sdk::Result::Kind::cancelled: return "cancelled";
-    case sdk::Result::Kind::error: return "error";
+    case sdk::Result::Kind::exited:
+      return "exited";
+    case sdk::Result::Kind::signaled:
+      return "signaled";
+    case sdk::Result::Kind::timeout:
+      return "timeout";
+    case sdk::Result::Kind::cancelled:
+      return "cancelled";
+    case sdk::Result::Kind::error:
+      return "error";
   }
   return "error";
 }

@@ -13,9 +13,13 @@ class FailedStream final : public sdk::Stream, public std::enable_shared_from_th
   FailedStream(asio::io_context& io, sdk::Requester requester, std::string reason)
       : io_(io), requester_(std::move(requester)), reason_(std::move(reason)) {}
 
-  void write(sdk::Channel, std::string, WriteHandler done) override { post([done] { done(false); }); }
+  void write(sdk::Channel, std::string, WriteHandler done) override {
+    post([done] { done(false); });
+  }
   void close(sdk::Channel) override {}
-  void read(sdk::Channel, ReadHandler handler) override { post([handler] { handler({}, true); }); }
+  void read(sdk::Channel, ReadHandler handler) override {
+    post([handler] { handler({}, true); });
+  }
   void on_cancel(CancelHandler) override {}
   void finish(sdk::Result) override {}
   void cancel(int) override {}

@@ -100,7 +100,8 @@ void LocalConnection::fail(const std::string& reason) {
 }
 
 void LocalConnection::shutdown() {
-  if (stream_ && !stream_->finished()) stream_->finish(sdk::Result::error("daemon is shutting down"));
+  if (stream_ && !stream_->finished())
+    stream_->finish(sdk::Result::error("daemon is shutting down"));
   close();
 }
 

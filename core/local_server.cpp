@@ -27,7 +27,9 @@ LocalServer::LocalServer(asio::io_context& io, std::shared_ptr<spdlog::logger> l
                          const Dispatcher& dispatcher)
     : io_(io), log_(std::move(log)), dispatcher_(dispatcher), acceptor_(io) {}
 
-LocalServer::~LocalServer() { stop(); }
+LocalServer::~LocalServer() {
+  stop();
+}
 
 void LocalServer::listen(const std::filesystem::path& path) {
   const auto dir = path.parent_path();

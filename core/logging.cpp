@@ -16,8 +16,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::filesystem::path& state_d
   auto stderr_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto file_sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
       (state_dir / "daemon.log").string(), kFileSize, kFiles);
-  auto logger = std::make_shared<spdlog::logger>(
-      "automatelinux", spdlog::sinks_init_list{stderr_sink, file_sink});
+  auto logger = std::make_shared<spdlog::logger>("automatelinux",
+                                                 spdlog::sinks_init_list{stderr_sink, file_sink});
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::info);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

@@ -12,7 +12,9 @@ struct Token {
   std::optional<std::string> inline_value;
 };
 
-bool is_option(const std::string& arg) { return arg.size() > 1 && arg[0] == '-'; }
+bool is_option(const std::string& arg) {
+  return arg.size() > 1 && arg[0] == '-';
+}
 
 const po::option_description* find_option(const sdk::CommandSpec& spec, const std::string& name) {
   // find_nothrow(name, approx=false) matches long names exactly; short names are stored as "-n".
@@ -20,7 +22,9 @@ const po::option_description* find_option(const sdk::CommandSpec& spec, const st
   return spec.options.find_nothrow(key, /*approx=*/false);
 }
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
 }  // namespace
 

@@ -35,13 +35,13 @@ void PluginHost::check_conflicts() const {
   }
   for (const auto& [type, handler] : services_) {
     if (auto owner = core_.registry.service_owner(type); !owner.empty())
-      throw std::runtime_error("peer service '" + type + "' is already provided by '" + owner + "'");
+      throw std::runtime_error("peer service '" + type + "' is already provided by '" + owner +
+                               "'");
   }
 }
 
 void PluginHost::commit() {
-  for (auto& spec : commands_)
-    core_.registry.add(CommandEntry{library_, plugin_, std::move(spec)});
+  for (auto& spec : commands_) core_.registry.add(CommandEntry{library_, plugin_, std::move(spec)});
   for (auto& [type, handler] : services_)
     core_.registry.add_service(type, PeerServiceEntry{library_, plugin_, std::move(handler)});
   commands_.clear();
@@ -60,8 +60,12 @@ void PluginHost::run_command(const std::vector<std::string>& argv, sdk::StreamPt
   core_.dispatcher.dispatch(argv, stream);
 }
 
-sdk::AsyncFdPtr PluginHost::adopt_fd(int fd) { return make_async_fd(core_.io, core_.log, fd); }
+sdk::AsyncFdPtr PluginHost::adopt_fd(int fd) {
+  return make_async_fd(core_.io, core_.log, fd);
+}
 
-sdk::TimerPtr PluginHost::make_timer() { return make_timer_for(core_.io, core_.log); }
+sdk::TimerPtr PluginHost::make_timer() {
+  return make_timer_for(core_.io, core_.log);
+}
 
 }  // namespace automatelinux::core

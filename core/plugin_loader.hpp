@@ -18,8 +18,8 @@ struct PluginRecord {
   std::string name;     // declared name, or the file stem when it could not be read
   std::string version;  // empty when unknown
   std::filesystem::path file;
-  std::string state;    // "loaded", "disabled" or "failed"
-  std::string reason;   // why, for disabled and failed
+  std::string state;   // "loaded", "disabled" or "failed"
+  std::string reason;  // why, for disabled and failed
 };
 
 class PluginLoader {

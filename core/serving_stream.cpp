@@ -14,7 +14,8 @@ namespace {
 
 // A request id from a peer is used only if it looks like one of ours (no log injection).
 bool plausible_request_id(const std::string& id) {
-  return !id.empty() && id.size() <= 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return !id.empty() && id.size() <= 32 &&
+         id.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 std::string new_request_id() {
@@ -57,7 +58,8 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     if (wire::int_field(frame.header, "ch", -1) != static_cast<int>(sdk::Channel::in))
       throw wire::FrameError("requester may only send data on the input channel");
     if (input_eof_) throw wire::FrameError("input data after EOF");
-    if (frame.body.size() > input_credit_) throw wire::FrameError("input data beyond granted credit");
+    if (frame.body.size() > input_credit_)
+      throw wire::FrameError("input data beyond granted credit");
     input_credit_ -= frame.body.size();
     bytes_in_ += frame.body.size();
     if (!frame.body.empty()) input_.push_back(frame.body);
@@ -115,7 +117,8 @@ void ServingStream::start_cancel(int signal) {
 void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
   if (finished_ || transport_lost_ ||
       (channel != sdk::Channel::out && channel != sdk::Channel::err)) {
-    if (done) asio::post(io_, [self = shared_from_this(), done] { self->guarded([&] { done(false); }); });
+    if (done)
+      asio::post(io_, [self = shared_from_this(), done] { self->guarded([&] { done(false); }); });
     return;
   }
   bytes_out_ += bytes.size();
@@ -197,7 +200,8 @@ void ServingStream::finish(sdk::Result result) {
   cancel_deadline_.cancel();
   timeout_.cancel();
   if (timed_out_ && result.kind != sdk::Result::Kind::error) result = sdk::Result::timeout();
-  const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
+  const auto elapsed =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
   // The audit line: one per request, whatever the outcome.
   log_->info(
       "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "

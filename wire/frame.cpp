@@ -54,18 +54,21 @@ std::string join_nul(const std::vector<std::string>& parts) {
 std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback) {
   auto it = header.find(key);
   if (it == header.end()) return fallback;
-  if (!it->is_number_unsigned()) throw FrameError(std::string("field '") + key + "' must be a non-negative integer");
+  if (!it->is_number_unsigned())
+    throw FrameError(std::string("field '") + key + "' must be a non-negative integer");
   return it->get<std::uint64_t>();
 }
 
 std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64_t fallback) {
   auto it = header.find(key);
   if (it == header.end()) return fallback;
-  if (!it->is_number_integer()) throw FrameError(std::string("field '") + key + "' must be an integer");
+  if (!it->is_number_integer())
+    throw FrameError(std::string("field '") + key + "' must be an integer");
   return it->get<std::int64_t>();
 }
 
-std::string string_field(const nlohmann::json& header, const char* key, const std::string& fallback) {
+std::string string_field(const nlohmann::json& header, const char* key,
+                         const std::string& fallback) {
   auto it = header.find(key);
   if (it == header.end()) return fallback;
   if (!it->is_string()) throw FrameError(std::string("field '") + key + "' must be a string");

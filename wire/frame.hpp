@@ -37,7 +37,8 @@ class FrameError : public std::runtime_error {
 // wrong type throws FrameError naming it (never nlohmann::type_error).
 std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback);
 std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64_t fallback);
-std::string string_field(const nlohmann::json& header, const char* key, const std::string& fallback);
+std::string string_field(const nlohmann::json& header, const char* key,
+                         const std::string& fallback);
 
 // Byte strings (arguments, directories) travel NUL-separated in a frame's body.
 std::vector<std::string> split_nul(std::string_view body);

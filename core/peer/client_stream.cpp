@@ -25,15 +25,21 @@ void guarded(F&& f) {
 sdk::Result result_from(const wire::Frame& frame) {
   const std::string kind = wire::string_field(frame.header, "kind", "error");
   sdk::Result r;
-  r.code = static_cast<int>(std::clamp<std::int64_t>(wire::int_field(frame.header, "code", 0), 0, 255));
+  r.code =
+      static_cast<int>(std::clamp<std::int64_t>(wire::int_field(frame.header, "code", 0), 0, 255));
   r.reason = frame.body.substr(0, 1024);
   for (char& c : r.reason)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  if (kind == "exited") r.kind = sdk::Result::Kind::exited;
-  else if (kind == "signaled") r.kind = sdk::Result::Kind::signaled;
-  else if (kind == "timeout") r.kind = sdk::Result::Kind::timeout;
-  else if (kind == "cancelled") r.kind = sdk::Result::Kind::cancelled;
-  else r.kind = sdk::Result::Kind::error;
+  if (kind == "exited")
+    r.kind = sdk::Result::Kind::exited;
+  else if (kind == "signaled")
+    r.kind = sdk::Result::Kind::signaled;
+  else if (kind == "timeout")
+    r.kind = sdk::Result::Kind::timeout;
+  else if (kind == "cancelled")
+    r.kind = sdk::Result::Kind::cancelled;
+  else
+    r.kind = sdk::Result::Kind::error;
   return r;
 }
 
@@ -63,7 +69,8 @@ void ClientStream::on_frame(const wire::Frame& frame) {
     if (o.eof) throw wire::FrameError("output after EOF");
     // The sender may have at most one window of bytes we have not credited back.
     uncredited_ += frame.body.size();
-    if (uncredited_ > kStreamWindow + wire::kMaxChunk) throw wire::FrameError("peer sent beyond its credit window");
+    if (uncredited_ > kStreamWindow + wire::kMaxChunk)
+      throw wire::FrameError("peer sent beyond its credit window");
     if (!frame.body.empty()) o.chunks.push_back(frame.body);
     deliver(channel);
   } else if (type == "eof") {
@@ -84,7 +91,9 @@ void ClientStream::on_frame(const wire::Frame& frame) {
   }
 }
 
-void ClientStream::on_lost(const std::string& reason) { complete(sdk::Result::error(reason)); }
+void ClientStream::on_lost(const std::string& reason) {
+  complete(sdk::Result::error(reason));
+}
 
 void ClientStream::complete(sdk::Result result) {
   if (result_) return;
@@ -98,7 +107,8 @@ void ClientStream::complete(sdk::Result result) {
     asio::post(io_, [done] { guarded([&] { done(false); }); });
   if (result_handler_)
     asio::post(io_, [self = shared_from_this()] {
-      if (auto handler = std::exchange(self->result_handler_, {})) guarded([&] { handler(*self->result_); });
+      if (auto handler = std::exchange(self->result_handler_, {}))
+        guarded([&] { handler(*self->result_); });
     });
   session_.reset();
 }
@@ -107,7 +117,8 @@ void ClientStream::on_result(ResultHandler handler) {
   result_handler_ = std::move(handler);
   if (result_)
     asio::post(io_, [self = shared_from_this()] {
-      if (auto handler = std::exchange(self->result_handler_, {})) guarded([&] { handler(*self->result_); });
+      if (auto handler = std::exchange(self->result_handler_, {}))
+        guarded([&] { handler(*self->result_); });
     });
 }
 
@@ -145,7 +156,8 @@ void ClientStream::deliver(sdk::Channel channel) {
 }
 
 void ClientStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
-  if (channel != sdk::Channel::in || result_ || input_closed_ || input_close_pending_ || input_done_) {
+  if (channel != sdk::Channel::in || result_ || input_closed_ || input_close_pending_ ||
+      input_done_) {
     if (done) asio::post(io_, [done] { guarded([&] { done(false); }); });
     return;
   }
@@ -161,8 +173,10 @@ void ClientStream::flush_input() {
     const std::size_t n = std::min(chunk.size(), input_credit_);
     session_->send({{"t", "data"}, {"sid", sid_}, {"ch", 0}}, std::string_view(chunk).substr(0, n));
     input_credit_ -= n;
-    if (n == chunk.size()) input_.pop_front();
-    else chunk.erase(0, n);
+    if (n == chunk.size())
+      input_.pop_front();
+    else
+      chunk.erase(0, n);
   }
   if (!input_.empty()) return;
   if (auto done = std::exchange(input_done_, {}))

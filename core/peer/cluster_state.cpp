@@ -59,8 +59,9 @@ std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
   if (colon != std::string::npos && text.find(':') == colon) {  // not an IPv6 literal
     host = text.substr(0, colon);
     const std::string digits = text.substr(colon + 1);
-    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(digits) == 0 || std::stoi(digits) > 65535)
+    if (digits.empty() || digits.size() > 5 ||
+        digits.find_first_not_of("0123456789") != std::string::npos || std::stoi(digits) == 0 ||
+        std::stoi(digits) > 65535)
       throw std::invalid_argument("invalid port in '" + text + "'");
     port = static_cast<std::uint16_t>(std::stoi(digits));
   }
@@ -95,10 +96,12 @@ void ClusterState::load() {
     const json& r = (*j)["revoked"];
     if (m.is_object())
       for (auto it = m.begin(); it != m.end(); ++it)
-        members[it.key()] = Member{it->value("fingerprint", ""), it->value("enrolled_at", std::int64_t{0})};
+        members[it.key()] =
+            Member{it->value("fingerprint", ""), it->value("enrolled_at", std::int64_t{0})};
     if (r.is_object())
       for (auto it = r.begin(); it != r.end(); ++it)
-        revoked[it.key()] = Revocation{it->value("fingerprint", ""), it->value("at", std::int64_t{0})};
+        revoked[it.key()] =
+            Revocation{it->value("fingerprint", ""), it->value("at", std::int64_t{0})};
   }
   tokens.clear();
   if (auto j = parse(dir_ / "tokens.json")) {
@@ -106,7 +109,7 @@ void ClusterState::load() {
     if (list.is_array())
       for (const auto& t : list)
         tokens.push_back({t.value("secret_sha256", ""), t.value("created", std::int64_t{0}),
-                        t.value("expires", std::int64_t{0})});
+                          t.value("expires", std::int64_t{0})});
   }
 }
 
@@ -125,13 +128,16 @@ void ClusterState::save_members() const {
   for (const auto& [id, member] : members)
     m[id] = {{"fingerprint", member.fingerprint}, {"enrolled_at", member.enrolled_at}};
   for (const auto& [id, rev] : revoked) r[id] = {{"fingerprint", rev.fingerprint}, {"at", rev.at}};
-  write_file_atomic(dir_ / "members.json", json{{"members", m}, {"revoked", r}}.dump(2) + "\n", 0640);
+  write_file_atomic(dir_ / "members.json", json{{"members", m}, {"revoked", r}}.dump(2) + "\n",
+                    0640);
 }
 
 void ClusterState::save_tokens() const {
   json t = json::array();
   for (const auto& token : tokens)
-    t.push_back({{"secret_sha256", token.secret_sha256}, {"created", token.created}, {"expires", token.expires}});
+    t.push_back({{"secret_sha256", token.secret_sha256},
+                 {"created", token.created},
+                 {"expires", token.expires}});
   write_file_atomic(dir_ / "tokens.json", json{{"tokens", t}}.dump(2) + "\n", 0600);
 }
 

@@ -20,9 +20,9 @@ inline constexpr std::uint16_t kDefaultPort = 3600;
 
 struct LocalConfig {
   std::string id;
-  std::string role;    // "leader" or "worker"
-  std::string leader;  // HOST:PORT, workers
-  std::string listen;  // HOST:PORT, leaders
+  std::string role;        // "leader" or "worker"
+  std::string leader;      // HOST:PORT, workers
+  std::string listen;      // HOST:PORT, leaders
   std::int64_t since = 0;  // unix seconds when this role was set
 };
 

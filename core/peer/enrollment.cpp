@@ -24,8 +24,15 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   Enrollment(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,
              std::string id, std::string leader, ParsedToken token,
              std::function<void(const std::string&)> done)
-      : io_(io), log_(std::move(log)), state_(state), id_(std::move(id)), leader_(std::move(leader)),
-        token_(std::move(token)), done_(std::move(done)), resolver_(io), timer_(io),
+      : io_(io),
+        log_(std::move(log)),
+        state_(state),
+        id_(std::move(id)),
+        leader_(std::move(leader)),
+        token_(std::move(token)),
+        done_(std::move(done)),
+        resolver_(io),
+        timer_(io),
         context_(asio::ssl::context::tls_client) {}
 
   void start() {
@@ -42,28 +49,32 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->finish("leader unreachable: no answer from " + self->leader_ + " within 10 s");
     });
-    resolver_.async_resolve(hp.first, std::to_string(hp.second),
-                            [self = shared_from_this()](boost::system::error_code ec,
-                                                        Tcp::resolver::results_type results) {
-                              if (ec) return self->finish("leader unreachable: cannot resolve " + self->leader_);
-                              self->connect(results);
-                            });
+    resolver_.async_resolve(
+        hp.first, std::to_string(hp.second),
+        [self = shared_from_this()](boost::system::error_code ec,
+                                    Tcp::resolver::results_type results) {
+          if (ec) return self->finish("leader unreachable: cannot resolve " + self->leader_);
+          self->connect(results);
+        });
   }
 
  private:
   void connect(const Tcp::resolver::results_type& results) {
     tcp_ = std::make_unique<Tcp::socket>(io_);
-    asio::async_connect(*tcp_, results, [self = shared_from_this()](boost::system::error_code ec, const Tcp::endpoint&) {
-      if (self->finished_) return;
-      if (ec) return self->finish("leader unreachable: " + self->leader_ + ": " + ec.message());
-      self->session_ = std::make_shared<PeerSession>(TlsStream(std::move(*self->tcp_), self->context_),
-                                                     self->log_, /*is_tls_client=*/true);
-      self->session_->handshake([self](const std::string& error) {
-        if (self->finished_) return;
-        if (!error.empty()) return self->finish("leader unreachable: " + error);
-        self->after_handshake();
-      });
-    });
+    asio::async_connect(
+        *tcp_, results,
+        [self = shared_from_this()](boost::system::error_code ec, const Tcp::endpoint&) {
+          if (self->finished_) return;
+          if (ec) return self->finish("leader unreachable: " + self->leader_ + ": " + ec.message());
+          self->session_ =
+              std::make_shared<PeerSession>(TlsStream(std::move(*self->tcp_), self->context_),
+                                            self->log_, /*is_tls_client=*/true);
+          self->session_->handshake([self](const std::string& error) {
+            if (self->finished_) return;
+            if (!error.empty()) return self->finish("leader unreachable: " + error);
+            self->after_handshake();
+          });
+        });
   }
 
   void after_handshake() {
@@ -79,13 +90,15 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
       return finish("the leader at " + leader_ + " does not hold the CA this token was made for");
     ca_pem_ = cert_to_pem(ca);
     key_ = generate_key();
-    session_->start({[self = shared_from_this()](const std::shared_ptr<PeerSession>&, wire::Frame& f) {
-                       self->on_reply(f);
-                     },
-                     [self = shared_from_this()](const std::shared_ptr<PeerSession>&, const std::string& why) {
-                       self->finish("the leader closed the connection: " + why);
-                     }});
-    session_->send({{"t", "enroll"}, {"id", id_}, {"token", token_.secret}}, make_csr_pem(key_.get(), id_));
+    session_->start(
+        {[self = shared_from_this()](const std::shared_ptr<PeerSession>&, wire::Frame& f) {
+           self->on_reply(f);
+         },
+         [self = shared_from_this()](const std::shared_ptr<PeerSession>&, const std::string& why) {
+           self->finish("the leader closed the connection: " + why);
+         }});
+    session_->send({{"t", "enroll"}, {"id", id_}, {"token", token_.secret}},
+                   make_csr_pem(key_.get(), id_));
   }
 
   void on_reply(const wire::Frame& frame) {
@@ -95,7 +108,8 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
         if (static_cast<unsigned char>(c) < 0x20) c = ' ';
       return finish(reason);
     }
-    if (frame.type() != "enrolled") return finish("unexpected reply '" + frame.type() + "' from the leader");
+    if (frame.type() != "enrolled")
+      return finish("unexpected reply '" + frame.type() + "' from the leader");
     try {
       auto cert = cert_from_pem(frame.header.at("cert").get<std::string>());
       auto ca = cert_from_pem(ca_pem_);
@@ -116,8 +130,10 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
     finished_ = true;
     timer_.cancel();
     resolver_.cancel();
-    if (session_) session_->close("enrollment over");
-    else if (tcp_) tcp_->close();
+    if (session_)
+      session_->close("enrollment over");
+    else if (tcp_)
+      tcp_->close();
     auto done = std::move(done_);
     done(error);
   }
@@ -174,14 +190,16 @@ std::string random_hex(std::size_t bytes) {
 
 bool valid_peer_id(const std::string& id) {
   return !id.empty() && id.size() <= 63 &&
-         id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+         id.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
              std::string::npos;
 }
 
 void enroll_with_leader(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
                         const ClusterState& state, const std::string& id, const std::string& leader,
                         const ParsedToken& token, std::function<void(const std::string&)> done) {
-  std::make_shared<Enrollment>(io, std::move(log), state, id, leader, token, std::move(done))->start();
+  std::make_shared<Enrollment>(io, std::move(log), state, id, leader, token, std::move(done))
+      ->start();
 }
 
 }  // namespace automatelinux::core::peer

@@ -31,7 +31,10 @@ class PeerStreamTransport final : public StreamTransport {
   }
   void send_result(const sdk::Result& result) override {
     if (auto s = session_.lock())
-      s->send({{"t", "result"}, {"sid", sid_}, {"kind", result_kind_name(result.kind)}, {"code", result.code}},
+      s->send({{"t", "result"},
+               {"sid", sid_},
+               {"kind", result_kind_name(result.kind)},
+               {"code", result.code}},
               result.reason);
     if (auto done = std::exchange(on_result_, {})) done();
   }
@@ -48,7 +51,9 @@ std::string text(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
-nlohmann::json or_null(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::json or_null(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
 
 }  // namespace
 
@@ -63,7 +68,9 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       members_timer_(io),
       reconnect_timer_(io) {}
 
-PeerManager::~PeerManager() { stop(); }
+PeerManager::~PeerManager() {
+  stop();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Start, stop, roles
@@ -154,22 +161,24 @@ void PeerManager::stop_listening() {
 
 void PeerManager::do_accept() {
   if (!acceptor_) return;
-  acceptor_->async_accept([this, acceptor = acceptor_.get()](boost::system::error_code ec, Tcp::socket socket) {
-    if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      // Out of descriptors and the like: pause instead of spinning.
-      log_->warn("peer accept failed: {}", ec.message());
-      auto pause = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
-      pause->async_wait([this, pause, acceptor](boost::system::error_code e) {
-        if (!e && acceptor == acceptor_.get()) do_accept();
+  acceptor_->async_accept(
+      [this, acceptor = acceptor_.get()](boost::system::error_code ec, Tcp::socket socket) {
+        if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
+        if (ec) {
+          // Out of descriptors and the like: pause instead of spinning.
+          log_->warn("peer accept failed: {}", ec.message());
+          auto pause = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
+          pause->async_wait([this, pause, acceptor](boost::system::error_code e) {
+            if (!e && acceptor == acceptor_.get()) do_accept();
+          });
+          return;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(Tcp::no_delay(true), ignored);
+        on_accepted(std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_),
+                                                  log_, false));
+        do_accept();
       });
-      return;
-    }
-    boost::system::error_code ignored;
-    socket.set_option(Tcp::no_delay(true), ignored);
-    on_accepted(std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_), log_, false));
-    do_accept();
-  });
 }
 
 // Leader: a new TCP connection. Only the handshake runs before authentication; then either a
@@ -251,9 +260,11 @@ void PeerManager::admit(const SessionPtr& session) {
   const std::string fp = fingerprint(cert);
   auto member = state_.members.find(id);
   if (member == state_.members.end() || member->second.fingerprint != fp) {
-    const std::string reason = state_.revoked.contains(id) ? "certificate revoked" : "unknown certificate";
+    const std::string reason =
+        state_.revoked.contains(id) ? "certificate revoked" : "unknown certificate";
     log_->warn("peer connection from {} claiming '{}' refused: {}", session->remote(), id, reason);
-    session->start({[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, const std::string&) {}});
+    session->start(
+        {[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, const std::string&) {}});
     session->send({{"t", "refused"}, {"reason", reason}});
     return session->close_after_flush(reason);
   }
@@ -287,62 +298,73 @@ void PeerManager::connect_to_leader() {
     return schedule_reconnect();
   }
   auto resolver = std::make_shared<Tcp::resolver>(io_);
-  resolver->async_resolve(hp.first, std::to_string(hp.second), [this, resolver, generation](
-      boost::system::error_code ec, Tcp::resolver::results_type results) {
-    if (generation != connect_generation_) return;
-    if (ec) {
-      log_->warn("cannot resolve leader {}: {}", state_.config->leader, ec.message());
-      return schedule_reconnect();
-    }
-    auto socket = std::make_shared<Tcp::socket>(io_);
-    auto timer = std::make_shared<asio::steady_timer>(io_, kHandshakeTimeout);
-    timer->async_wait([socket](boost::system::error_code e) {
-      if (!e) socket->close();
-    });
-    asio::async_connect(*socket, results, [this, socket, timer, generation](boost::system::error_code ec2, const Tcp::endpoint&) {
-      timer->cancel();
-      if (generation != connect_generation_) return;
-      if (ec2) {
-        log_->debug("leader {} unreachable: {}", state_.config->leader, ec2.message());
-        return schedule_reconnect();
-      }
-      socket->set_option(Tcp::no_delay(true));
-      auto session = std::make_shared<PeerSession>(TlsStream(std::move(*socket), *client_context_), log_, true);
-      session->handshake([this, session, generation](const std::string& error) {
-        if (generation != connect_generation_) return session->close("superseded");
-        if (!error.empty()) {
-          log_->warn("leader {}: {}", state_.config->leader, error);
+  resolver->async_resolve(
+      hp.first, std::to_string(hp.second),
+      [this, resolver, generation](boost::system::error_code ec,
+                                   Tcp::resolver::results_type results) {
+        if (generation != connect_generation_) return;
+        if (ec) {
+          log_->warn("cannot resolve leader {}: {}", state_.config->leader, ec.message());
           return schedule_reconnect();
         }
-        // Wait for the explicit welcome: TLS 1.3 cannot tell us otherwise that we were accepted.
-        // Heartbeats start now, so a connection that goes silent before the welcome is dropped.
-        session->id = common_name(session->peer_certificate());
-        session->start({[this, generation](const SessionPtr& s, wire::Frame& f) {
-                          if (generation != connect_generation_) return s->close("superseded");
-                          if (leader_session_ == s) return on_frame(s, f);
-                          if (f.type() == "refused") {
-                            log_->error("the leader refused this daemon: {}",
-                                        printable_command({wire::string_field(f.header, "reason", "?").substr(0, 200)}));
-                            return s->close("refused");
-                          }
-                          if (f.type() != "welcome") return s->close("expected a welcome");
-                          leader_session_ = s;
-                          reconnect_attempt_ = 0;
-                          mark_connection_change(true);
-                          s->send({{"t", "hello"}, {"version", AL_VERSION}, {"commands", registry_.names()}});
-                          log_->info("connected to leader {} at {}", s->id, s->remote());
-                        },
-                        [this, generation](const SessionPtr& s, const std::string& why) {
-                          if (leader_session_ == s) return on_closed(s, why);
-                          if (generation == connect_generation_) {
-                            log_->warn("leader connection closed before welcome: {}", why);
-                            schedule_reconnect();
-                          }
-                        }});
-        session->start_heartbeat(heartbeat_);
+        auto socket = std::make_shared<Tcp::socket>(io_);
+        auto timer = std::make_shared<asio::steady_timer>(io_, kHandshakeTimeout);
+        timer->async_wait([socket](boost::system::error_code e) {
+          if (!e) socket->close();
+        });
+        asio::async_connect(
+            *socket, results,
+            [this, socket, timer, generation](boost::system::error_code ec2, const Tcp::endpoint&) {
+              timer->cancel();
+              if (generation != connect_generation_) return;
+              if (ec2) {
+                log_->debug("leader {} unreachable: {}", state_.config->leader, ec2.message());
+                return schedule_reconnect();
+              }
+              socket->set_option(Tcp::no_delay(true));
+              auto session = std::make_shared<PeerSession>(
+                  TlsStream(std::move(*socket), *client_context_), log_, true);
+              session->handshake([this, session, generation](const std::string& error) {
+                if (generation != connect_generation_) return session->close("superseded");
+                if (!error.empty()) {
+                  log_->warn("leader {}: {}", state_.config->leader, error);
+                  return schedule_reconnect();
+                }
+                // Wait for the explicit welcome: TLS 1.3 cannot tell us otherwise that we were
+                // accepted. Heartbeats start now, so a connection that goes silent before the
+                // welcome is dropped.
+                session->id = common_name(session->peer_certificate());
+                session->start(
+                    {[this, generation](const SessionPtr& s, wire::Frame& f) {
+                       if (generation != connect_generation_) return s->close("superseded");
+                       if (leader_session_ == s) return on_frame(s, f);
+                       if (f.type() == "refused") {
+                         log_->error(
+                             "the leader refused this daemon: {}",
+                             printable_command(
+                                 {wire::string_field(f.header, "reason", "?").substr(0, 200)}));
+                         return s->close("refused");
+                       }
+                       if (f.type() != "welcome") return s->close("expected a welcome");
+                       leader_session_ = s;
+                       reconnect_attempt_ = 0;
+                       mark_connection_change(true);
+                       s->send({{"t", "hello"},
+                                {"version", AL_VERSION},
+                                {"commands", registry_.names()}});
+                       log_->info("connected to leader {} at {}", s->id, s->remote());
+                     },
+                     [this, generation](const SessionPtr& s, const std::string& why) {
+                       if (leader_session_ == s) return on_closed(s, why);
+                       if (generation == connect_generation_) {
+                         log_->warn("leader connection closed before welcome: {}", why);
+                         schedule_reconnect();
+                       }
+                     }});
+                session->start_heartbeat(heartbeat_);
+              });
+            });
       });
-    });
-  });
 }
 
 void PeerManager::schedule_reconnect() {
@@ -369,7 +391,8 @@ void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
     return route(session, frame);
   if (type == "members" && session->is_tls_client()) {
     auto peers = frame.header.find("peers");
-    if (peers == frame.header.end() || !peers->is_array()) throw wire::FrameError("'peers' must be a list");
+    if (peers == frame.header.end() || !peers->is_array())
+      throw wire::FrameError("'peers' must be a list");
     cached_members_.clear();
     for (const auto& p : *peers)
       if (p.is_object() && p.contains("id") && p["id"].is_string()) cached_members_.push_back(p);
@@ -383,7 +406,8 @@ void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
     session->commands.clear();
     if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
       for (const auto& c : *cmds)
-        if (c.is_string() && c.get_ref<const std::string&>().size() <= 64 && session->commands.size() < 128)
+        if (c.is_string() && c.get_ref<const std::string&>().size() <= 64 &&
+            session->commands.size() < 128)
           session->commands.push_back(c.get<std::string>());
     return push_members();
   }
@@ -397,7 +421,8 @@ void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
   auto node = routes_.extract(session.get());
   if (!node.empty()) {
     Routes& r = node.mapped();
-    for (auto& [sid, entry] : r.opened) entry.first->on_lost("Connection to peer lost: " + entry.second);
+    for (auto& [sid, entry] : r.opened)
+      entry.first->on_lost("Connection to peer lost: " + entry.second);
     for (auto& [sid, stream] : r.served) stream->on_transport_lost();
     for (auto& [sid, target] : r.relayed) {
       auto other = target.first.lock();
@@ -441,7 +466,8 @@ void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
   const bool allowed =
       from_requester
           ? (type == "credit" || type == "cancel" || ((type == "data" || type == "eof") && ch == 0))
-          : (type == "credit" || type == "result" || ((type == "data" || type == "eof") && (ch == 1 || ch == 2)));
+          : (type == "credit" || type == "result" ||
+             ((type == "data" || type == "eof") && (ch == 1 || ch == 2)));
   if (!allowed) {
     log_->warn("peer {} sent '{}' the wrong way on stream {}: dropped", session->id, type, sid);
     return;
@@ -484,7 +510,8 @@ void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
   }
 }
 
-void PeerManager::refuse_stream(const SessionPtr& session, std::uint64_t sid, const std::string& reason) {
+void PeerManager::refuse_stream(const SessionPtr& session, std::uint64_t sid,
+                                const std::string& reason) {
   session->send({{"t", "result"}, {"sid", sid}, {"kind", "error"}, {"code", 0}}, reason);
 }
 
@@ -509,8 +536,9 @@ void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
   if (to == self_id()) return serve_locally(session, sid, from, frame);
   auto target = workers_.find(to);
   if (target == workers_.end())
-    return refuse_stream(session, sid,
-                         (state_.members.contains(to) ? "Peer is offline: " : "Peer not found: ") + to);
+    return refuse_stream(
+        session, sid,
+        (state_.members.contains(to) ? "Peer is offline: " : "Peer not found: ") + to);
   const SessionPtr& other = target->second;
   const auto other_sid = other->next_sid();
   routes_[session.get()].relayed[sid] = {other, other_sid};
@@ -520,8 +548,8 @@ void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
   other->send(frame.header, frame.body);
 }
 
-void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, const std::string& from,
-                                const wire::Frame& frame) {
+void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid,
+                                const std::string& from, const wire::Frame& frame) {
   const std::string type = wire::string_field(frame.header, "type", "");
   const PeerServiceEntry* service = registry_.find_service(type);
   if (service == nullptr)
@@ -551,7 +579,8 @@ void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid, co
 
 sdk::StreamPtr PeerManager::open_stream(const std::string& peer, const std::string& type,
                                         nlohmann::json header, std::string body,
-                                        const sdk::Requester& requester, const std::string& request_id) {
+                                        const sdk::Requester& requester,
+                                        const std::string& request_id) {
   auto fail = [&](const std::string& reason) -> sdk::StreamPtr {
     return std::make_shared<FailedStream>(io_, requester, reason);
   };
@@ -561,7 +590,8 @@ sdk::StreamPtr PeerManager::open_stream(const std::string& peer, const std::stri
   if (is_leader()) {
     auto it = workers_.find(peer);
     if (it == workers_.end())
-      return fail((state_.members.contains(peer) ? "Peer is offline: " : "Peer not found: ") + peer);
+      return fail((state_.members.contains(peer) ? "Peer is offline: " : "Peer not found: ") +
+                  peer);
     session = it->second;
   } else {
     bool known = false, online = false;
@@ -572,14 +602,19 @@ sdk::StreamPtr PeerManager::open_stream(const std::string& peer, const std::stri
       }
     }
     if (!known) return fail("Peer not found: " + peer);
-    if (!leader_session_) return fail("Failed to send command to peer: not connected to the leader");
+    if (!leader_session_)
+      return fail("Failed to send command to peer: not connected to the leader");
     if (!online) return fail("Peer is offline: " + peer);
     session = leader_session_;
   }
   const auto sid = session->next_sid();
   auto stream = std::make_shared<ClientStream>(io_, session, sid, requester, request_id);
   routes_[session.get()].opened[sid] = {stream, peer};
-  session->send({{"t", "open"}, {"sid", sid}, {"to", peer}, {"type", type}, {"rid", request_id},
+  session->send({{"t", "open"},
+                 {"sid", sid},
+                 {"to", peer},
+                 {"type", type},
+                 {"rid", request_id},
                  {"req", std::move(header)}},
                 body);
   return stream;
@@ -603,10 +638,14 @@ sdk::PeerInfo PeerManager::self_info() const {
 nlohmann::json PeerManager::members_json() const {
   auto out = nlohmann::json::array();
   for (const auto& p : peers()) {
-    out.push_back({{"id", p.id}, {"role", p.role}, {"status", p.online ? "online" : "offline"},
-                   {"address", p.address}, {"last_seen", or_null(p.last_seen)},
+    out.push_back({{"id", p.id},
+                   {"role", p.role},
+                   {"status", p.online ? "online" : "offline"},
+                   {"address", p.address},
+                   {"last_seen", or_null(p.last_seen)},
                    {"rtt_ms", p.rtt_ms ? nlohmann::json(*p.rtt_ms) : nlohmann::json()},
-                   {"version", p.version}, {"commands", p.commands}});
+                   {"version", p.version},
+                   {"commands", p.commands}});
   }
   return out;
 }
@@ -658,7 +697,8 @@ std::vector<sdk::PeerInfo> PeerManager::peers() const {
     p.role = text(j, "role");
     p.online = leader_session_ && text(j, "status") == "online";
     p.address = text(j, "address");
-    if (j.contains("last_seen") && j["last_seen"].is_string()) p.last_seen = j["last_seen"].get<std::string>();
+    if (j.contains("last_seen") && j["last_seen"].is_string())
+      p.last_seen = j["last_seen"].get<std::string>();
     if (j.contains("rtt_ms") && j["rtt_ms"].is_number()) p.rtt_ms = j["rtt_ms"].get<double>();
     p.version = text(j, "version");
     if (auto c = j.find("commands"); c != j.end() && c->is_array())

@@ -34,8 +34,8 @@ class PeerManager final : public sdk::PeerNetwork {
   void stop();
 
   sdk::StreamPtr open_stream(const std::string& peer, const std::string& type,
-                             nlohmann::json header, std::string body, const sdk::Requester& requester,
-                             const std::string& request_id);
+                             nlohmann::json header, std::string body,
+                             const sdk::Requester& requester, const std::string& request_id);
 
   // sdk::PeerNetwork
   sdk::LocalPeerStatus local() const override;

@@ -54,9 +54,10 @@ void PeerSession::do_read() {
   stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
                                                      boost::system::error_code ec, std::size_t n) {
     if (self->closed_) return;
-    if (ec) return self->close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
-                                   ? "connection closed by peer"
-                                   : "read failed: " + ec.message());
+    if (ec)
+      return self->close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                             ? "connection closed by peer"
+                             : "read failed: " + ec.message());
     self->last_seen = unix_now();
     self->arm_silence_timer();
     try {
@@ -70,7 +71,8 @@ void PeerSession::do_read() {
         } else if (type == "pong" && self->heartbeat_.count() > 0) {
           if (wire::uint_field(frame->header, "n", 0) == self->ping_seq_)
             self->rtt_ms = std::chrono::duration<double, std::milli>(
-                               std::chrono::steady_clock::now() - self->ping_sent_).count();
+                               std::chrono::steady_clock::now() - self->ping_sent_)
+                               .count();
         } else {
           self->events_.on_frame(self, *frame);
         }

@@ -12,12 +12,15 @@
 namespace automatelinux::core::peer {
 namespace {
 
-struct BioDeleter { void operator()(BIO* b) const { BIO_free(b); } };
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 
 [[noreturn]] void fail(const std::string& what) {
   char buffer[256] = "unknown error";
-  if (unsigned long code = ERR_get_error(); code != 0) ERR_error_string_n(code, buffer, sizeof buffer);
+  if (unsigned long code = ERR_get_error(); code != 0)
+    ERR_error_string_n(code, buffer, sizeof buffer);
   ERR_clear_error();
   throw TlsError(what + ": " + buffer);
 }
@@ -88,7 +91,8 @@ PkeyPtr generate_key() {
 
 std::string key_to_pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr), "write key");
+  check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr),
+        "write key");
   return bio_text(bio.get());
 }
 
@@ -132,16 +136,19 @@ std::string make_csr_pem(EVP_PKEY* key, const std::string& id) {
   return bio_text(bio.get());
 }
 
-X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key, bool server) {
+X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key,
+                 bool server) {
   auto cert = new_certificate(key, id, ca_cert);
   add_extension(cert.get(), ca_cert, NID_basic_constraints, "critical,CA:FALSE");
   add_extension(cert.get(), ca_cert, NID_key_usage, "critical,digitalSignature");
-  add_extension(cert.get(), ca_cert, NID_ext_key_usage, server ? "serverAuth,clientAuth" : "clientAuth");
+  add_extension(cert.get(), ca_cert, NID_ext_key_usage,
+                server ? "serverAuth,clientAuth" : "clientAuth");
   check(X509_sign(cert.get(), ca_key, EVP_sha256()) > 0, "X509_sign");
   return cert;
 }
 
-X509Ptr sign_csr(const std::string& csr_pem, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key) {
+X509Ptr sign_csr(const std::string& csr_pem, const std::string& id, X509* ca_cert,
+                 EVP_PKEY* ca_key) {
   auto bio = read_bio(csr_pem);
   std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(
       PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr), X509_REQ_free);

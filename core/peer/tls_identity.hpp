@@ -17,8 +17,12 @@ class TlsError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct PkeyDeleter { void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); } };
-struct X509Deleter { void operator()(X509* p) const { X509_free(p); } };
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct X509Deleter {
+  void operator()(X509* p) const { X509_free(p); }
+};
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
@@ -35,15 +39,16 @@ std::string make_csr_pem(EVP_PKEY* key, const std::string& id);
 // Signs a worker's request for `id` (the subject is set to `id` whatever the request says) as a
 // client-only certificate valid for ten years: a worker cannot pose as a TLS server (the leader).
 // Throws if the request's signature is bad.
-X509Ptr sign_csr(const std::string& csr_pem, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key);
+X509Ptr sign_csr(const std::string& csr_pem, const std::string& id, X509* ca_cert,
+                 EVP_PKEY* ca_key);
 // Signs a certificate for `key` directly: the leader's own, client and server.
 X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* ca_key,
                  bool server = true);
 // True when `cert` may act as a TLS server (the leader's certificate).
 bool can_serve(X509* cert);
 
-std::string fingerprint(X509* cert);      // lowercase hex SHA-256 of the DER encoding
-std::string common_name(X509* cert);      // subject CN, empty if none
+std::string fingerprint(X509* cert);        // lowercase hex SHA-256 of the DER encoding
+std::string common_name(X509* cert);        // subject CN, empty if none
 bool issued_by(X509* cert, X509* ca_cert);  // signature check only
 
 }  // namespace automatelinux::core::peer

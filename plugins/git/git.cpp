@@ -12,16 +12,16 @@ void init(sdk::Host& host) {
   spec.name = "gitOnPeer";
   spec.summary = "Run git with the given arguments in a directory on a peer";
   spec.usage = "--peer ID --directory DIR [--timeout DURATION] [--no-stdin] GIT_ARGS...";
-  spec.options.add_options()
-      ("peer", po::value<std::string>()->required(), "the peer to run on")
-      ("directory", po::value<std::string>()->required(), "the repository directory on the peer")
-      ("timeout", po::value<std::string>(), "kill git after this long (1.5, 30s, 10m, 24h)")
-      ("no-stdin,n", "do not forward stdin");
+  spec.options.add_options()("peer", po::value<std::string>()->required(), "the peer to run on")(
+      "directory", po::value<std::string>()->required(), "the repository directory on the peer")(
+      "timeout", po::value<std::string>(), "kill git after this long (1.5, 30s, 10m, 24h)")(
+      "no-stdin,n", "do not forward stdin");
   spec.positional_label = "GIT_ARGS...";
   spec.rest_is_positional = true;  // `log --oneline -5` belongs to git
   spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
     if (call.positional.empty())
-      return sdk::fail(stream, "gitOnPeer needs git arguments, e.g. 'status' (see 'd help gitOnPeer')");
+      return sdk::fail(stream,
+                       "gitOnPeer needs git arguments, e.g. 'status' (see 'd help gitOnPeer')");
     std::vector<std::string> argv{"execOnPeer", "--peer", call.get<std::string>("peer"),
                                   "--directory", call.get<std::string>("directory")};
     if (call.has("timeout")) {

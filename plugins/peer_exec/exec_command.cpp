@@ -33,7 +33,8 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
   if (has_command && !call.positional.empty())
     return sdk::fail(stream, "use either --command CMD or -- PROG ARGS..., not both");
   if (!has_command && call.positional.empty())
-    return sdk::fail(stream, "execOnPeer needs --command CMD or -- PROG ARGS... (see 'd help execOnPeer')");
+    return sdk::fail(stream,
+                     "execOnPeer needs --command CMD or -- PROG ARGS... (see 'd help execOnPeer')");
   if (peer.empty()) return sdk::fail(stream, "--peer must not be empty");
   if (directory.empty()) return sdk::fail(stream, "--directory must not be empty");
   nlohmann::json header = {{"mode", has_command ? "shell" : "argv"}};
@@ -55,14 +56,15 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
   }
   auto relay = std::make_shared<Relay>();
   relay->local = stream;
-  relay->remote = host.open_peer_stream(peer, "exec", header, nul_joined(body_parts),
-                                        stream);
+  relay->remote = host.open_peer_stream(peer, "exec", header, nul_joined(body_parts), stream);
   relay->remote->on_result([relay](const sdk::Result& result) {
     relay->result = result;
     relay->step();
   });
-  sdk::pipe(relay->remote, sdk::Channel::out, stream, sdk::Channel::out, [relay] { relay->step(); });
-  sdk::pipe(relay->remote, sdk::Channel::err, stream, sdk::Channel::err, [relay] { relay->step(); });
+  sdk::pipe(relay->remote, sdk::Channel::out, stream, sdk::Channel::out,
+            [relay] { relay->step(); });
+  sdk::pipe(relay->remote, sdk::Channel::err, stream, sdk::Channel::err,
+            [relay] { relay->step(); });
   if (call.has("no-stdin")) {
     relay->remote->close(sdk::Channel::in);
   } else {
@@ -77,13 +79,15 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
   sdk::CommandSpec spec;
   spec.name = "execOnPeer";
   spec.summary = "Run a command in a directory on a peer, streaming its output";
-  spec.usage = "--peer ID --directory DIR (--command CMD | -- PROG ARGS...) [--timeout DURATION] [--no-stdin]";
-  spec.options.add_options()
-      ("peer", po::value<std::string>()->required(), "the peer to run on")
-      ("directory", po::value<std::string>()->required(), "absolute directory to run in (entered with chdir)")
-      ("command", po::value<std::string>(), "command line for /bin/sh -c")
-      ("timeout", po::value<std::string>(), "kill the command after this long (1.5, 30s, 10m, 24h)")
-      ("no-stdin,n", "do not forward stdin (like ssh -n)");
+  spec.usage =
+      "--peer ID --directory DIR (--command CMD | -- PROG ARGS...) [--timeout DURATION] "
+      "[--no-stdin]";
+  spec.options.add_options()("peer", po::value<std::string>()->required(), "the peer to run on")(
+      "directory", po::value<std::string>()->required(),
+      "absolute directory to run in (entered with chdir)")("command", po::value<std::string>(),
+                                                           "command line for /bin/sh -c")(
+      "timeout", po::value<std::string>(), "kill the command after this long (1.5, 30s, 10m, 24h)")(
+      "no-stdin,n", "do not forward stdin (like ssh -n)");
   spec.positional_label = "PROG ARGS...";
   spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);

@@ -19,12 +19,14 @@ std::vector<std::string> split_nul(const std::string& body) {
 
 }  // namespace
 
-void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& request, const std::string& body) {
+void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& request,
+                        const std::string& body) {
   const std::string self = host_.peers().local().id.value_or("this peer");
   if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
     return sdk::fail(stream, "Denied on " + self + ": " + why);
   if (running_ >= policy_.max_concurrent)
-    return sdk::fail(stream, "busy: " + self + " is already running " + std::to_string(running_) + " commands");
+    return sdk::fail(
+        stream, "busy: " + self + " is already running " + std::to_string(running_) + " commands");
 
   // Body: directory, then the command line (shell) or the argv; NUL-separated byte strings.
   const std::string mode = request.value("mode", "");

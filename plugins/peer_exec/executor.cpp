@@ -13,7 +13,8 @@ constexpr std::chrono::milliseconds kKillAfter{500};
 constexpr std::chrono::milliseconds kDrainIdle{1000};
 }  // namespace
 
-Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child, std::function<void()> on_done)
+Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
+                     std::function<void()> on_done)
     : stream_(std::move(stream)),
       child_(child),
       on_done_(std::move(on_done)),
@@ -43,7 +44,8 @@ void Execution::pump(Output& output) {
     if (self->finished_) return self->pump(output);  // detached: drain and discard
     if (self->wait_status_) self->arm_idle_timer();  // output still flowing: not idle
     // The next read waits for the stream's window: a slow reader slows only this command.
-    self->stream_->write(output.channel, std::string(data), [self, &output](bool) { self->pump(output); });
+    self->stream_->write(output.channel, std::string(data),
+                         [self, &output](bool) { self->pump(output); });
   });
 }
 
@@ -61,7 +63,8 @@ void Execution::wait_for_exit() {
   pidfd_->wait_readable([self = shared_from_this()](bool ok) {
     if (!ok) return;
     int status = 0;
-    if (::waitpid(self->child_.pid, &status, WNOHANG) != self->child_.pid) return self->wait_for_exit();
+    if (::waitpid(self->child_.pid, &status, WNOHANG) != self->child_.pid)
+      return self->wait_for_exit();
     self->wait_status_ = status;
     self->pidfd_->close();
     self->kill_timer_->cancel();
@@ -94,7 +97,9 @@ void Execution::on_cancel() {
   });
 }
 
-void Execution::kill_group(int signal) { ::kill(-child_.pid, signal); }
+void Execution::kill_group(int signal) {
+  ::kill(-child_.pid, signal);
+}
 
 void Execution::maybe_finish() {
   if (wait_status_ && out_.eof && err_.eof) finish();
@@ -107,7 +112,7 @@ void Execution::finish() {
   // A cancelled or timed-out request takes its whole process group along, background included.
   if (cancelled_) kill_group(SIGKILL);
   const int status = *wait_status_;
-  sdk::Result result = cancelled_             ? sdk::Result::cancelled()
+  sdk::Result result = cancelled_            ? sdk::Result::cancelled()
                        : WIFSIGNALED(status) ? sdk::Result::signaled(WTERMSIG(status))
                                              : sdk::Result::exited(WEXITSTATUS(status));
   stream_->finish(result);

@@ -11,10 +11,12 @@ namespace {
 void init(automatelinux::sdk::Host& host) {
   using namespace automatelinux::peer_exec;
   // Read the policy first: a bad policy refuses the plugin (logged) rather than running unguarded.
-  auto service = std::make_shared<ExecService>(host, ExecPolicy::from_json(host.config_section("exec")));
+  auto service =
+      std::make_shared<ExecService>(host, ExecPolicy::from_json(host.config_section("exec")));
   host.add_command(exec_command(host));
-  host.add_peer_service("exec", [service](automatelinux::sdk::StreamPtr stream, const nlohmann::json& request,
-                                          const std::string& body) { service->serve(stream, request, body); });
+  host.add_peer_service(
+      "exec", [service](automatelinux::sdk::StreamPtr stream, const nlohmann::json& request,
+                        const std::string& body) { service->serve(stream, request, body); });
 }
 
 }  // namespace

@@ -13,10 +13,12 @@ namespace {
 
 std::vector<std::string> string_list(const nlohmann::json& section, const char* key) {
   const auto& v = section.at(key);
-  if (!v.is_array()) throw std::runtime_error(std::string("exec.") + key + " must be a list of strings");
+  if (!v.is_array())
+    throw std::runtime_error(std::string("exec.") + key + " must be a list of strings");
   std::vector<std::string> out;
   for (const auto& item : v) {
-    if (!item.is_string()) throw std::runtime_error(std::string("exec.") + key + " must be a list of strings");
+    if (!item.is_string())
+      throw std::runtime_error(std::string("exec.") + key + " must be a list of strings");
     out.push_back(item.get<std::string>());
   }
   return out;
@@ -39,7 +41,8 @@ bool inside(const std::string& path, const std::string& root) {
 ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
   ExecPolicy policy;
   if (!section.is_object()) return policy;
-  if (section.contains("allowed_peers")) policy.allowed_peers = string_list(section, "allowed_peers");
+  if (section.contains("allowed_peers"))
+    policy.allowed_peers = string_list(section, "allowed_peers");
   if (section.contains("allowed_roots")) {
     policy.allowed_roots.clear();
     for (const auto& root : string_list(section, "allowed_roots")) {
@@ -67,13 +70,15 @@ std::string ExecPolicy::check_peer(const std::string& peer) const {
   return "peer '" + peer + "' may not run commands here";
 }
 
-std::string ExecPolicy::resolve_directory(const std::string& directory, const std::string& self) const {
+std::string ExecPolicy::resolve_directory(const std::string& directory,
+                                          const std::string& self) const {
   if (directory.empty() || directory.front() != '/')
     throw std::runtime_error("Directory must be an absolute path on " + self + ": " + directory);
-  struct stat st{};
+  struct stat st {};
   if (::stat(directory.c_str(), &st) != 0)
     throw std::runtime_error("Directory not found on " + self + ": " + directory);
-  if (!S_ISDIR(st.st_mode)) throw std::runtime_error("Not a directory on " + self + ": " + directory);
+  if (!S_ISDIR(st.st_mode))
+    throw std::runtime_error("Not a directory on " + self + ": " + directory);
   const auto resolved = real_path(directory);
   if (!resolved) throw std::runtime_error("Directory not accessible on " + self + ": " + directory);
   for (const auto& root : allowed_roots)

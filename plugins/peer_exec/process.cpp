@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <spawn.h>
 #include <pwd.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,7 +20,8 @@ struct Pipe {
   int read = -1, write = -1;
   Pipe() {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
     read = fds[0];
     write = fds[1];
   }
@@ -34,8 +35,8 @@ struct Pipe {
 }
 
 // In the child, between fork and exec: only async-signal-safe calls.
-[[noreturn]] void child(const SpawnRequest& request, char* const* argv, const Pipe& in, const Pipe& out,
-                        const Pipe& err, int report_fd, const passwd* user) {
+[[noreturn]] void child(const SpawnRequest& request, char* const* argv, const Pipe& in,
+                        const Pipe& out, const Pipe& err, int report_fd, const passwd* user) {
   auto die = [report_fd](int stage) { report_and_exit(report_fd, stage); };
   ::setsid();  // own session and process group, so the whole group can be signalled
   if (::dup2(in.read, 0) < 0 || ::dup2(out.write, 1) < 0 || ::dup2(err.write, 2) < 0) die(0);
@@ -92,7 +93,8 @@ pid_t spawn_fast(const SpawnRequest& request, char* const* argv, const Pipe& in,
   ::sigemptyset(&none);
   ::posix_spawnattr_setsigdefault(&attributes, &all);
   ::posix_spawnattr_setsigmask(&attributes, &none);
-  ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  ::posix_spawnattr_setflags(&attributes,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;
   const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv, environ);
   ::posix_spawn_file_actions_destroy(&actions);
@@ -111,7 +113,8 @@ Child spawn(const SpawnRequest& request) {
   const passwd* user = nullptr;
   if (request.run_as) {
     user = ::getpwnam(request.run_as->c_str());
-    if (user == nullptr) throw std::runtime_error("exec.run_as user '" + *request.run_as + "' does not exist");
+    if (user == nullptr)
+      throw std::runtime_error("exec.run_as user '" + *request.run_as + "' does not exist");
   }
   std::vector<char*> argv;
   for (const auto& arg : request.argv) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -141,7 +144,8 @@ Child spawn(const SpawnRequest& request) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     for (int fd : {in.write, out.read, err.read}) ::close(fd);
-    static const char* const stages[] = {"cannot set up stdio", "cannot switch user", "cannot enter directory", ""};
+    static const char* const stages[] = {"cannot set up stdio", "cannot switch user",
+                                         "cannot enter directory", ""};
     const std::string what = std::strerror(error[1]);
     if (error[0] == 3) throw std::runtime_error(request.argv[0] + ": " + what);
     throw std::runtime_error(std::string(stages[error[0] & 3]) + ": " + what);

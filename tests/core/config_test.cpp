@@ -45,8 +45,10 @@ TEST(Config, EnabledListAllowsOnlyThoseNamed) {
 TEST(Config, WrongTypesNameTheKey) {
   EXPECT_NE(error_of({{"socket", 5}}).find("'socket' must be a string"), std::string::npos);
   EXPECT_NE(error_of(nlohmann::json::array()).find("JSON object"), std::string::npos);
-  EXPECT_NE(error_of({{"plugins", {{"enabled", "git"}}}}).find("plugins.enabled"), std::string::npos);
-  EXPECT_NE(error_of({{"plugins", {{"enable", {"git"}}}}}).find("plugins.enable"), std::string::npos);
+  EXPECT_NE(error_of({{"plugins", {{"enabled", "git"}}}}).find("plugins.enabled"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"plugins", {{"enable", {"git"}}}}}).find("plugins.enable"),
+            std::string::npos);
   EXPECT_NE(error_of({{"heartbeat_ms", "fast"}}).find("heartbeat_ms"), std::string::npos);
   EXPECT_NE(error_of({{"exec", 1}}).find("'exec'"), std::string::npos);
 }

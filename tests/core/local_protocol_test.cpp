@@ -35,7 +35,8 @@ class Daemon {
       const std::string state = (dir_ / "state").string();
       if (plugin_dir != nullptr)
         ::execl(AL_DAEMON_PATH, AL_DAEMON_PATH, "--socket", socket_.c_str(), "--state-dir",
-                state.c_str(), "--log-level", "warn", "--plugin-dir", plugin_dir, static_cast<char*>(nullptr));
+                state.c_str(), "--log-level", "warn", "--plugin-dir", plugin_dir,
+                static_cast<char*>(nullptr));
       else
         ::execl(AL_DAEMON_PATH, AL_DAEMON_PATH, "--socket", socket_.c_str(), "--state-dir",
                 state.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
@@ -78,7 +79,8 @@ class Daemon {
 };
 
 void send_all(int fd, const std::string& bytes) {
-  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
 }
 
 struct Reply {
@@ -183,7 +185,8 @@ TEST_F(LocalProtocol, InputBeyondGrantedCreditIsAProtocolError) {
   const int fd = daemon_.connect();
   ASSERT_GE(fd, 0);
   // getPeerStatus never asks for input, so any input data exceeds its (zero) credit.
-  send_all(fd, wire::encode({{"t", "run"}}, "listPlugins") + wire::encode({{"t", "data"}, {"ch", 0}}, "x"));
+  send_all(fd, wire::encode({{"t", "run"}}, "listPlugins") +
+                   wire::encode({{"t", "data"}, {"ch", 0}}, "x"));
   const Reply reply = read_reply(fd);
   ::close(fd);
   ASSERT_TRUE(reply.code);

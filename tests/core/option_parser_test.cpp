@@ -14,8 +14,8 @@ sdk::CommandSpec exec_like() {
   sdk::CommandSpec spec;
   spec.name = "execOnPeer";
   spec.options.add_options()("peer", po::value<std::string>()->required(), "")(
-      "directory", po::value<std::string>()->required(), "")("command", po::value<std::string>(), "")(
-      "no-stdin,n", "")("count", po::value<int>(), "");
+      "directory", po::value<std::string>()->required(), "")(
+      "command", po::value<std::string>(), "")("no-stdin,n", "")("count", po::value<int>(), "");
   spec.positional_label = "PROG ARGS...";
   return spec;
 }
@@ -39,7 +39,8 @@ std::string error_of(const sdk::CommandSpec& spec, std::vector<std::string> args
 }  // namespace
 
 TEST(OptionParser, ParsesLongOptionsWithSeparateAndInlineValues) {
-  auto call = parse_invocation(exec_like(), {"--peer", "vps", "--directory=/opt/x", "--command", "git pull"});
+  auto call = parse_invocation(exec_like(),
+                               {"--peer", "vps", "--directory=/opt/x", "--command", "git pull"});
   EXPECT_EQ(call.get<std::string>("peer"), "vps");
   EXPECT_EQ(call.get<std::string>("directory"), "/opt/x");
   EXPECT_EQ(call.get<std::string>("command"), "git pull");
@@ -47,26 +48,31 @@ TEST(OptionParser, ParsesLongOptionsWithSeparateAndInlineValues) {
 }
 
 TEST(OptionParser, ShortFlagAndDoubleDashArgv) {
-  auto call = parse_invocation(exec_like(), {"-n", "--peer", "p", "--directory", "/", "--", "ls", "--peer", "-l"});
+  auto call = parse_invocation(
+      exec_like(), {"-n", "--peer", "p", "--directory", "/", "--", "ls", "--peer", "-l"});
   EXPECT_TRUE(call.has("no-stdin"));
   EXPECT_EQ(call.positional, (std::vector<std::string>{"ls", "--peer", "-l"}));
 }
 
 TEST(OptionParser, NeverAbbreviates) {
-  EXPECT_NE(error_of(exec_like(), {"--peer", "p", "--dir", "/"}).find("unknown option '--dir'"), std::string::npos);
+  EXPECT_NE(error_of(exec_like(), {"--peer", "p", "--dir", "/"}).find("unknown option '--dir'"),
+            std::string::npos);
 }
 
 TEST(OptionParser, ReportsUnknownMissingAndRepeatedOptions) {
   EXPECT_NE(error_of(exec_like(), {"--bogus"}).find("'--bogus'"), std::string::npos);
   EXPECT_NE(error_of(exec_like(), {"--peer"}).find("needs a value"), std::string::npos);
   EXPECT_NE(error_of(exec_like(), {"--peer", "p"}).find("directory"), std::string::npos);
-  EXPECT_NE(error_of(exec_like(), {"--peer", "a", "--peer", "b", "--directory", "/"}).find("more than once"),
+  EXPECT_NE(error_of(exec_like(), {"--peer", "a", "--peer", "b", "--directory", "/"})
+                .find("more than once"),
             std::string::npos);
-  EXPECT_NE(error_of(exec_like(), {"--no-stdin=yes", "--peer", "a", "--directory", "/"}).find("takes no value"),
+  EXPECT_NE(error_of(exec_like(), {"--no-stdin=yes", "--peer", "a", "--directory", "/"})
+                .find("takes no value"),
             std::string::npos);
   EXPECT_NE(error_of(exec_like(), {"-nx"}).find("unknown option"), std::string::npos);
-  EXPECT_NE(error_of(exec_like(), {"--peer", "a", "--directory", "/", "--count", "many"}).find("count"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(exec_like(), {"--peer", "a", "--directory", "/", "--count", "many"}).find("count"),
+      std::string::npos);
 }
 
 TEST(OptionParser, PositionalsRefusedWhenTheCommandTakesNone) {
@@ -78,7 +84,8 @@ TEST(OptionParser, PositionalsRefusedWhenTheCommandTakesNone) {
 }
 
 TEST(OptionParser, RestIsPositionalHandsEverythingAfterTheFirstArgumentOver) {
-  auto call = parse_invocation(git_like(), {"--peer", "vps", "--directory", "/x", "log", "--oneline", "-5", "--help"});
+  auto call = parse_invocation(
+      git_like(), {"--peer", "vps", "--directory", "/x", "log", "--oneline", "-5", "--help"});
   EXPECT_EQ(call.positional, (std::vector<std::string>{"log", "--oneline", "-5", "--help"}));
   EXPECT_FALSE(wants_help(git_like(), {"--peer", "vps", "log", "--help"}));
   EXPECT_TRUE(wants_help(git_like(), {"--peer", "vps", "--help"}));

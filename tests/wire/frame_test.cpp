@@ -15,7 +15,8 @@ std::string prefix(std::uint32_t total, std::uint32_t head) {
 
 std::string raw_frame(const std::string& head, const std::string& body) {
   return prefix(static_cast<std::uint32_t>(4 + head.size() + body.size()),
-                static_cast<std::uint32_t>(head.size())) + head + body;
+                static_cast<std::uint32_t>(head.size())) +
+         head + body;
 }
 
 }  // namespace

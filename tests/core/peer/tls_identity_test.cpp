@@ -15,7 +15,8 @@ TEST(TlsIdentity, WorkerCertificateCarriesTheLeadersChosenIdAndCannotServe) {
   Cluster cluster;
   auto worker_key = generate_key();
   // The request asks for "desktop"; the leader signs it for "vps" regardless.
-  auto cert = sign_csr(make_csr_pem(worker_key.get(), "desktop"), "vps", cluster.ca.get(), cluster.ca_key.get());
+  auto cert = sign_csr(make_csr_pem(worker_key.get(), "desktop"), "vps", cluster.ca.get(),
+                       cluster.ca_key.get());
   EXPECT_EQ(common_name(cert.get()), "vps");
   EXPECT_TRUE(issued_by(cert.get(), cluster.ca.get()));
   EXPECT_FALSE(can_serve(cert.get()));  // a worker cannot pose as the leader

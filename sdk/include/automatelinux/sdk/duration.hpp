@@ -13,11 +13,24 @@ inline std::optional<std::chrono::milliseconds> parse_duration(const std::string
   double unit = 1.0;
   std::string number = text;
   switch (text.back()) {
-    case 's': unit = 1; number.pop_back(); break;
-    case 'm': unit = 60; number.pop_back(); break;
-    case 'h': unit = 3600; number.pop_back(); break;
-    case 'd': unit = 86400; number.pop_back(); break;
-    default: break;
+    case 's':
+      unit = 1;
+      number.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      number.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      number.pop_back();
+      break;
+    case 'd':
+      unit = 86400;
+      number.pop_back();
+      break;
+    default:
+      break;
   }
   if (number.empty() || number.find_first_not_of("0123456789.") != std::string::npos ||
       number.find('.') != number.rfind('.') || number == ".")

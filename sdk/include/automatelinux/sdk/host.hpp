@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <boost/config.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/logger.h>
 
 #include "automatelinux/sdk/async.hpp"
 #include "automatelinux/sdk/command.hpp"
@@ -20,8 +20,8 @@
 namespace automatelinux::sdk {
 
 // A request arriving from a peer for a message type this plugin serves.
-using PeerHandler = std::function<void(StreamPtr stream, const nlohmann::json& header,
-                                       const std::string& body)>;
+using PeerHandler =
+    std::function<void(StreamPtr stream, const nlohmann::json& header, const std::string& body)>;
 
 class BOOST_SYMBOL_VISIBLE Host {
  public:
@@ -47,8 +47,9 @@ class BOOST_SYMBOL_VISIBLE Host {
   // Opens a request stream to `peer` carrying a message of `type` (served there by
   // add_peer_service), on behalf of the request `on_behalf_of` (its requester and request id
   // travel along, so both ends audit the same request). A number `timeout_ms` in `header` makes
-  // the serving core cancel the handler after that long and end the request as a timeout. Failures ("Peer not found: vps", "Peer is offline: vps") arrive through
-  // the stream's on_result as Result::error.
+  // the serving core cancel the handler after that long and end the request as a timeout. Failures
+  // ("Peer not found: vps", "Peer is offline: vps") arrive through the stream's on_result as
+  // Result::error.
   virtual StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
                                      nlohmann::json header, std::string body,
                                      const StreamPtr& on_behalf_of) = 0;

@@ -6,11 +6,11 @@
 
 #include <cstdint>
 
+#include <fmt/core.h>
+#include <spdlog/version.h>
 #include <boost/config.hpp>
 #include <boost/version.hpp>
-#include <fmt/core.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/version.h>
 
 #include "automatelinux/sdk/host.hpp"
 
@@ -35,18 +35,18 @@ struct PluginDescriptor {
   const char* name;           // what `plugins.enabled`/`disabled` refer to
   const char* version;
   BoundaryVersions built_with;
-  void (*init)(Host& host);   // registers commands and peer services; may throw
+  void (*init)(Host& host);  // registers commands and peer services; may throw
 };
 
 using EntryFunction = const PluginDescriptor* (*)();
 
 }  // namespace automatelinux::sdk
 
-#define AUTOMATELINUX_PLUGIN(NAME, VERSION, INIT)                                          \
-  extern "C" BOOST_SYMBOL_EXPORT const ::automatelinux::sdk::PluginDescriptor*             \
-  automatelinux_plugin_entry() {                                                           \
-    static const ::automatelinux::sdk::PluginDescriptor descriptor{                        \
-        ::automatelinux::sdk::kAbiVersion, NAME, VERSION,                                  \
-        ::automatelinux::sdk::BoundaryVersions{}, INIT};                                   \
-    return &descriptor;                                                                    \
+#define AUTOMATELINUX_PLUGIN(NAME, VERSION, INIT)                              \
+  extern "C" BOOST_SYMBOL_EXPORT const ::automatelinux::sdk::PluginDescriptor* \
+  automatelinux_plugin_entry() {                                               \
+    static const ::automatelinux::sdk::PluginDescriptor descriptor{            \
+        ::automatelinux::sdk::kAbiVersion, NAME, VERSION,                      \
+        ::automatelinux::sdk::BoundaryVersions{}, INIT};                       \
+    return &descriptor;                                                        \
   }

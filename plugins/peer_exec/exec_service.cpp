@@ -54,7 +54,9 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
     return sdk::fail(stream, "Cannot run on " + self + ": " + e.what());
   }
   ++running_;
-  std::make_shared<Execution>(host_, stream, child, [this] { --running_; })->start();
+  std::optional<std::chrono::milliseconds> deadline;
+  if (!request.contains("timeout_ms")) deadline = policy_.default_timeout;
+  std::make_shared<Execution>(host_, stream, child, [this] { --running_; })->start(deadline);
 }
 
 }  // namespace automatelinux::peer_exec

@@ -23,10 +23,17 @@ Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
       out_{host.adopt_fd(child.stdout_fd), sdk::Channel::out},
       err_{host.adopt_fd(child.stderr_fd), sdk::Channel::err},
       kill_timer_(host.make_timer()),
-      idle_timer_(host.make_timer()) {}
+      idle_timer_(host.make_timer()),
+      deadline_timer_(host.make_timer()) {}
 
-void Execution::start() {
+void Execution::start(std::optional<std::chrono::milliseconds> deadline) {
   auto self = shared_from_this();
+  if (deadline) {
+    deadline_timer_->start(*deadline, [self] {
+      self->timed_out_ = true;
+      self->on_cancel();
+    });
+  }
   stream_->on_cancel([self](int) { self->on_cancel(); });
   pump(out_);
   pump(err_);
@@ -109,10 +116,12 @@ void Execution::finish() {
   if (finished_ || !wait_status_) return;
   finished_ = true;
   idle_timer_->cancel();
+  deadline_timer_->cancel();
   // A cancelled or timed-out request takes its whole process group along, background included.
   if (cancelled_) kill_group(SIGKILL);
   const int status = *wait_status_;
-  sdk::Result result = cancelled_            ? sdk::Result::cancelled()
+  sdk::Result result = timed_out_            ? sdk::Result::timeout()
+                       : cancelled_          ? sdk::Result::cancelled()
                        : WIFSIGNALED(status) ? sdk::Result::signaled(WTERMSIG(status))
                                              : sdk::Result::exited(WEXITSTATUS(status));
   stream_->finish(result);

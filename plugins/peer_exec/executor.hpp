@@ -17,7 +17,9 @@ class Execution : public std::enable_shared_from_this<Execution> {
  public:
   // `on_done` runs once the request has finished (for the concurrency count).
   Execution(sdk::Host& host, sdk::StreamPtr stream, Child child, std::function<void()> on_done);
-  void start();
+  // `deadline`: this host's exec.default_timeout, used when the request carries no timeout of its
+  // own (a requested timeout is enforced by core).
+  void start(std::optional<std::chrono::milliseconds> deadline = std::nullopt);
 
  private:
   struct Output {
@@ -40,9 +42,10 @@ class Execution : public std::enable_shared_from_this<Execution> {
   std::function<void()> on_done_;
   sdk::AsyncFdPtr stdin_, pidfd_;
   Output out_, err_;
-  sdk::TimerPtr kill_timer_, idle_timer_;
+  sdk::TimerPtr kill_timer_, idle_timer_, deadline_timer_;
   std::optional<int> wait_status_;
   bool cancelled_ = false;
+  bool timed_out_ = false;
   bool finished_ = false;
 };
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <automatelinux/sdk/duration.hpp>
+
 namespace automatelinux::peer_exec {
 namespace {
 
@@ -53,6 +55,14 @@ ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
   if (section.contains("run_as")) {
     if (!section["run_as"].is_string()) throw std::runtime_error("exec.run_as must be a user name");
     policy.run_as = section["run_as"].get<std::string>();
+  }
+  if (section.contains("default_timeout")) {
+    const auto& v = section["default_timeout"];
+    const auto parsed = v.is_string() ? sdk::parse_duration(v.get<std::string>()) : std::nullopt;
+    if (!parsed || parsed->count() <= 0)
+      throw std::runtime_error(
+          "exec.default_timeout must be a duration such as \"30s\", \"10m\", \"1h\"");
+    policy.default_timeout = *parsed;
   }
   if (section.contains("max_concurrent")) {
     const auto& v = section["max_concurrent"];

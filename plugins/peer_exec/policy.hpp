@@ -2,6 +2,7 @@
 // daemon that runs the command; the requester's checks are never trusted.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct ExecPolicy {
   std::vector<std::string> allowed_roots{"/"};            // realpath'ed at load
   std::optional<std::string> run_as;                      // user name; unset: the daemon's user
   std::size_t max_concurrent = 256;
+  std::optional<std::chrono::milliseconds> default_timeout;  // when the request sets none
 
   // Throws std::runtime_error naming the bad key.
   static ExecPolicy from_json(const nlohmann::json& section);

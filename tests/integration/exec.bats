@@ -298,3 +298,14 @@ line"
   [ "$status" -eq 0 ]
   [ "$output" = "nobody" ]
 }
+
+@test "the host's exec.default_timeout stops commands that set no --timeout (124, group gone)" {
+  cluster_with_vps_policy '{"default_timeout": "1s"}'
+  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --command 'echo $$ > pg; sleep 30'
+  [ "$status" -eq 124 ]
+  wait_for 3 eval '! group_alive "$(cat "$W/pg")"'
+  # An explicit --timeout wins over the default.
+  run dd laptop execOnPeer --peer vps --directory /tmp --timeout 3 --command 'sleep 1.5; echo done'
+  [ "$status" -eq 0 ]
+  [ "$output" = "done" ]
+}

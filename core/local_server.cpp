@@ -25,7 +25,7 @@ bool socket_is_live(asio::io_context& io, const std::filesystem::path& path) {
 
 LocalServer::LocalServer(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
                          const Dispatcher& dispatcher)
-    : io_(io), log_(std::move(log)), dispatcher_(dispatcher), acceptor_(io) {}
+    : io_(io), log_(std::move(log)), dispatcher_(dispatcher), acceptor_(io), retry_timer_(io) {}
 
 LocalServer::~LocalServer() {
   stop();
@@ -61,14 +61,18 @@ void LocalServer::do_accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, Protocol::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      // EMFILE and friends: log, keep serving the clients we have, try again.
+      // EMFILE and friends: keep serving the clients we have and retry shortly, not in a spin.
       log_->warn("accept failed: {}", ec.message());
-    } else {
-      auto connection = std::make_shared<LocalConnection>(std::move(socket), log_, dispatcher_);
-      std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
-      connections_.insert(connection);
-      connection->start();
+      retry_timer_.expires_after(std::chrono::milliseconds(200));
+      retry_timer_.async_wait([this](boost::system::error_code e) {
+        if (!e && acceptor_.is_open()) do_accept();
+      });
+      return;
     }
+    auto connection = std::make_shared<LocalConnection>(std::move(socket), log_, dispatcher_);
+    std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
+    connections_.insert(connection);
+    connection->start();
     do_accept();
   });
 }
@@ -77,6 +81,7 @@ void LocalServer::stop() {
   if (!acceptor_.is_open()) return;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  retry_timer_.cancel();
   for (const auto& weak : connections_)
     if (auto connection = weak.lock()) connection->shutdown();
   connections_.clear();

@@ -31,6 +31,7 @@ class LocalServer {
   std::shared_ptr<spdlog::logger> log_;
   const Dispatcher& dispatcher_;
   asio::local::stream_protocol::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
   std::filesystem::path path_;
   std::set<std::weak_ptr<LocalConnection>, std::owner_less<>> connections_;
 };

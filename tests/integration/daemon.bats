@@ -239,3 +239,25 @@ teardown() { stop_all_daemons; }
   run "$DAEMON" --sock /tmp/x
   [ "$status" -eq 1 ]
 }
+
+@test "running out of file descriptors does not stop the daemon; it recovers when clients leave" {
+  stop_daemon a
+  # A tiny descriptor limit for this daemon only.
+  mkdir -p "$BATS_TEST_TMPDIR/a"
+  (ulimit -n 40; exec "$DAEMON" --socket "$BATS_TEST_TMPDIR/a/sock" --state-dir "$BATS_TEST_TMPDIR/a/state" 2>>"$BATS_TEST_TMPDIR/a/stderr") &
+  echo $! >"$BATS_TEST_TMPDIR/a/pid"
+  wait_for 5 "$D" --socket "$BATS_TEST_TMPDIR/a/sock" listPlugins
+  # Hold 60 idle connections for two seconds: more than the daemon can accept.
+  python3 - "$BATS_TEST_TMPDIR/a/sock" <<'PY'
+import socket, sys, time
+held = []
+for _ in range(60):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+time.sleep(2)
+PY
+  kill -0 "$(cat "$BATS_TEST_TMPDIR/a/pid")"
+  wait_for 15 "$D" --socket "$BATS_TEST_TMPDIR/a/sock" listPlugins
+  grep -q "accept failed" "$BATS_TEST_TMPDIR/a/state/daemon.log"
+}

@@ -241,6 +241,9 @@ teardown() { stop_all_daemons; }
 }
 
 @test "running out of file descriptors does not stop the daemon; it recovers when clients leave" {
+  # UBSan's vptr check opens a pipe to probe memory; with no descriptors left it reports a false
+  # "invalid vptr". The plain build runs this test.
+  [ -z "${AL_SANITIZED:-}" ] || skip "sanitizer runtimes need free descriptors of their own"
   stop_daemon a
   # A tiny descriptor limit for this daemon only.
   mkdir -p "$BATS_TEST_TMPDIR/a"

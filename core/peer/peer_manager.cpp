@@ -343,6 +343,13 @@ void PeerManager::connect_to_leader() {
                              "the leader refused this daemon: {}",
                              printable_command(
                                  {wire::string_field(f.header, "reason", "?").substr(0, 200)}));
+                         // Removed from the cluster: retrying cannot help until a new join.
+                         if (wire::string_field(f.header, "reason", "") == "certificate revoked") {
+                           revoked_ = true;
+                           log_->error(
+                               "this daemon was removed from the cluster; join again with "
+                               "'d setPeerConfig --role worker … --token TOKEN'");
+                         }
                          return s->close("refused");
                        }
                        if (f.type() != "welcome") return s->close("expected a welcome");
@@ -368,7 +375,7 @@ void PeerManager::connect_to_leader() {
 }
 
 void PeerManager::schedule_reconnect() {
-  if (stopped_ || !is_worker()) return;
+  if (stopped_ || !is_worker() || revoked_) return;
   const auto exp = std::min<long long>(kReconnectCap.count(),
                                        kReconnectBase.count() << std::min(reconnect_attempt_, 10));
   ++reconnect_attempt_;
@@ -794,6 +801,7 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
     return done(std::string("--leader: ") + e.what());
   }
   auto commit = [this, id, leader_address, done] {
+    revoked_ = false;
     stop_listening();
     drop_all_sessions("role changed");
     state_.config = LocalConfig{id, "worker", leader_address, "", unix_now()};

@@ -110,6 +110,7 @@ class PeerManager final : public sdk::PeerNetwork {
   bool connected_ = false;
   std::int64_t since_ = 0;
   bool stopped_ = false;
+  bool revoked_ = false;  // the leader revoked our certificate: stop reconnecting until re-joined
   std::mt19937 rng_{std::random_device{}()};
 };
 

@@ -91,6 +91,10 @@ scenario_revoked_worker_cannot_rejoin() {
   wait_for 5 bash -c "! '$D' --socket '$BATS_TEST_TMPDIR/laptop/sock' listPeers --json | jq -e '.[] | select(.id == \"vps\")'"
   # Its certificate is refused from now on (it keeps trying in the background).
   wait_for 10 grep -q "certificate revoked" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  # …and stops knocking: one refusal, then it waits for a new join.
+  wait_for 5 grep -q "removed from the cluster; join again" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  sleep 1.5
+  [ "$(grep -c "refused this daemon" "$BATS_TEST_TMPDIR/vps/state/daemon.log")" -eq 1 ]
   [ -z "$(peer_status desktop vps)" ]
   # A token made before the removal cannot enroll that id again, even from a fresh machine.
   start_peer vps2

@@ -6,9 +6,7 @@ load helpers
 load cluster_scenarios
 
 setup() {
-  LEADER_HOST=127.0.0.1
-  LISTEN_HOST=127.0.0.1
-  CLIENT_NS=
+  use_loopback
 }
 teardown() { stop_all_daemons; }
 

@@ -6,6 +6,13 @@
 
 HEARTBEAT_MS=300
 
+# The cluster on 127.0.0.1 (the suites that do not use namespaces).
+use_loopback() {
+  LEADER_HOST=127.0.0.1
+  LISTEN_HOST=127.0.0.1
+  CLIENT_NS=
+}
+
 start_peer() {
   local name=$1
   shift

@@ -7,9 +7,7 @@ load helpers
 load cluster_scenarios
 
 setup() {
-  LEADER_HOST=127.0.0.1
-  LISTEN_HOST=127.0.0.1
-  CLIENT_NS=
+  use_loopback
   W=$BATS_TEST_TMPDIR/work
   mkdir -p "$W"
 }

@@ -9,8 +9,7 @@ load ../integration/cluster_scenarios
 COMPLETION=$(cd "$BATS_TEST_DIRNAME/../../shell/completion" && pwd)/d
 
 setup() {
-  LEADER_HOST=127.0.0.1
-  LISTEN_HOST=127.0.0.1
+  use_loopback
 }
 teardown() { stop_all_daemons; }
 

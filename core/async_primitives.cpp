@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/untrusted_text.hpp"
+
 namespace automatelinux::core {
 namespace {
 
@@ -11,7 +13,7 @@ void call_plugin(const std::shared_ptr<spdlog::logger>& log, F&& f) {
   try {
     f();
   } catch (const std::exception& e) {
-    log->error("plugin callback threw: {}", e.what());
+    log->error("plugin callback threw: {}", escape_untrusted(e.what()));
   } catch (...) {
     log->error("plugin callback threw a non-exception");
   }

@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/builtin_commands.hpp"
@@ -11,9 +12,30 @@
 
 namespace automatelinux::core {
 
+namespace {
+
+// A new state dir is made 0750; an existing one keeps the mode its owner gave it, unless anyone
+// at all could write into it (then keys, tokens and logs could be swapped): refuse to start.
+void prepare_state_dir(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(dir)) {
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms(0750));
+    return;
+  }
+  const auto status = fs::status(dir);
+  if (!fs::is_directory(status))
+    throw std::runtime_error("state dir " + dir.string() + " is not a directory");
+  if ((status.permissions() & fs::perms::others_write) != fs::perms::none)
+    throw std::runtime_error(fmt::format(
+        "state dir {} is world-writable (mode {:04o}); refusing to use it (chmod o-w {})",
+        dir.string(), static_cast<unsigned>(status.permissions() & fs::perms::mask), dir.string()));
+}
+
+}  // namespace
+
 int run_daemon(const DaemonConfig& config) {
-  std::filesystem::create_directories(config.state_dir);
-  std::filesystem::permissions(config.state_dir, std::filesystem::perms(0750));
+  prepare_state_dir(config.state_dir);
   auto log = make_logger(config.state_dir, config.log_level);
   log->info("automatelinux-daemon {} starting (pid {}, state dir {}{})", AL_VERSION, ::getpid(),
             config.state_dir.string(),

@@ -5,6 +5,7 @@
 
 #include "automatelinux/sdk/reply.hpp"
 #include "core/option_parser.hpp"
+#include "core/untrusted_text.hpp"
 
 namespace automatelinux::core {
 
@@ -46,7 +47,7 @@ void Dispatcher::dispatch(const std::vector<std::string>& argv,
     entry->spec.handler(stream, call);
   } catch (const std::exception& e) {
     log_->error("request {}: plugin '{}' threw from '{}': {}", stream->request_id(), entry->plugin,
-                name, e.what());
+                name, escape_untrusted(e.what()));
     sdk::fail(stream, "command '" + name + "' failed: " + e.what());
   } catch (...) {
     log_->error("request {}: plugin '{}' threw a non-exception from '{}'", stream->request_id(),

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/exit_status.hpp"
+#include "core/untrusted_text.hpp"
 
 namespace automatelinux::core {
 namespace {
@@ -89,7 +90,7 @@ void LocalConnection::open_request(const wire::Frame& frame) {
 }
 
 void LocalConnection::fail(const std::string& reason) {
-  log_->warn("local client uid={}: bad request: {}", uid_, reason);
+  log_->warn("local client uid={}: bad request: {}", uid_, escape_untrusted(reason));
   const auto result = sdk::Result::error("bad request: " + reason);
   if (stream_ && !stream_->finished()) {
     auto stream = stream_;

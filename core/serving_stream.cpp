@@ -8,6 +8,7 @@
 
 #include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
+#include "core/untrusted_text.hpp"
 
 namespace automatelinux::core {
 namespace {
@@ -16,6 +17,13 @@ namespace {
 bool plausible_request_id(const std::string& id) {
   return !id.empty() && id.size() <= 32 &&
          id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The request id is chosen by whoever asked (both ends log the same one), so it is not unique on
+// its own: each audit record also carries this daemon's own sequence number.
+std::uint64_t next_audit_seq() {
+  static std::uint64_t seq = 0;
+  return ++seq;
 }
 
 std::string new_request_id() {
@@ -33,10 +41,19 @@ ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logge
       transport_(std::move(transport)),
       requester_(std::move(requester)),
       id_(plausible_request_id(request_id) ? std::move(request_id) : new_request_id()),
+      seq_(next_audit_seq()),
       cancel_deadline_(io),
       timeout_(io) {}
 
 ServingStream::~ServingStream() = default;
+
+void ServingStream::set_subject(std::string subject) {
+  // Already printable (escaped by the caller); only its length is bounded here.
+  if (subject.size() > kMaxAuditText)
+    subject = fmt::format("{}…(+{} bytes)", subject.substr(0, kMaxAuditText),
+                          subject.size() - kMaxAuditText);
+  subject_ = std::move(subject);
+}
 
 // Every call into plugin code goes through here: an exception ends the request, never the daemon.
 template <class F>
@@ -44,7 +61,7 @@ void ServingStream::guarded(F&& f) {
   try {
     f();
   } catch (const std::exception& e) {
-    log_->error("request {}: command failed: {}", id_, e.what());
+    log_->error("request {}: command failed: {}", id_, escape_untrusted(e.what()));
     finish(sdk::Result::error(std::string("internal error: ") + e.what()));
   } catch (...) {
     log_->error("request {}: command threw a non-exception", id_);
@@ -205,11 +222,12 @@ void ServingStream::finish(sdk::Result result) {
   // The audit line: one per request, whatever the outcome.
   log_->info(
       "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
-      "duration_ms={:.1f} bytes_out={} bytes_in={}{}{}",
-      id_, requester_.peer.empty() ? "local" : requester_.peer, requester_.uid, subject_,
-      result.kind == sdk::Result::Kind::error ? "refused" : "ran", result_kind_name(result.kind),
-      result.code, exit_status(result), elapsed.count(), bytes_out_, bytes_in_,
-      result.reason.empty() ? "" : " reason=", printable_command({result.reason}));
+      "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}",
+      id_, requester_.peer.empty() ? "local" : escape_untrusted(requester_.peer), requester_.uid,
+      subject_, result.kind == sdk::Result::Kind::error ? "refused" : "ran",
+      result_kind_name(result.kind), result.code, exit_status(result), elapsed.count(), bytes_out_,
+      bytes_in_, seq_, result.reason.empty() ? "" : " reason=",
+      printable_command({result.reason.substr(0, kMaxAuditText)}));
   transport_->send_result(result);  // the transport drops it if the requester is gone
   // Drop plugin callbacks now: they usually hold this stream and would keep it alive forever.
   cancel_handler_ = {};

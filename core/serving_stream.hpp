@@ -24,6 +24,8 @@ namespace automatelinux::core {
 inline constexpr std::size_t kStreamWindow = 512 * 1024;
 // How long a cancelled handler has to finish before core ends the request itself.
 inline constexpr std::chrono::seconds kCancelGrace{5};
+// Longest command line or reason an audit line shows (a command may be up to a frame long).
+inline constexpr std::size_t kMaxAuditText = 4096;
 
 class StreamTransport {
  public:
@@ -39,8 +41,8 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
                 std::string request_id = {});
   ~ServingStream() override;
 
-  // What the audit line names (the command line, printable).
-  void set_subject(std::string subject) { subject_ = std::move(subject); }
+  // What the audit line names (the command line, already printable; capped here).
+  void set_subject(std::string subject);
 
   // Frames from the requester, after the one that opened the request. Throws wire::FrameError
   // on a protocol violation.
@@ -75,6 +77,7 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
   std::shared_ptr<StreamTransport> transport_;
   sdk::Requester requester_;
   std::string id_;
+  std::uint64_t seq_;
   std::string subject_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "automatelinux/sdk/duration.hpp"
 #include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
 #include "core/failed_stream.hpp"
 #include "core/peer/enrollment.hpp"
+#include "core/peer/peer_fields.hpp"
 #include "core/peer/tls_identity.hpp"
+#include "core/untrusted_text.hpp"
 
 namespace automatelinux::core::peer {
 namespace {
@@ -262,7 +265,8 @@ void PeerManager::admit(const SessionPtr& session) {
   if (member == state_.members.end() || member->second.fingerprint != fp) {
     const std::string reason =
         state_.revoked.contains(id) ? "certificate revoked" : "unknown certificate";
-    log_->warn("peer connection from {} claiming '{}' refused: {}", session->remote(), id, reason);
+    log_->warn("peer connection from {} claiming '{}' refused: {}", session->remote(),
+               escape_untrusted(id), reason);
     session->start(
         {[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, const std::string&) {}});
     session->send({{"t", "refused"}, {"reason", reason}});
@@ -327,7 +331,7 @@ void PeerManager::connect_to_leader() {
               session->handshake([this, session, generation](const std::string& error) {
                 if (generation != connect_generation_) return session->close("superseded");
                 if (!error.empty()) {
-                  log_->warn("leader {}: {}", state_.config->leader, error);
+                  log_->warn("leader {}: {}", state_.config->leader, escape_untrusted(error));
                   return schedule_reconnect();
                 }
                 // Wait for the explicit welcome: TLS 1.3 cannot tell us otherwise that we were
@@ -341,8 +345,7 @@ void PeerManager::connect_to_leader() {
                        if (f.type() == "refused") {
                          log_->error(
                              "the leader refused this daemon: {}",
-                             printable_command(
-                                 {wire::string_field(f.header, "reason", "?").substr(0, 200)}));
+                             escape_untrusted(wire::string_field(f.header, "reason", "?"), 200));
                          // Removed from the cluster: retrying cannot help until a new join.
                          if (wire::string_field(f.header, "reason", "") == "certificate revoked") {
                            revoked_ = true;
@@ -364,7 +367,8 @@ void PeerManager::connect_to_leader() {
                      [this, generation](const SessionPtr& s, const std::string& why) {
                        if (leader_session_ == s) return on_closed(s, why);
                        if (generation == connect_generation_) {
-                         log_->warn("leader connection closed before welcome: {}", why);
+                         log_->warn("leader connection closed before welcome: {}",
+                                    escape_untrusted(why));
                          schedule_reconnect();
                        }
                      }});
@@ -402,24 +406,28 @@ void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
       throw wire::FrameError("'peers' must be a list");
     cached_members_.clear();
     for (const auto& p : *peers)
-      if (p.is_object() && p.contains("id") && p["id"].is_string()) cached_members_.push_back(p);
+      if (auto entry = checked_member_entry(p)) cached_members_.push_back(std::move(*entry));
     return;
   }
   if (type == "hello" && !session->is_tls_client()) {
     if (!session->version.empty()) throw wire::FrameError("hello sent twice");
-    // Bounded: this goes into every member list the leader pushes.
-    session->version = wire::string_field(frame.header, "version", "?").substr(0, 32);
-    if (session->version.empty()) session->version = "?";
-    session->commands.clear();
+    // Checked, not just cut: this goes into every member list and onto other members' screens.
+    const std::string version = wire::string_field(frame.header, "version", "");
+    if (!valid_version(version)) throw wire::FrameError("hello: invalid version");
+    // Names of another shape are left out (never shown); so is anything past 128 names.
+    std::vector<std::string> commands;
     if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
       for (const auto& c : *cmds)
-        if (c.is_string() && c.get_ref<const std::string&>().size() <= 64 &&
-            session->commands.size() < 128)
-          session->commands.push_back(c.get<std::string>());
+        if (c.is_string() && valid_command_name(c.get_ref<const std::string&>()) &&
+            commands.size() < 128)
+          commands.push_back(c.get<std::string>());
+    session->version = version;
+    session->commands = std::move(commands);
     return push_members();
   }
   if (type == "welcome" && session->is_tls_client()) return;
-  log_->warn("peer {} sent unknown message type '{}': closing", session->id, type);
+  log_->warn("peer {} sent unknown message type '{}': closing", session->id,
+             escape_untrusted(type));
   session->close("unknown message type '" + type + "'");
 }
 
@@ -449,14 +457,14 @@ void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
   if (session == leader_session_) {
     leader_session_.reset();
     mark_connection_change(false);
-    log_->warn("lost the leader: {}", why);
+    log_->warn("lost the leader: {}", escape_untrusted(why));
     schedule_reconnect();
     return;
   }
   if (auto it = workers_.find(id); it != workers_.end() && it->second == session) {
     workers_.erase(it);
     last_seen_[id] = session->last_seen;
-    log_->warn("peer {} offline: {}", id, why);
+    log_->warn("peer {} offline: {}", id, escape_untrusted(why));
     push_members();
   }
 }
@@ -476,7 +484,8 @@ void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
           : (type == "credit" || type == "result" ||
              ((type == "data" || type == "eof") && (ch == 1 || ch == 2)));
   if (!allowed) {
-    log_->warn("peer {} sent '{}' the wrong way on stream {}: dropped", session->id, type, sid);
+    log_->warn("peer {} sent '{}' the wrong way on stream {}: dropped", session->id,
+               escape_untrusted(type), sid);
     return;
   }
   if (auto relay = r.relayed.find(sid); relay != r.relayed.end()) {
@@ -575,11 +584,18 @@ void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid,
   routes_[session.get()].served[sid] = stream;
   const nlohmann::json request = frame.header.value("req", nlohmann::json::object());
   try {
-    if (const auto ms = wire::int_field(request, "timeout_ms", 0); ms > 0)
+    // A timeout from a peer is checked like one typed at `d`: out of range ends the request
+    // (it would overflow the clock, or with 0 or less slip past the host's default timeout).
+    if (request.contains("timeout_ms")) {
+      const auto ms = wire::int_field(request, "timeout_ms", 0);
+      if (ms <= 0 || ms > sdk::kMaxDuration.count())
+        return stream->finish(sdk::Result::error(fmt::format(
+            "bad request: timeout_ms must be from 1 to {}", sdk::kMaxDuration.count())));
       stream->arm_timeout(std::chrono::milliseconds(ms));
+    }
     service->handler(stream, request, frame.body);
   } catch (const std::exception& e) {
-    log_->error("peer service '{}' threw: {}", type, e.what());
+    log_->error("peer service '{}' threw: {}", escape_untrusted(type), escape_untrusted(e.what()));
     stream->finish(sdk::Result::error(std::string("peer service failed: ") + e.what()));
   }
 }

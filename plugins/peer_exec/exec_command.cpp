@@ -42,7 +42,9 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
     const auto& text = call.get<std::string>("timeout");
     const auto timeout = sdk::parse_duration(text);
     if (!timeout || timeout->count() <= 0)
-      return sdk::fail(stream, "invalid --timeout '" + text + "' (use e.g. 1.5, 30s, 10m, 24h)");
+      return sdk::fail(stream, "invalid --timeout '" + text +
+                                   "' (use e.g. 1.5, 30s, 10m, 24h; at most " +
+                                   sdk::kMaxDurationText + ")");
     header["timeout_ms"] = timeout->count();
   }
   if (const auto self = host.peers().local().id; self && *self == peer)

@@ -1,0 +1,142 @@
+// ServingStream against a recording transport: credit windows in both directions, cancellation
+// with its grace period, core-owned timeouts, and the one audit line per request.
+#include "core/serving_stream.hpp"
+
+#include <csignal>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+namespace core = automatelinux::core;
+namespace sdk = automatelinux::sdk;
+namespace wire = automatelinux::wire;
+
+namespace {
+
+struct RecordingTransport : core::StreamTransport {
+  std::vector<std::pair<nlohmann::json, std::string>> frames;
+  std::optional<sdk::Result> result;
+  void send(nlohmann::json header, std::string_view body) override {
+    frames.emplace_back(std::move(header), std::string(body));
+  }
+  void send_result(const sdk::Result& r) override { result = r; }
+  std::size_t data_bytes() const {
+    std::size_t n = 0;
+    for (const auto& [h, b] : frames)
+      if (h["t"] == "data") n += b.size();
+    return n;
+  }
+};
+
+class ServingStreamTest : public ::testing::Test {
+ protected:
+  ServingStreamTest()
+      : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_)),
+        log_(std::make_shared<spdlog::logger>("test", sink_)),
+        transport_(std::make_shared<RecordingTransport>()),
+        stream_(std::make_shared<core::ServingStream>(io_, log_, transport_,
+                                                      sdk::Requester{"vps", -1}, "00aa")) {}
+
+  void run() {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(50));
+  }
+  static wire::Frame frame(nlohmann::json header, std::string body = {}) {
+    return wire::Frame{std::move(header), std::move(body)};
+  }
+
+  std::ostringstream log_text_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> log_;
+  automatelinux::asio::io_context io_;
+  std::shared_ptr<RecordingTransport> transport_;
+  std::shared_ptr<core::ServingStream> stream_;
+};
+
+TEST_F(ServingStreamTest, OutputStopsAtTheWindowUntilCreditComesBack) {
+  bool released = false;
+  stream_->write(sdk::Channel::out, std::string(2 * core::kStreamWindow, 'x'),
+                 [&](bool ok) { released = ok; });
+  run();
+  EXPECT_EQ(transport_->data_bytes(), core::kStreamWindow);
+  EXPECT_FALSE(released);  // the writer waits: memory stays bounded by the window
+  stream_->on_frame(frame({{"t", "credit"}, {"n", core::kStreamWindow}}));
+  run();
+  EXPECT_EQ(transport_->data_bytes(), 2 * core::kStreamWindow);
+  stream_->on_frame(frame({{"t", "credit"}, {"n", core::kStreamWindow}}));
+  run();
+  EXPECT_TRUE(released);
+}
+
+TEST_F(ServingStreamTest, CreditForBytesNeverSentIsAProtocolError) {
+  stream_->write(sdk::Channel::out, "abc", {});
+  EXPECT_THROW(stream_->on_frame(frame({{"t", "credit"}, {"n", 4}})), wire::FrameError);
+}
+
+TEST_F(ServingStreamTest, InputBeyondGrantedCreditIsAProtocolError) {
+  EXPECT_THROW(stream_->on_frame(frame({{"t", "data"}, {"ch", 0}}, "x")), wire::FrameError);
+  std::string got;
+  stream_->read(sdk::Channel::in, [&](std::string_view data, bool) { got = data; });
+  ASSERT_EQ(transport_->frames.back().first["t"], "credit");
+  EXPECT_EQ(transport_->frames.back().first["n"], core::kStreamWindow);
+  stream_->on_frame(frame({{"t", "data"}, {"ch", 0}}, "hello"));
+  run();
+  EXPECT_EQ(got, "hello");
+  EXPECT_THROW(stream_->on_frame(frame({{"t", "data"}, {"ch", 1}}, "x")), wire::FrameError);
+  EXPECT_THROW(stream_->on_frame(
+                   frame({{"t", "data"}, {"ch", 0}}, std::string(core::kStreamWindow + 1, 'y'))),
+               wire::FrameError);
+}
+
+TEST_F(ServingStreamTest, CancelReachesTheHandlerWithItsSignal) {
+  int signal = 0;
+  stream_->on_cancel([&](int s) {
+    signal = s;
+    stream_->finish(sdk::Result::cancelled());
+  });
+  stream_->on_frame(frame({{"t", "cancel"}, {"signal", SIGINT}}));
+  run();
+  EXPECT_EQ(signal, SIGINT);
+  ASSERT_TRUE(transport_->result);
+  EXPECT_EQ(transport_->result->kind, sdk::Result::Kind::cancelled);
+}
+
+TEST_F(ServingStreamTest, AHandlerThatIgnoresCancelIsEndedAfterTheGracePeriod) {
+  stream_->on_cancel([](int) {});
+  stream_->on_transport_lost();
+  io_.run_for(core::kCancelGrace + std::chrono::milliseconds(500));
+  ASSERT_TRUE(transport_->result);
+  EXPECT_EQ(transport_->result->kind, sdk::Result::Kind::error);
+  EXPECT_NE(log_text_.str().find("did not stop"), std::string::npos);
+}
+
+TEST_F(ServingStreamTest, TimeoutEndsAsTimeoutWhateverTheHandlerReports) {
+  stream_->on_cancel([&](int) { stream_->finish(sdk::Result::signaled(SIGTERM)); });
+  stream_->arm_timeout(std::chrono::milliseconds(10));
+  io_.run_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(transport_->result);
+  EXPECT_EQ(transport_->result->kind, sdk::Result::Kind::timeout);
+}
+
+TEST_F(ServingStreamTest, OneAuditLineWithEscapedFieldsAndASequenceNumber) {
+  auto other = std::make_shared<core::ServingStream>(io_, log_, transport_,
+                                                     sdk::Requester{"evil\nline", -1}, "00aa");
+  other->set_subject(std::string(10000, 'c'));
+  other->finish(sdk::Result::error("no\nsuch"));
+  other->finish(sdk::Result::exited(0));  // ignored: one line per request
+  stream_->finish(sdk::Result::exited(0));
+  const std::string text = log_text_.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_NE(text.find("requester=evil\\x0aline"), std::string::npos) << text;
+  EXPECT_NE(text.find("…(+5904 bytes)"), std::string::npos);
+  EXPECT_NE(text.find("reason=no\\x0asuch"), std::string::npos) << text;
+  // Same request id from the same requester, still two distinct records.
+  const auto first = text.find(" seq="), second = text.rfind(" seq=");
+  ASSERT_NE(first, second);
+  EXPECT_NE(text.substr(first, text.find(' ', first + 1) - first),
+            text.substr(second, text.find(' ', second + 1) - second));
+}
+
+}  // namespace

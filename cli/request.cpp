@@ -167,7 +167,34 @@ class Request {
   bool send_failed_ = false;
 };
 
+// A connected socket to the daemon, or -1 with errno set.
+int connect_to_daemon(const std::string& socket_path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(address.sun_path)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
+
+bool daemon_reachable(const std::string& socket_path) {
+  const int fd = connect_to_daemon(socket_path);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
 
 int run_request(const std::string& socket_path, const std::vector<std::string>& argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -178,14 +205,8 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
   ::sigemptyset(&action.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);
 
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(address.sun_path))
-    return fail("socket path too long: " + socket_path);
-  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  const int fd = connect_to_daemon(socket_path);
+  if (fd < 0) {
     return fail("cannot reach the daemon at " + socket_path + ": " + std::strerror(errno) +
                 " (is automatelinux-daemon running?)");
   }

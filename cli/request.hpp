@@ -14,4 +14,7 @@ inline constexpr int kExitStdoutClosed = 141;  // 128 + SIGPIPE, as a shell pipe
 // failures.
 int run_request(const std::string& socket_path, const std::vector<std::string>& argv);
 
+// True when something accepts connections on the daemon's socket.
+bool daemon_reachable(const std::string& socket_path);
+
 }  // namespace automatelinux::cli

@@ -28,6 +28,23 @@ teardown() { stop_all_daemons; }
   [[ "$output" == *"Commands:"* ]]
 }
 
+@test "d --version and d --help work without a daemon" {
+  run "$D" --socket "$BATS_TEST_TMPDIR/nobody.sock" --version
+  [ "$status" -eq 0 ]
+  [[ "$output" =~ ^d\ \(automatelinux\)\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+  run env AUTOMATELINUX_SOCKET="$BATS_TEST_TMPDIR/nobody.sock" "$D" --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == "Usage: d "* ]]
+  [[ "$output" == *execOnPeer*gitOnPeer*listPeers* ]]
+  [[ "$output" == *"not reachable at $BATS_TEST_TMPDIR/nobody.sock"* ]]
+  # `d help` asks the daemon (its plugins own the list), so without one it is d's failure.
+  run "$D" --socket "$BATS_TEST_TMPDIR/nobody.sock" help
+  [ "$status" -eq 255 ]
+  run dd a --help
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"is reachable"*"Commands:"*listPlugins* ]]
+}
+
 @test "gitOnPeer's --help after the first git argument belongs to git" {
   run dd a gitOnPeer --peer vps --directory /x log --help
   [ "$status" -eq 255 ]

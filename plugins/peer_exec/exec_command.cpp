@@ -2,6 +2,12 @@
 // stdin/stdout/stderr and cancellation between the local request and the remote one.
 #include "exec_command.hpp"
 
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "fanout.hpp"
+
 namespace automatelinux::peer_exec {
 namespace po = boost::program_options;
 namespace {
@@ -26,6 +32,41 @@ struct Relay : std::enable_shared_from_this<Relay> {
   }
 };
 
+// `--peer vps,laptop` or `--peer all`: the peers to fan out to, in order and without
+// duplicates; throws std::invalid_argument with a one-line reason.
+FanoutRequest fanout_targets(sdk::Host& host, const std::string& spec, bool skip_offline) {
+  FanoutRequest request;
+  const auto self = host.peers().local().id.value_or("");
+  if (spec == "all") {
+    for (const auto& p : host.peers().peers()) {
+      if (p.id == self) continue;
+      if (skip_offline && !p.online) {
+        request.skipped.push_back(p.id);
+      } else {
+        request.peers.push_back(p.id);
+      }
+    }
+    if (request.peers.empty() && request.skipped.empty())
+      throw std::invalid_argument("--peer all: this cluster has no other member");
+    return request;
+  }
+  std::map<std::string, bool> online;
+  if (skip_offline)
+    for (const auto& p : host.peers().peers()) online[p.id] = p.online;
+  std::size_t start = 0;
+  while (start <= spec.size()) {
+    const auto comma = std::min(spec.find(',', start), spec.size());
+    const std::string id = spec.substr(start, comma - start);
+    if (id.empty()) throw std::invalid_argument("--peer: empty peer id in '" + spec + "'");
+    if (id == "all") throw std::invalid_argument("--peer: 'all' cannot be part of a list");
+    auto& list =
+        skip_offline && online.contains(id) && !online[id] ? request.skipped : request.peers;
+    if (std::find(list.begin(), list.end(), id) == list.end()) list.push_back(id);
+    start = comma + 1;
+  }
+  return request;
+}
+
 void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation& call) {
   const auto& peer = call.get<std::string>("peer");
   const auto& directory = call.get<std::string>("directory");
@@ -47,8 +88,6 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
                                    sdk::kMaxDurationText + ")");
     header["timeout_ms"] = timeout->count();
   }
-  if (const auto self = host.peers().local().id; self && *self == peer)
-    return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
 
   std::vector<std::string> body_parts{directory};
   if (has_command) {
@@ -56,6 +95,35 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
   } else {
     body_parts.insert(body_parts.end(), call.positional.begin(), call.positional.end());
   }
+
+  // A list or `all` fans out (prefixed even when it names one peer); so do --json and --group.
+  const bool several = peer == "all" || peer.find(',') != std::string::npos;
+  if (several || call.has("json") || call.has("group")) {
+    if (call.has("json") && call.has("group"))
+      return sdk::fail(stream, "use either --json or --group, not both");
+    FanoutRequest request;
+    try {
+      request = fanout_targets(host, peer, call.has("skip-offline"));
+    } catch (const std::invalid_argument& e) {
+      return sdk::fail(stream, e.what());
+    }
+    if (call.has("fanout")) {
+      const int n = call.get<int>("fanout");
+      if (n < 1 || n > 1024) return sdk::fail(stream, "--fanout must be from 1 to 1024");
+      request.fanout = static_cast<std::size_t>(n);
+    }
+    request.output = call.has("json")    ? FanoutRequest::Output::json
+                     : call.has("group") ? FanoutRequest::Output::grouped
+                                         : FanoutRequest::Output::prefixed;
+    request.header = header;
+    request.body = nul_joined(body_parts);
+    return std::make_shared<Fanout>(host, stream, std::move(request))->start();
+  }
+  if (call.has("skip-offline") || call.has("fanout"))
+    return sdk::fail(stream,
+                     "--skip-offline and --fanout are for several peers (--peer A,B or all)");
+  if (const auto self = host.peers().local().id; self && *self == peer)
+    return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
   auto relay = std::make_shared<Relay>();
   relay->local = stream;
   relay->remote = host.open_peer_stream(peer, "exec", header, nul_joined(body_parts), stream);
@@ -82,14 +150,19 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
   spec.name = "execOnPeer";
   spec.summary = "Run a command in a directory on a peer, streaming its output";
   spec.usage =
-      "--peer ID --directory DIR (--command CMD | -- PROG ARGS...) [--timeout DURATION] "
-      "[--no-stdin]";
-  spec.options.add_options()("peer", po::value<std::string>()->required(), "the peer to run on")(
+      "--peer ID[,ID...]|all --directory DIR (--command CMD | -- PROG ARGS...) "
+      "[--timeout DURATION] [--no-stdin] [--json | --group] [--skip-offline] [--fanout N]";
+  spec.options.add_options()("peer", po::value<std::string>()->required(),
+                             "the peer to run on; a comma-separated list or 'all' for several")(
       "directory", po::value<std::string>()->required(),
       "absolute directory to run in (entered with chdir)")("command", po::value<std::string>(),
                                                            "command line for /bin/sh -c")(
       "timeout", po::value<std::string>(), "kill the command after this long (1.5, 30s, 10m, 24h)")(
-      "no-stdin,n", "do not forward stdin (like ssh -n)");
+      "no-stdin,n", "do not forward stdin (like ssh -n)")(
+      "json", "print one JSON record per peer when it ends instead of its output")(
+      "group", "several peers: print each distinct output once, after all have ended")(
+      "skip-offline", "several peers: leave out peers known to be offline")(
+      "fanout", po::value<int>(), "several peers: how many run at once (default 32)");
   spec.positional_label = "PROG ARGS...";
   spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);

@@ -29,7 +29,8 @@ Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
       kill_timer_(host.make_timer()),
       idle_timer_(host.make_timer()),
       deadline_timer_(host.make_timer()),
-      gone_timer_(host.make_timer()) {}
+      gone_timer_(host.make_timer()),
+      logger_(host.logger()) {}
 
 void Execution::start(std::optional<std::chrono::milliseconds> deadline) {
   auto self = shared_from_this();
@@ -151,6 +152,9 @@ void Execution::release_when_gone(int polls_left) {
     });
     return;
   }
+  if (polls_left == 0)
+    logger_->warn("request {}: processes still left {} s after it was cancelled; no longer counted",
+                  stream_->request_id(), kGonePoll.count() * kGonePolls / 1000);
   if (auto done = std::exchange(on_done_, {})) done();
 }
 

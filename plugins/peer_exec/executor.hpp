@@ -49,6 +49,7 @@ class Execution : public std::enable_shared_from_this<Execution> {
   sdk::AsyncFdPtr stdin_, pidfd_;
   Output out_, err_;
   sdk::TimerPtr kill_timer_, idle_timer_, deadline_timer_, gone_timer_;
+  std::shared_ptr<spdlog::logger> logger_;
   std::optional<int> wait_status_;
   bool cancelled_ = false;
   bool timed_out_ = false;

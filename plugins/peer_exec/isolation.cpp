@@ -311,7 +311,9 @@ std::shared_ptr<Confinement> Isolation::confine() {
                                          std::to_string(::getpid()) + "." + std::to_string(n));
   }
   const std::string dir = base_ + "/req-" + std::to_string(n);
-  if (::mkdir(dir.c_str(), 0755) != 0)
+  // Someone removed our subtree (it is empty between requests): make it again.
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno == ENOENT) ::mkdir(base_.c_str(), 0755);
+  if (::access(dir.c_str(), F_OK) != 0 && ::mkdir(dir.c_str(), 0755) != 0)
     throw std::runtime_error("cannot create cgroup " + dir + ": " + errno_text());
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) {

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,72 @@ struct ChildSetup {
   report_and_exit(s.report_fd, 3);
 }
 
+[[noreturn]] void child_entry(void* setup) {
+  child(*static_cast<const ChildSetup*>(setup));
+}
+
+// clone3 with CLONE_VM | CLONE_VFORK, as posix_spawn does: the daemon's page tables are not
+// copied (a fork of the daemon costs milliseconds on a busy host) and the daemon waits until the
+// child has exec'd or exited. The child runs `fn(arg)` on `stack` and never returns; this needs a
+// few instructions of assembly because the child must not return through the caller's frames.
+// Returns the pid in the parent, or -1 with errno set; -2 where not implemented.
+long clone3_vfork(CloneArgs& args, void (*fn)(void*), void* arg) {
+#if defined(__x86_64__)
+  args.flags |= CLONE_VM | CLONE_VFORK;
+  register long rax asm("rax") = SYS_clone3;
+  register CloneArgs* rdi asm("rdi") = &args;
+  register unsigned long rsi asm("rsi") = sizeof args;
+  register void (*r12)(void*) asm("r12") = fn;
+  register void* r13 asm("r13") = arg;
+  asm volatile(
+      "syscall\n\t"
+      "testq %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      // Child, on its own stack (16-byte aligned): fn(arg), which never returns.
+      "xorl %%ebp, %%ebp\n\t"
+      "movq %%r13, %%rdi\n\t"
+      "callq *%%r12\n\t"
+      "ud2\n\t"
+      "1:\n\t"
+      : "+r"(rax)
+      : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+      : "rcx", "r11", "memory");
+  if (rax < 0 && rax > -4096) {
+    errno = static_cast<int>(-rax);
+    return -1;
+  }
+  return rax;
+#else
+  (void)args;
+  (void)fn;
+  (void)arg;
+  return -2;
+#endif
+}
+
+// The child's stack for clone3_vfork, with a guard page below it.
+class ChildStack {
+ public:
+  ChildStack() {
+    void* p = ::mmap(nullptr, kSize + kGuard, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return;
+    base_ = static_cast<char*>(p);
+    ::mprotect(base_, kGuard, PROT_NONE);
+  }
+  ~ChildStack() {
+    if (base_ != nullptr) ::munmap(base_, kSize + kGuard);
+  }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  bool ok() const { return base_ != nullptr; }
+  std::uint64_t bottom() const { return reinterpret_cast<std::uintptr_t>(base_ + kGuard); }
+  static constexpr std::size_t kSize = 256 * 1024, kGuard = 4096;
+
+ private:
+  char* base_ = nullptr;
+};
+
 void close_all(std::initializer_list<int> fds) {
   for (int fd : fds) ::close(fd);
 }
@@ -129,9 +196,9 @@ Child spawn_fast(const SpawnRequest& request, char* const* argv, char* const* en
   return c;
 }
 
-// clone3 (into a cgroup when asked, with a pidfd) or, where clone3 is missing and no cgroup is
-// needed, fork. Signals stay blocked in the parent across the fork so that no handler of the
-// daemon runs in the child before it has reset them.
+// clone3 (into a cgroup when asked, with a pidfd; vfork-like where implemented) or, where clone3 is
+// missing and no cgroup is needed, fork. Signals stay blocked in the parent across the fork so that
+// no handler of the daemon runs in the child before it has reset them.
 Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, const Pipe& in, const Pipe& out,
                    const Pipe& err) {
   Pipe report;
@@ -142,10 +209,21 @@ Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, const Pipe& i
   args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   args.cgroup = request.cgroup_fd >= 0 ? static_cast<std::uint64_t>(request.cgroup_fd) : 0;
+  ChildStack stack;
   sigset_t all, saved;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &saved);
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+  long result = -2;
+  if (stack.ok()) {
+    CloneArgs vfork_args = args;
+    vfork_args.stack = stack.bottom();
+    vfork_args.stack_size = ChildStack::kSize;
+    result = clone3_vfork(vfork_args, child_entry, &setup);
+  }
+  // Elsewhere (or without the stack): clone3 as a plain fork; without clone3 and cgroup, fork.
+  if (result == -2 || (result < 0 && errno == EINVAL))
+    result = ::syscall(SYS_clone3, &args, sizeof args);
+  auto pid = static_cast<pid_t>(result);
   if (pid < 0 && errno == ENOSYS && request.cgroup_fd < 0) pid = ::fork();
   if (pid == 0) child(setup);
   const int clone_errno = errno;

@@ -389,3 +389,11 @@ escaped_processes_end() {
   kill -0 "$(cat "$W/bg3")"
   wait_for 10 eval '! ps -o stat= --ppid "$(cat "$BATS_TEST_TMPDIR/vps/pid")" | grep -q "^Z"'
 }
+
+@test "a bad exec.isolation refuses the exec plugin with the reason" {
+  echo '{"exec": {"isolation": "chroot"}}' >"$BATS_TEST_TMPDIR/bad.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/bad.json"
+  run dd vps listPlugins --json
+  [ "$(echo "$output" | jq -r '.[] | select(.name == "peer_exec") | .state + ": " + .reason')" = \
+    'failed: init failed: exec.isolation must be "auto", "cgroup" or "subreaper"' ]
+}

@@ -343,12 +343,15 @@ live_sleep() {
 # escaped_processes_end: a timeout and a Ctrl-C each end a process that left the command's process
 # group and session with setsid (found by a unique `sleep` argument), wherever it was reparented.
 escaped_processes_end() {
-  local mark=300.$RANDOM$RANDOM
+  # One escapes with setsid, one with setsid and a double fork (its parent exits: reparented).
+  local mark=300.$RANDOM$RANDOM orphan=302.$RANDOM$RANDOM
   run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --timeout 1 \
-    --command "setsid sleep $mark & echo \$! > bg1; sleep 30"
+    --command "setsid sleep $mark & echo \$! > bg1; setsid sh -c 'sleep $orphan & echo \$! > bg0'; sleep 30"
   [ "$status" -eq 124 ]
   cp "$W/bg1" "$BATS_TEST_TMPDIR/bg1.pidof"
+  cp "$W/bg0" "$BATS_TEST_TMPDIR/bg0.pidof"
   wait_for 5 eval '[ -z "$(live_sleep '"$mark"')" ]'
+  wait_for 5 eval '[ -z "$(live_sleep '"$orphan"')" ]'
 
   mark=301.$RANDOM$RANDOM
   "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --no-stdin \

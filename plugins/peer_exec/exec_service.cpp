@@ -36,11 +36,14 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
     return sdk::fail(stream, "bad request: malformed exec request (a NUL byte in a field?)");
 
   SpawnRequest spawn_request;
+  OpenDirectory directory;
   try {
-    spawn_request.directory = policy_.resolve_directory(parts[0], self);
+    directory = policy_.open_directory(parts[0], self);
   } catch (const std::exception& e) {
     return sdk::fail(stream, e.what());
   }
+  spawn_request.directory = directory.path;
+  spawn_request.directory_fd = directory.fd.get();
   spawn_request.run_as = policy_.run_as;
   if (mode == "shell") {
     spawn_request.argv = {"/bin/sh", "-c", parts[1]};
@@ -48,15 +51,22 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
     spawn_request.argv.assign(parts.begin() + 1, parts.end());
   }
   Child child;
+  std::shared_ptr<Confinement> confinement;
   try {
+    confinement = isolation_->confine();
+    spawn_request.cgroup_fd = confinement->cgroup_fd();
+    spawn_request.extra_env = confinement->environment();
     child = spawn(spawn_request);
   } catch (const std::exception& e) {
     return sdk::fail(stream, "Cannot run on " + self + ": " + e.what());
   }
+  confinement->started(child.pid);
   ++running_;
   std::optional<std::chrono::milliseconds> deadline;
   if (!request.contains("timeout_ms")) deadline = policy_.default_timeout;
-  std::make_shared<Execution>(host_, stream, child, [this] { --running_; })->start(deadline);
+  std::make_shared<Execution>(host_, stream, child, std::move(confinement), [this] {
+    --running_;
+  })->start(deadline);
 }
 
 }  // namespace automatelinux::peer_exec

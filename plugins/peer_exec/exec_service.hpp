@@ -3,18 +3,23 @@
 
 #include <automatelinux/sdk/sdk.hpp>
 
+#include "isolation.hpp"
 #include "policy.hpp"
 
 namespace automatelinux::peer_exec {
 
 class ExecService {
  public:
-  ExecService(sdk::Host& host, ExecPolicy policy) : host_(host), policy_(std::move(policy)) {}
+  ExecService(sdk::Host& host, ExecPolicy policy)
+      : host_(host),
+        policy_(std::move(policy)),
+        isolation_(Isolation::create(host, policy_.isolation)) {}
   void serve(const sdk::StreamPtr& stream, const nlohmann::json& request, const std::string& body);
 
  private:
   sdk::Host& host_;
   ExecPolicy policy_;
+  std::shared_ptr<Isolation> isolation_;
   std::size_t running_ = 0;
 };
 

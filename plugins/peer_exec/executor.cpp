@@ -11,12 +11,16 @@ constexpr std::chrono::milliseconds kTermAfter{250};
 constexpr std::chrono::milliseconds kKillAfter{500};
 // After the main process exits, its pipes get this long of silence before the request ends.
 constexpr std::chrono::milliseconds kDrainIdle{1000};
+// A cancelled request counts until its processes are gone: checked this often, at most this long.
+constexpr std::chrono::milliseconds kGonePoll{20};
+constexpr int kGonePolls = 500;
 }  // namespace
 
 Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
-                     std::function<void()> on_done)
+                     std::shared_ptr<Confinement> confinement, std::function<void()> on_done)
     : stream_(std::move(stream)),
       child_(child),
+      confinement_(std::move(confinement)),
       on_done_(std::move(on_done)),
       stdin_(host.adopt_fd(child.stdin_fd)),
       pidfd_(host.adopt_fd(child.pidfd)),
@@ -24,7 +28,9 @@ Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
       err_{host.adopt_fd(child.stderr_fd), sdk::Channel::err},
       kill_timer_(host.make_timer()),
       idle_timer_(host.make_timer()),
-      deadline_timer_(host.make_timer()) {}
+      deadline_timer_(host.make_timer()),
+      gone_timer_(host.make_timer()),
+      logger_(host.logger()) {}
 
 void Execution::start(std::optional<std::chrono::milliseconds> deadline) {
   auto self = shared_from_this();
@@ -73,6 +79,7 @@ void Execution::wait_for_exit() {
     if (::waitpid(self->child_.pid, &status, WNOHANG) != self->child_.pid)
       return self->wait_for_exit();
     self->wait_status_ = status;
+    self->confinement_->reaped();
     self->pidfd_->close();
     self->kill_timer_->cancel();
     // Cancelled: the whole group goes now, so there is nothing left worth draining.
@@ -99,7 +106,9 @@ void Execution::on_cancel() {
     if (self->wait_status_) return;
     self->kill_group(SIGTERM);
     self->kill_timer_->start(kKillAfter, [self] {
-      if (!self->wait_status_) self->kill_group(SIGKILL);
+      if (self->wait_status_) return;
+      self->kill_group(SIGKILL);
+      self->confinement_->kill_all();  // also what left the group (setsid, double fork)
     });
   });
 }
@@ -117,8 +126,13 @@ void Execution::finish() {
   finished_ = true;
   idle_timer_->cancel();
   deadline_timer_->cancel();
-  // A cancelled or timed-out request takes its whole process group along, background included.
-  if (cancelled_) kill_group(SIGKILL);
+  // A cancelled or timed-out request takes its whole process group along, background included,
+  // and every other process it started, wherever it moved (its cgroup, or its tagged
+  // descendants under the subreaper).
+  if (cancelled_) {
+    kill_group(SIGKILL);
+    confinement_->kill_all();
+  }
   const int status = *wait_status_;
   sdk::Result result = timed_out_            ? sdk::Result::timeout()
                        : cancelled_          ? sdk::Result::cancelled()
@@ -126,6 +140,21 @@ void Execution::finish() {
                                              : sdk::Result::exited(WEXITSTATUS(status));
   stream_->finish(result);
   stdin_->close();
+  if (cancelled_) return release_when_gone(kGonePolls);
+  if (auto done = std::exchange(on_done_, {})) done();
+}
+
+void Execution::release_when_gone(int polls_left) {
+  if (polls_left > 0 && !confinement_->empty()) {
+    confinement_->kill_all();
+    gone_timer_->start(kGonePoll, [self = shared_from_this(), polls_left] {
+      self->release_when_gone(polls_left - 1);
+    });
+    return;
+  }
+  if (polls_left == 0)
+    logger_->warn("request {}: processes still left {} s after it was cancelled; no longer counted",
+                  stream_->request_id(), kGonePoll.count() * kGonePolls / 1000);
   if (auto done = std::exchange(on_done_, {})) done();
 }
 

@@ -9,14 +9,18 @@
 
 #include <automatelinux/sdk/sdk.hpp>
 
+#include "isolation.hpp"
 #include "process.hpp"
 
 namespace automatelinux::peer_exec {
 
 class Execution : public std::enable_shared_from_this<Execution> {
  public:
-  // `on_done` runs once the request has finished (for the concurrency count).
-  Execution(sdk::Host& host, sdk::StreamPtr stream, Child child, std::function<void()> on_done);
+  // `on_done` runs once the request has finished (for the concurrency count) — for a cancelled or
+  // timed-out request, once all its processes are gone. `confinement` holds every process the
+  // request starts, wherever they go.
+  Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
+            std::shared_ptr<Confinement> confinement, std::function<void()> on_done);
   // `deadline`: this host's exec.default_timeout, used when the request carries no timeout of its
   // own (a requested timeout is enforced by core).
   void start(std::optional<std::chrono::milliseconds> deadline = std::nullopt);
@@ -36,13 +40,16 @@ class Execution : public std::enable_shared_from_this<Execution> {
   void kill_group(int signal);
   void maybe_finish();
   void finish();
+  void release_when_gone(int polls_left);
 
   sdk::StreamPtr stream_;
   Child child_;
+  std::shared_ptr<Confinement> confinement_;
   std::function<void()> on_done_;
   sdk::AsyncFdPtr stdin_, pidfd_;
   Output out_, err_;
-  sdk::TimerPtr kill_timer_, idle_timer_, deadline_timer_;
+  sdk::TimerPtr kill_timer_, idle_timer_, deadline_timer_, gone_timer_;
+  std::shared_ptr<spdlog::logger> logger_;
   std::optional<int> wait_status_;
   bool cancelled_ = false;
   bool timed_out_ = false;

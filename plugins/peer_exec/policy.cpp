@@ -1,6 +1,10 @@
 #include "policy.hpp"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -38,6 +42,37 @@ bool inside(const std::string& path, const std::string& root) {
                           path[root.size()] == '/');
 }
 
+// Opens `resolved` (absolute, as realpath made it: no symlinks, no "." or "..") below `root`
+// without following any symlink on the way, so the descriptor is the very directory that was
+// checked, or the open fails. Returns -1 with errno set on failure.
+int open_beneath(const std::string& root, const std::string& resolved) {
+  constexpr int kFlags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  open_how how{};
+  how.flags = kFlags;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd root_fd(
+      static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, root.c_str(), &how, sizeof how)));
+  if (root_fd || errno != ENOSYS) {
+    if (!root_fd) return -1;
+    std::string rest = resolved.substr(root == "/" ? 1 : root.size());
+    while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+    if (rest.empty()) rest = ".";
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(::syscall(SYS_openat2, root_fd.get(), rest.c_str(), &how, sizeof how));
+  }
+  // No openat2 (kernel before 5.6, or a seccomp filter): one component at a time, none followed.
+  UniqueFd fd(::open("/", kFlags));
+  std::size_t start = 1;
+  while (fd && start < resolved.size()) {
+    auto end = resolved.find('/', start);
+    if (end == std::string::npos) end = resolved.size();
+    const std::string name = resolved.substr(start, end - start);
+    if (!name.empty()) fd.reset(::openat(fd.get(), name.c_str(), kFlags | O_NOFOLLOW));
+    start = end + 1;
+  }
+  return fd.release();
+}
+
 }  // namespace
 
 ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
@@ -70,6 +105,12 @@ ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
       throw std::runtime_error("exec.max_concurrent must be a positive integer");
     policy.max_concurrent = v.get<std::size_t>();
   }
+  if (section.contains("isolation")) {
+    const auto& v = section["isolation"];
+    if (!v.is_string() || (v != "auto" && v != "cgroup" && v != "subreaper"))
+      throw std::runtime_error("exec.isolation must be \"auto\", \"cgroup\" or \"subreaper\"");
+    policy.isolation = v.get<std::string>();
+  }
   return policy;
 }
 
@@ -80,8 +121,8 @@ std::string ExecPolicy::check_peer(const std::string& peer) const {
   return "peer '" + peer + "' may not run commands here";
 }
 
-std::string ExecPolicy::resolve_directory(const std::string& directory,
-                                          const std::string& self) const {
+OpenDirectory ExecPolicy::open_directory(const std::string& directory,
+                                         const std::string& self) const {
   if (directory.empty() || directory.front() != '/')
     throw std::runtime_error("Directory must be an absolute path on " + self + ": " + directory);
   struct stat st {};
@@ -91,9 +132,30 @@ std::string ExecPolicy::resolve_directory(const std::string& directory,
     throw std::runtime_error("Not a directory on " + self + ": " + directory);
   const auto resolved = real_path(directory);
   if (!resolved) throw std::runtime_error("Directory not accessible on " + self + ": " + directory);
-  for (const auto& root : allowed_roots)
-    if (inside(*resolved, root)) return *resolved;
-  throw std::runtime_error("Directory outside the allowed roots on " + self + ": " + directory);
+  const std::string* root = nullptr;
+  for (const auto& candidate : allowed_roots)
+    if (inside(*resolved, candidate)) root = &candidate;
+  const std::string outside = "Directory outside the allowed roots on " + self + ": " + directory;
+  if (root == nullptr) throw std::runtime_error(outside);
+  // The path was checked by name; from here on only this descriptor counts. If any component was
+  // swapped for a symlink since realpath, the open fails rather than following it elsewhere.
+  UniqueFd fd(open_beneath(*root, *resolved));
+  if (!fd) {
+    if (errno == ENOENT)
+      throw std::runtime_error("Directory not found on " + self + ": " + directory);
+    if (errno == EACCES || errno == EPERM)
+      throw std::runtime_error("Directory not accessible on " + self + ": " + directory);
+    throw std::runtime_error(outside);  // ELOOP, EXDEV, ENOTDIR: the path changed under us
+  }
+  // Check the descriptor itself: a directory, and (where /proc tells) still inside the root.
+  if (::fstat(fd.get(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw std::runtime_error("Not a directory on " + self + ": " + directory);
+  char where[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd.get());
+  const ssize_t n = ::readlink(link.c_str(), where, sizeof where - 1);
+  if (n > 0 && where[0] == '/' && !inside(std::string(where, static_cast<std::size_t>(n)), *root))
+    throw std::runtime_error(outside);
+  return {*resolved, std::move(fd)};
 }
 
 }  // namespace automatelinux::peer_exec

@@ -9,7 +9,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "unique_fd.hpp"
+
 namespace automatelinux::peer_exec {
+
+// A directory the policy accepted: its resolved path (for messages) and a descriptor of it.
+struct OpenDirectory {
+  std::string path;
+  UniqueFd fd;
+};
 
 struct ExecPolicy {
   std::optional<std::vector<std::string>> allowed_peers;  // unset: every cluster member
@@ -17,15 +25,19 @@ struct ExecPolicy {
   std::optional<std::string> run_as;                      // user name; unset: the daemon's user
   std::size_t max_concurrent = 256;
   std::optional<std::chrono::milliseconds> default_timeout;  // when the request sets none
+  // How a request's processes are tracked so that a timeout or cancel ends all of them:
+  // "auto" (a cgroup per request where possible, else subreaper), "cgroup" or "subreaper".
+  std::string isolation = "auto";
 
   // Throws std::runtime_error naming the bad key.
   static ExecPolicy from_json(const nlohmann::json& section);
 
   // Empty when allowed, else the one-line reason.
   std::string check_peer(const std::string& peer) const;
-  // Resolves `directory` (absolute, existing, a directory, inside a root after realpath).
-  // Returns the resolved path or throws std::runtime_error with the reason.
-  std::string resolve_directory(const std::string& directory, const std::string& self) const;
+  // Resolves `directory` (absolute, existing, a directory, inside a root after realpath) and opens
+  // what was checked, so that the command enters exactly that directory (by fchdir) even if the
+  // path is changed afterwards. Throws std::runtime_error with the reason.
+  OpenDirectory open_directory(const std::string& directory, const std::string& self) const;
 };
 
 }  // namespace automatelinux::peer_exec

@@ -1,6 +1,7 @@
 // Starting a child the way execOnPeer promises: in its own session and process group, in the
-// requested directory by chdir(), with fresh pipes for stdin/stdout/stderr, no inherited
-// descriptors, default signal handling, and optionally as another user.
+// requested directory (entered by fchdir on the descriptor the policy opened), with fresh pipes for
+// stdin/stdout/stderr, no inherited descriptors, default signal handling, optionally as another
+// user, and optionally straight into a cgroup (so not even its first fork can escape).
 #pragma once
 
 #include <sys/types.h>
@@ -12,9 +13,13 @@
 namespace automatelinux::peer_exec {
 
 struct SpawnRequest {
-  std::string directory;
+  std::string directory;          // the resolved path, for messages
+  int directory_fd = -1;          // what the child enters (fchdir); not owned
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
   std::optional<std::string> run_as;
+  int cgroup_fd =
+      -1;  // >= 0: the child starts in this cgroup (clone3 CLONE_INTO_CGROUP); not owned
+  std::vector<std::string> extra_env;  // "NAME=value", added to (or replacing in) the environment
 };
 
 struct Child {

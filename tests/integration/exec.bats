@@ -307,3 +307,96 @@ line"
   [ "$status" -eq 0 ]
   [ "$output" = "done" ]
 }
+
+@test "exec.allowed_roots cannot be raced: a directory swapped for a symlink between check and entry runs nothing outside" {
+  mkdir -p "$W/allowed/d"
+  ln -s /etc "$W/allowed/l"
+  cluster_with_vps_policy "{\"allowed_roots\": [\"$W/allowed\"]}"
+  # Exchange d (a real directory) and l (a symlink to /etc) atomically, over and over.
+  python3 - "$W/allowed/d" "$W/allowed/l" "$W/stop" <<'PY' &
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+a, b, stop = (s.encode() for s in sys.argv[1:])
+while not os.path.exists(stop):
+    for _ in range(2000):
+        libc.renameat2(-100, a, -100, b, 2)  # AT_FDCWD, RENAME_EXCHANGE
+PY
+  echo $! >"$BATS_TEST_TMPDIR/swapper.pidof"
+  local i out ran=0 outside=0
+  for i in $(seq 150); do
+    out=$(dd laptop execOnPeer --peer vps --directory "$W/allowed/d" --no-stdin -- pwd 2>/dev/null) || continue
+    ran=$((ran + 1))
+    [[ "$out" == "$W/allowed/"* ]] || { outside=$((outside + 1)); echo "ran in: $out"; }
+  done
+  touch "$W/stop"
+  wait "$(cat "$BATS_TEST_TMPDIR/swapper.pidof")" || true
+  echo "ran $ran of 150, $outside outside the allowed root"
+  [ "$outside" -eq 0 ]
+  [ "$ran" -gt 0 ]
+}
+
+# live_sleep MARK: pid of a live (not zombie) `sleep MARK`, empty if none.
+live_sleep() {
+  ps -eo pid=,stat=,args= | awk -v m="sleep $1" '{p = $1; s = $2; $1 = ""; $2 = ""; sub(/^ +/, "")} $0 == m && s !~ /^Z/ {print p}'
+}
+
+# escaped_processes_end: a timeout and a Ctrl-C each end a process that left the command's process
+# group and session with setsid (found by a unique `sleep` argument), wherever it was reparented.
+escaped_processes_end() {
+  # One escapes with setsid, one with setsid and a double fork (its parent exits: reparented).
+  local mark=300.$RANDOM$RANDOM orphan=302.$RANDOM$RANDOM
+  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --timeout 1 \
+    --command "setsid sleep $mark & echo \$! > bg1; setsid sh -c 'sleep $orphan & echo \$! > bg0'; sleep 30"
+  [ "$status" -eq 124 ]
+  cp "$W/bg1" "$BATS_TEST_TMPDIR/bg1.pidof"
+  cp "$W/bg0" "$BATS_TEST_TMPDIR/bg0.pidof"
+  wait_for 5 eval '[ -z "$(live_sleep '"$mark"')" ]'
+  wait_for 5 eval '[ -z "$(live_sleep '"$orphan"')" ]'
+
+  mark=301.$RANDOM$RANDOM
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --no-stdin \
+    --command "setsid sleep $mark & echo \$! > bg2; sleep 60" &
+  local pid=$!
+  wait_for 5 test -s "$W/bg2"
+  cp "$W/bg2" "$BATS_TEST_TMPDIR/bg2.pidof"
+  wait_for 5 eval '[ -n "$(live_sleep '"$mark"')" ]'
+  kill -INT "$pid"
+  local status=0
+  wait "$pid" || status=$?
+  [ "$status" -eq 130 ]
+  wait_for 5 eval '[ -z "$(live_sleep '"$mark"')" ]'
+}
+
+@test "timeout and Ctrl-C also end processes that escaped with setsid (default isolation: a cgroup per request)" {
+  make_cluster
+  if grep -q ' - cgroup2 ' /proc/self/mountinfo; then
+    grep -q "exec isolation: cgroup" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  fi
+  escaped_processes_end
+  # A command that finished normally still leaves its background children running (as nohup).
+  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --command 'setsid sleep 30 & echo $! > bg3'
+  [ "$status" -eq 0 ]
+  cp "$W/bg3" "$BATS_TEST_TMPDIR/bg3.pidof"
+  kill -0 "$(cat "$W/bg3")"
+}
+
+@test "timeout and Ctrl-C also end processes that escaped with setsid (exec.isolation: subreaper)" {
+  cluster_with_vps_policy '{"isolation": "subreaper"}'
+  grep -q "exec isolation: subreaper" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  escaped_processes_end
+  # Background children of a command that finished normally keep running, and once they exit the
+  # daemon (their subreaper) reaps them: no zombies pile up.
+  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --command 'setsid sh -c "sleep 1" & echo $! > bg3'
+  [ "$status" -eq 0 ]
+  cp "$W/bg3" "$BATS_TEST_TMPDIR/bg3.pidof"
+  kill -0 "$(cat "$W/bg3")"
+  wait_for 10 eval '! ps -o stat= --ppid "$(cat "$BATS_TEST_TMPDIR/vps/pid")" | grep -q "^Z"'
+}
+
+@test "a bad exec.isolation refuses the exec plugin with the reason" {
+  echo '{"exec": {"isolation": "chroot"}}' >"$BATS_TEST_TMPDIR/bad.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/bad.json"
+  run dd vps listPlugins --json
+  [ "$(echo "$output" | jq -r '.[] | select(.name == "peer_exec") | .state + ": " + .reason')" = \
+    'failed: init failed: exec.isolation must be "auto", "cgroup" or "subreaper"' ]
+}

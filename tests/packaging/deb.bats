@@ -45,6 +45,7 @@ setup() {
   grep -q '^RuntimeDirectoryMode=0750$' "$unit"
   grep -q '^LimitNOFILE=' "$unit"
   grep -q '^Restart=on-failure$' "$unit"
+  grep -q '^Delegate=yes$' "$unit"   # exec.isolation: a cgroup per command below the unit's
   # The packaged daemon finds its packaged plugins (relative to its binary).
   "$x/usr/bin/automatelinux-daemon" --socket "$BATS_TEST_TMPDIR/s" --state-dir "$BATS_TEST_TMPDIR/st" 2>/dev/null &
   local pid=$!

@@ -10,10 +10,7 @@ setup() {
   use_loopback
   PORT=$(free_port)
 }
-teardown() {
-  exec 3>&- 2>/dev/null || true
-  stop_all_daemons
-}
+teardown() { stop_all_daemons; }
 
 # Daemons log at debug level here, so debug lines are checked too.
 start_leader() {
@@ -63,8 +60,15 @@ no_secret_anywhere() {
   run --separate-stderr dd laptop setPeerConfig --role worker --id x --leader "$LEADER_HOST:$PORT" "$TOKEN"
   [ "$status" -eq 255 ]
   [[ "$stderr" != *"$(secret_of "$TOKEN")"* ]]
+  # A value that is not shaped like a token is redacted too: it is the option that is secret.
+  run --separate-stderr dd laptop setPeerConfig --role worker --id y --leader "$LEADER_HOST:$PORT" --token=hunter2-not-a-token
+  [ "$status" -eq 255 ]
+  [[ "$stderr" == "d: bad token"* ]]
+  run --separate-stderr dd laptop setPeerConfig --role worker --id y --leader "$LEADER_HOST:$PORT" --token hunter2-not-a-token
+  [ "$status" -eq 255 ]
   wait_for 10 peer_is desktop vps online
   wait_for 10 peer_is desktop laptop online
+  absent hunter2 "$BATS_TEST_TMPDIR/laptop/stderr" "$BATS_TEST_TMPDIR/laptop/state"
   # The audit lines are there, with the value redacted.
   grep -q -- "command=\[setPeerConfig .*--token <redacted>" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
   grep -q -- "command=\[setPeerConfig .*--token=<redacted>" "$BATS_TEST_TMPDIR/laptop/state/daemon.log"
@@ -80,19 +84,20 @@ no_secret_anywhere() {
   start_peer vps --log-level debug
   # d waits on its stdin (a FIFO we hold open) while we look at ps.
   mkfifo "$BATS_TEST_TMPDIR/fifo"
-  exec 3<>"$BATS_TEST_TMPDIR/fifo"
+  local fifo  # not fd 3: that one is bats'
+  exec {fifo}<>"$BATS_TEST_TMPDIR/fifo"
   "$D" --socket "$BATS_TEST_TMPDIR/vps/sock" setPeerConfig --role worker --id vps \
-    --leader "$LEADER_HOST:$PORT" --token - <&3 >"$BATS_TEST_TMPDIR/join.out" 2>&1 &
+    --leader "$LEADER_HOST:$PORT" --token - <&"$fifo" >"$BATS_TEST_TMPDIR/join.out" 2>&1 &
   local pid=$!
   wait_for 5 bash -c "ps -ww -o args= -p $pid | grep -q -- '--token -'"
   sleep 0.3  # the request is with the daemon, which waits for the token
   ps -eww -o args= >"$BATS_TEST_TMPDIR/ps.txt"
   absent "$secret" "$BATS_TEST_TMPDIR/ps.txt"
   kill -0 "$pid"  # still waiting for the token
-  echo "$TOKEN" >&3
+  echo "$TOKEN" >&"$fifo"
   local rc=0
   wait "$pid" || rc=$?
-  exec 3>&-
+  exec {fifo}>&-
   cat "$BATS_TEST_TMPDIR/join.out"
   [ "$rc" -eq 0 ]
   [ "$(cat "$BATS_TEST_TMPDIR/join.out")" = "vps is now a worker of the cluster" ]

@@ -74,8 +74,10 @@ void list_peers(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoca
   sdk::reply(stream, out);
 }
 
-// Reads a token from the request's standard input: up to the first newline or EOF, surrounding
-// blanks removed. A terminal or /dev/null on `d`'s stdin gives EOF at once, hence an error.
+// Reads a token from the request's standard input: the first line that looks like a join token
+// (so the whole output of `d joinToken` may be fed in), else at EOF the last non-blank line
+// (which then fails as a bad token), surrounding blanks removed. A terminal or /dev/null on `d`'s
+// stdin gives EOF at once, hence an error.
 class TokenReader : public std::enable_shared_from_this<TokenReader> {
  public:
   using Got = std::function<void(const std::string& token)>;
@@ -90,19 +92,32 @@ class TokenReader : public std::enable_shared_from_this<TokenReader> {
  private:
   static constexpr std::size_t kMaxInput = 4096;
 
+  static std::string trimmed(const std::string& line) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) return {};
+    return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+  }
+
   void on_input(std::string_view data, bool eof) {
+    if (buffer_.size() + data.size() > kMaxInput)
+      return sdk::fail(stream_, "--token -: no token in the first 4 KiB of standard input");
     buffer_.append(data);
-    const auto newline = buffer_.find('\n');
-    if (!eof && newline == std::string::npos) {
-      if (buffer_.size() > kMaxInput)
-        return sdk::fail(stream_, "--token -: standard input does not start with a token line");
-      return next();
+    std::string last;
+    std::size_t start = 0;
+    while (start < buffer_.size()) {
+      auto end = buffer_.find('\n', start);
+      if (end == std::string::npos) {
+        if (!eof) break;  // an incomplete line: wait for the rest
+        end = buffer_.size();
+      }
+      const std::string line = trimmed(buffer_.substr(start, end - start));
+      if (line.rfind("al1.", 0) == 0) return got_(line);
+      if (!line.empty()) last = line;
+      start = end + 1;
     }
-    std::string token = buffer_.substr(0, newline);
-    const auto first = token.find_first_not_of(" \t\r");
-    if (first == std::string::npos)
-      return sdk::fail(stream_, "--token -: no token on standard input");
-    got_(token.substr(first, token.find_last_not_of(" \t\r") - first + 1));
+    if (!eof) return next();
+    if (last.empty()) return sdk::fail(stream_, "--token -: no token on standard input");
+    got_(last);
   }
 
   sdk::StreamPtr stream_;

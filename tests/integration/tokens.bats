@@ -106,8 +106,12 @@ no_secret_anywhere() {
   start_peer laptop --log-level debug
   printf '%s' "$TOKEN" | dd laptop setPeerConfig --role worker --id laptop --leader "$LEADER_HOST:$PORT" --token -
   wait_for 10 peer_is desktop laptop online
+  # So does a file holding the whole output of joinToken (the token is its last line).
+  dd desktop joinToken >"$BATS_TEST_TMPDIR/token-file"
+  start_peer phone
+  dd phone setPeerConfig --role worker --id phone --leader "$LEADER_HOST:$PORT" --token - <"$BATS_TEST_TMPDIR/token-file"
   grep -q -- "command=\[setPeerConfig .*--token <redacted>" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
-  no_secret_anywhere "$secret" desktop vps laptop
+  no_secret_anywhere "$secret" desktop vps laptop phone
 }
 
 @test "tokens: --token - with nothing on stdin fails with one line and saves nothing" {

@@ -99,9 +99,7 @@ class TokenReader : public std::enable_shared_from_this<TokenReader> {
   }
 
   void on_input(std::string_view data, bool eof) {
-    if (buffer_.size() + data.size() > kMaxInput)
-      return sdk::fail(stream_, "--token -: no token in the first 4 KiB of standard input");
-    buffer_.append(data);
+    buffer_.append(data);  // at most one chunk past kMaxInput
     std::string last;
     std::size_t start = 0;
     while (start < buffer_.size()) {
@@ -115,6 +113,8 @@ class TokenReader : public std::enable_shared_from_this<TokenReader> {
       if (!line.empty()) last = line;
       start = end + 1;
     }
+    if (!eof && buffer_.size() > kMaxInput)
+      return sdk::fail(stream_, "--token -: no token in the first 4 KiB of standard input");
     if (!eof) return next();
     if (last.empty()) return sdk::fail(stream_, "--token -: no token on standard input");
     got_(last);

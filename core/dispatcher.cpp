@@ -11,7 +11,8 @@ namespace automatelinux::core {
 
 std::string printable_command(const std::vector<std::string>& argv) {
   std::string out;
-  for (const auto& arg : argv) {
+  for (const auto& original : argv) {
+    const std::string arg = mask_join_tokens(original);
     if (!out.empty()) out += ' ';
     const bool plain = !arg.empty() && arg.find_first_of(" \t'\"\\") == std::string::npos;
     if (!plain) out += '\'';
@@ -25,6 +26,14 @@ std::string printable_command(const std::vector<std::string>& argv) {
     if (!plain) out += '\'';
   }
   return out;
+}
+
+std::string Dispatcher::printable(const std::vector<std::string>& argv) const {
+  const CommandEntry* entry = argv.empty() ? nullptr : registry_.find(argv.front());
+  if (entry == nullptr) return printable_command(argv);
+  auto args = redact_secret_options(entry->spec, {argv.begin() + 1, argv.end()});
+  args.insert(args.begin(), argv.front());
+  return printable_command(args);
 }
 
 void Dispatcher::dispatch(const std::vector<std::string>& argv,

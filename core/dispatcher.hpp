@@ -21,13 +21,17 @@ class Dispatcher {
       : registry_(registry), log_(std::move(log)) {}
 
   void dispatch(const std::vector<std::string>& argv, const sdk::StreamPtr& stream) const;
+  // The command line for an audit or log line: printable_command() with the values of the
+  // command's secret options redacted.
+  std::string printable(const std::vector<std::string>& argv) const;
 
  private:
   const CommandRegistry& registry_;
   std::shared_ptr<spdlog::logger> log_;
 };
 
-// A command line made safe for one log line: non-printable bytes escaped, arguments quoted.
+// A command line made safe for one log line: non-printable bytes escaped, arguments quoted, the
+// secret of any join token in it redacted. Knows nothing of secret options: see printable().
 std::string printable_command(const std::vector<std::string>& argv);
 
 }  // namespace automatelinux::core

@@ -85,7 +85,7 @@ void LocalConnection::open_request(const wire::Frame& frame) {
   stream_ = std::make_shared<ServingStream>(
       static_cast<asio::io_context&>(socket_.get_executor().context()), log_, shared_from_this(),
       sdk::Requester{"", uid_});
-  stream_->set_subject(printable_command(argv));
+  stream_->set_subject(dispatcher_.printable(argv));
   dispatcher_.dispatch(argv, stream_);
 }
 

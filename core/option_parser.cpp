@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 namespace automatelinux::core {
 namespace po = boost::program_options;
@@ -23,7 +24,11 @@ const po::option_description* find_option(const sdk::CommandSpec& spec, const st
 }
 
 std::string quoted(const std::string& s) {
-  return "'" + s + "'";
+  return "'" + mask_join_tokens(s) + "'";
+}
+
+bool is_secret(const sdk::CommandSpec& spec, const po::option_description& desc) {
+  return spec.secret_options.count(desc.long_name()) > 0;
 }
 
 }  // namespace
@@ -98,10 +103,60 @@ sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
   try {
     po::store(parsed, call.options);
     po::notify(call.options);
+  } catch (po::error_with_option_name& e) {
+    // Boost quotes the offending value in some messages ("the argument ('…') … is invalid").
+    std::string name = e.get_option_name();
+    name.erase(0, name.find_first_not_of('-'));
+    if (spec.secret_options.count(name) > 0) e.set_substitute("value", kRedacted);
+    throw UsageError(mask_join_tokens(e.what()) + " (see 'd help " + spec.name + "')");
   } catch (const po::error& e) {
     throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
   }
   return call;
+}
+
+std::vector<std::string> redact_secret_options(const sdk::CommandSpec& spec,
+                                               std::vector<std::string> args) {
+  if (spec.secret_options.empty()) return args;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (options_done || !is_option(arg)) {
+      if (spec.rest_is_positional) options_done = true;
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    const auto eq = arg.rfind("--", 0) == 0 ? arg.find('=') : std::string::npos;
+    const std::string name = eq == std::string::npos ? arg : arg.substr(0, eq);
+    const po::option_description* desc = find_option(spec, name);
+    if (desc == nullptr) continue;
+    const bool secret = is_secret(spec, *desc);
+    if (eq != std::string::npos) {
+      if (secret) args[i] = name + "=" + kRedacted;
+    } else if (desc->semantic()->max_tokens() > 0 && i + 1 < args.size()) {
+      ++i;
+      if (secret) args[i] = kRedacted;
+    }
+  }
+  return args;
+}
+
+std::string mask_join_tokens(std::string text) {
+  static constexpr std::string_view kPrefix = "al1.";
+  static constexpr std::size_t kSecretLength = 32;
+  const auto is_hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  for (auto at = text.find(kPrefix); at != std::string::npos; at = text.find(kPrefix, at + 1)) {
+    const std::size_t start = at + kPrefix.size();
+    std::size_t end = start;
+    while (end < text.size() && is_hex(text[end])) ++end;
+    if (end - start >= kSecretLength) text.replace(start, end - start, kRedacted);
+  }
+  return text;
 }
 
 std::string command_help(const sdk::CommandSpec& spec) {

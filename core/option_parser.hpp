@@ -23,6 +23,20 @@ bool wants_help(const sdk::CommandSpec& spec, const std::vector<std::string>& ar
 sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
                                  const std::vector<std::string>& args);
 
+// What a secret value is shown as wherever a command is printed or logged.
+inline constexpr const char* kRedacted = "<redacted>";
+
+// The arguments with the value of every option the command declares secret replaced by
+// kRedacted (`--token VALUE` and `--token=VALUE` alike), following the same rules as
+// parse_invocation; safe on arguments that do not parse.
+std::vector<std::string> redact_secret_options(const sdk::CommandSpec& spec,
+                                               std::vector<std::string> args);
+
+// `text` with the secret of every join token in it (`al1.<32 hex>.…`) replaced by kRedacted:
+// a token typed where no secret option expects it (a misspelt option, a stray argument) is not
+// logged either.
+std::string mask_join_tokens(std::string text);
+
 // `d help NAME` text.
 std::string command_help(const sdk::CommandSpec& spec);
 

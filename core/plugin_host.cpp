@@ -15,6 +15,12 @@ void PluginHost::add_command(sdk::CommandSpec spec) {
   if (spec.name.empty() || spec.name.find_first_of(" \t\n/") != std::string::npos)
     throw std::invalid_argument("invalid command name '" + spec.name + "'");
   if (!spec.handler) throw std::invalid_argument("command '" + spec.name + "' has no handler");
+  for (const auto& secret : spec.secret_options) {
+    const auto* desc = spec.options.find_nothrow(secret, /*approx=*/false);
+    if (desc == nullptr || desc->semantic()->max_tokens() == 0)
+      throw std::invalid_argument("command '" + spec.name + "': secret option '" + secret +
+                                  "' is not an option that takes a value");
+  }
   commands_.push_back(std::move(spec));
 }
 

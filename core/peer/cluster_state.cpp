@@ -97,7 +97,8 @@ void ClusterState::load() {
     if (m.is_object())
       for (auto it = m.begin(); it != m.end(); ++it)
         members[it.key()] =
-            Member{it->value("fingerprint", ""), it->value("enrolled_at", std::int64_t{0})};
+            Member{it->value("fingerprint", ""), it->value("enrolled_at", std::int64_t{0}),
+                   it->value("token", "")};
     if (r.is_object())
       for (auto it = r.begin(); it != r.end(); ++it)
         revoked[it.key()] =
@@ -107,9 +108,23 @@ void ClusterState::load() {
   if (auto j = parse(dir_ / "tokens.json")) {
     const json& list = (*j)["tokens"];
     if (list.is_array())
-      for (const auto& t : list)
-        tokens.push_back({t.value("secret_sha256", ""), t.value("created", std::int64_t{0}),
-                          t.value("expires", std::int64_t{0})});
+      for (const auto& t : list) {
+        if (!t.is_object()) continue;
+        JoinToken token;
+        token.secret_sha256 = t.value("secret_sha256", "");
+        token.created = t.value("created", std::int64_t{0});
+        token.expires = t.value("expires", std::int64_t{0});
+        // Files from before token ids: a stable id from the stored hash (not from the secret).
+        token.id = t.value("id", token.secret_sha256.substr(0, 8));
+        token.uses = t.value("uses", std::uint32_t{0});
+        token.used = t.value("used", std::uint32_t{0});
+        if (const auto e = t.find("enrolled"); e != t.end() && e->is_array())
+          for (const auto& id : *e)
+            if (id.is_string()) token.enrolled.push_back(id.get<std::string>());
+        token.revoked_at = t.value("revoked_at", std::int64_t{0});
+        token.revoked_reason = t.value("revoked_reason", "");
+        tokens.push_back(std::move(token));
+      }
   }
 }
 
@@ -126,7 +141,9 @@ void ClusterState::save_config() const {
 void ClusterState::save_members() const {
   json m = json::object(), r = json::object();
   for (const auto& [id, member] : members)
-    m[id] = {{"fingerprint", member.fingerprint}, {"enrolled_at", member.enrolled_at}};
+    m[id] = {{"fingerprint", member.fingerprint},
+             {"enrolled_at", member.enrolled_at},
+             {"token", member.token}};
   for (const auto& [id, rev] : revoked) r[id] = {{"fingerprint", rev.fingerprint}, {"at", rev.at}};
   write_file_atomic(dir_ / "members.json", json{{"members", m}, {"revoked", r}}.dump(2) + "\n",
                     0640);
@@ -135,9 +152,15 @@ void ClusterState::save_members() const {
 void ClusterState::save_tokens() const {
   json t = json::array();
   for (const auto& token : tokens)
-    t.push_back({{"secret_sha256", token.secret_sha256},
+    t.push_back({{"id", token.id},
+                 {"secret_sha256", token.secret_sha256},
                  {"created", token.created},
-                 {"expires", token.expires}});
+                 {"expires", token.expires},
+                 {"uses", token.uses},
+                 {"used", token.used},
+                 {"enrolled", token.enrolled},
+                 {"revoked_at", token.revoked_at},
+                 {"revoked_reason", token.revoked_reason}});
   write_file_atomic(dir_ / "tokens.json", json{{"tokens", t}}.dump(2) + "\n", 0600);
 }
 

@@ -2,8 +2,10 @@
 // (write, fsync, rename); secrets are 0600.
 //   peer.json     this daemon's id, role, leader / listen address
 //   tls/          node.key node.crt ca.crt (every member); ca.key (leader only)
-//   members.json  leader only: enrolled workers, their certificate fingerprints, revocations
-//   tokens.json   leader only: join tokens (only a hash of each secret), with expiry
+//   members.json  leader only: enrolled workers, their certificate fingerprints and the id of the
+//                 token that enrolled each; revocations
+//   tokens.json   leader only: join tokens (only a hash of each secret) with their public id,
+//                 expiry, uses, the members each enrolled and revocation
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@ struct LocalConfig {
 struct Member {
   std::string fingerprint;
   std::int64_t enrolled_at = 0;
+  std::string token;  // public id of the join token that enrolled it; empty if unknown (older file)
 };
 
 struct Revocation {
@@ -40,6 +43,15 @@ struct JoinToken {
   std::string secret_sha256;
   std::int64_t created = 0;
   std::int64_t expires = 0;
+  std::string id;                     // short public id; older files: derived from the hash on load
+  std::uint32_t uses = 0;             // enrollments allowed; 0 = any number until it expires
+  std::uint32_t used = 0;             // enrollments done
+  std::vector<std::string> enrolled;  // member ids it enrolled
+  std::int64_t revoked_at = 0;        // 0 = not revoked
+  std::string revoked_reason;         // e.g. "it enrolled vps, which was removed"
+
+  bool revoked() const { return revoked_at != 0; }
+  bool used_up() const { return uses != 0 && used >= uses; }
 };
 
 class ClusterState {

@@ -234,23 +234,33 @@ void PeerManager::handle_enroll(const SessionPtr& session, wire::Frame& frame) {
   if (!valid_peer_id(id)) return refuse("invalid peer id");
   const auto now = unix_now();
   const std::string hash = sha256_hex(secret);
-  const JoinToken* token = nullptr;
-  for (const auto& t : state_.tokens)
+  JoinToken* token = nullptr;
+  for (auto& t : state_.tokens)
     if (t.secret_sha256 == hash) token = &t;
   if (token == nullptr) return refuse("bad token");
   if (token->expires <= now) return refuse("expired token");
   if (id == self_id() || state_.members.contains(id)) return refuse("id taken: " + id);
   if (auto r = state_.revoked.find(id); r != state_.revoked.end() && token->created <= r->second.at)
     return refuse("token was made before " + id + " was removed; make a new one");
+  if (token->revoked())
+    return refuse(token->revoked_reason.empty() ? "token revoked"
+                                                : "token revoked (" + token->revoked_reason + ")");
+  if (token->used_up())
+    return refuse(fmt::format("token used up (it allowed {} enrollment{})", token->uses,
+                              token->uses == 1 ? "" : "s"));
   try {
     auto ca_key = key_from_pem(state_.read_tls("ca.key").value());
     auto ca_cert = cert_from_pem(state_.read_tls("ca.crt").value());
     auto cert = sign_csr(frame.body, id, ca_cert.get(), ca_key.get());
-    state_.members[id] = Member{fingerprint(cert.get()), now};
+    // The token is charged before the answer goes out: a use is never given back.
+    ++token->used;
+    token->enrolled.push_back(id);
+    state_.save_tokens();
+    state_.members[id] = Member{fingerprint(cert.get()), now, token->id};
     state_.save_members();
     session->send({{"t", "enrolled"}, {"cert", cert_to_pem(cert.get())}});
     session->close_after_flush("enrolled");
-    log_->info("enrolled peer {} from {}", id, session->remote());
+    log_->info("enrolled peer {} from {} with join token {}", id, session->remote(), token->id);
     push_members();
   } catch (const std::exception& e) {
     refuse(std::string("cannot sign: ") + e.what());
@@ -842,24 +852,54 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
                      });
 }
 
-std::string PeerManager::create_join_token(std::chrono::seconds ttl) {
+sdk::NewJoinToken PeerManager::create_join_token(std::chrono::seconds ttl,
+                                                 std::optional<std::uint32_t> uses) {
   if (!is_leader()) throw std::runtime_error("joinToken works only on the leader");
   if (ttl.count() <= 0) throw std::runtime_error("--ttl must be positive");
+  if (uses && *uses == 0) throw std::runtime_error("--uses must be at least 1");
   const auto now = unix_now();
   const std::string secret = random_hex(16);
   std::erase_if(state_.tokens, [now](const JoinToken& t) { return t.expires <= now; });
-  state_.tokens.push_back({sha256_hex(secret), now, now + ttl.count()});
+  JoinToken token;
+  token.secret_sha256 = sha256_hex(secret);
+  token.created = now;
+  token.expires = now + ttl.count();
+  token.uses = uses.value_or(0);
+  // A short public id, random (it says nothing about the secret) and unique among live tokens.
+  const auto taken = [this](const std::string& id) {
+    return std::any_of(state_.tokens.begin(), state_.tokens.end(),
+                       [&id](const JoinToken& t) { return t.id == id; });
+  };
+  do token.id = random_hex(4);
+  while (taken(token.id));
+  state_.tokens.push_back(token);
   state_.save_tokens();
   const auto ca = cert_from_pem(state_.read_tls("ca.crt").value());
-  return make_token_text(secret, fingerprint(ca.get()));
+  log_->info("join token {} created (expires {}, uses {})", token.id, iso8601_utc(token.expires),
+             uses ? std::to_string(*uses) : std::string("unlimited"));
+  return {token.id, make_token_text(secret, fingerprint(ca.get()))};
 }
 
-void PeerManager::remove_peer(const std::string& id) {
+std::vector<std::string> PeerManager::remove_peer(const std::string& id) {
   if (!is_leader()) throw std::runtime_error("removePeer works only on the leader");
   if (id == self_id()) throw std::runtime_error("Cannot remove self (" + id + ")");
   auto member = state_.members.find(id);
   if (member == state_.members.end()) throw std::runtime_error("Peer not found: " + id);
-  state_.revoked[id] = Revocation{member->second.fingerprint, unix_now()};
+  const auto now = unix_now();
+  // The token that enrolled it must not enroll anyone again: a removed machine that kept the
+  // token would otherwise come back under a new id. A member from before tokens had ids has no
+  // record of its token: then every token that existed when it enrolled is revoked.
+  std::vector<std::string> revoked_tokens;
+  const Member& m = member->second;
+  for (auto& token : state_.tokens) {
+    const bool enrolled_it = m.token.empty() ? token.created <= m.enrolled_at : token.id == m.token;
+    if (!enrolled_it || token.revoked() || token.expires <= now) continue;
+    token.revoked_at = now;
+    token.revoked_reason = "it enrolled " + id + ", which was removed";
+    revoked_tokens.push_back(token.id);
+  }
+  if (!revoked_tokens.empty()) state_.save_tokens();
+  state_.revoked[id] = Revocation{m.fingerprint, now};
   state_.members.erase(member);
   state_.save_members();
   last_seen_.erase(id);
@@ -869,8 +909,49 @@ void PeerManager::remove_peer(const std::string& id) {
     workers_.erase(it);
     session->close("removed from the cluster");
   }
-  log_->info("peer {} removed; its certificate is revoked", id);
+  std::string tokens_note;
+  for (const auto& t : revoked_tokens) tokens_note += (tokens_note.empty() ? "" : ", ") + t;
+  log_->info(
+      "peer {} removed; its certificate is revoked{}{}", id,
+      revoked_tokens.empty() ? "" : ", and so is the join token that enrolled it: ", tokens_note);
   push_members();
+  return revoked_tokens;
+}
+
+std::vector<sdk::JoinTokenInfo> PeerManager::join_tokens() const {
+  if (!is_leader()) throw std::runtime_error("listTokens works only on the leader");
+  const auto now = unix_now();
+  std::vector<sdk::JoinTokenInfo> out;
+  for (const auto& t : state_.tokens) {
+    sdk::JoinTokenInfo info;
+    info.id = t.id;
+    info.created = iso8601_utc(t.created);
+    info.expires = iso8601_utc(t.expires);
+    if (t.uses != 0) info.uses = t.uses;
+    info.used = t.used;
+    info.status = t.revoked()        ? "revoked"
+                  : t.expires <= now ? "expired"
+                  : t.used_up()      ? "used up"
+                                     : "valid";
+    if (t.revoked()) info.revoked = iso8601_utc(t.revoked_at);
+    info.enrolled = t.enrolled;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void PeerManager::revoke_token(const std::string& id) {
+  if (!is_leader()) throw std::runtime_error("revokeToken works only on the leader");
+  for (auto& token : state_.tokens) {
+    if (token.id != id) continue;
+    if (token.revoked()) return;
+    token.revoked_at = unix_now();
+    token.revoked_reason = "revoked with revokeToken";
+    state_.save_tokens();
+    log_->info("join token {} revoked", id);
+    return;
+  }
+  throw std::runtime_error("Token not found: " + escape_untrusted(id));
 }
 
 }  // namespace automatelinux::core::peer

@@ -43,8 +43,11 @@ class PeerManager final : public sdk::PeerNetwork {
   void become_leader(const std::string& id, const std::string& listen, Done done) override;
   void become_worker(const std::string& id, const std::string& leader,
                      const std::optional<std::string>& token, Done done) override;
-  std::string create_join_token(std::chrono::seconds ttl) override;
-  void remove_peer(const std::string& id) override;
+  sdk::NewJoinToken create_join_token(std::chrono::seconds ttl,
+                                      std::optional<std::uint32_t> uses) override;
+  std::vector<sdk::JoinTokenInfo> join_tokens() const override;
+  void revoke_token(const std::string& id) override;
+  std::vector<std::string> remove_peer(const std::string& id) override;
 
  private:
   struct Routes {

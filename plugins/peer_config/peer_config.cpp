@@ -1,5 +1,10 @@
 // peer_config: joining and inspecting the cluster — setPeerConfig, joinToken, getPeerStatus,
-// listPeers, removePeer. A thin command layer over core's sdk::PeerNetwork.
+// listPeers, removePeer, listTokens, revokeToken. A thin command layer over core's
+// sdk::PeerNetwork.
+#include <functional>
+#include <memory>
+#include <string_view>
+
 #include <fmt/format.h>
 #include <automatelinux/sdk/sdk.hpp>
 
@@ -69,6 +74,57 @@ void list_peers(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoca
   sdk::reply(stream, out);
 }
 
+// Reads a token from the request's standard input: the first line that looks like a join token
+// (so the whole output of `d joinToken` may be fed in), else at EOF the last non-blank line
+// (which then fails as a bad token), surrounding blanks removed. A terminal or /dev/null on `d`'s
+// stdin gives EOF at once, hence an error.
+class TokenReader : public std::enable_shared_from_this<TokenReader> {
+ public:
+  using Got = std::function<void(const std::string& token)>;
+  TokenReader(sdk::StreamPtr stream, Got got) : stream_(std::move(stream)), got_(std::move(got)) {}
+
+  void next() {
+    stream_->read(sdk::Channel::in, [self = shared_from_this()](std::string_view data, bool eof) {
+      self->on_input(data, eof);
+    });
+  }
+
+ private:
+  static constexpr std::size_t kMaxInput = 4096;
+
+  static std::string trimmed(const std::string& line) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) return {};
+    return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+  }
+
+  void on_input(std::string_view data, bool eof) {
+    buffer_.append(data);  // at most one chunk past kMaxInput
+    std::string last;
+    std::size_t start = 0;
+    while (start < buffer_.size()) {
+      auto end = buffer_.find('\n', start);
+      if (end == std::string::npos) {
+        if (!eof) break;  // an incomplete line: wait for the rest
+        end = buffer_.size();
+      }
+      const std::string line = trimmed(buffer_.substr(start, end - start));
+      if (line.rfind("al1.", 0) == 0) return got_(line);
+      if (!line.empty()) last = line;
+      start = end + 1;
+    }
+    if (!eof && buffer_.size() > kMaxInput)
+      return sdk::fail(stream_, "--token -: no token in the first 4 KiB of standard input");
+    if (!eof) return next();
+    if (last.empty()) return sdk::fail(stream_, "--token -: no token on standard input");
+    got_(last);
+  }
+
+  sdk::StreamPtr stream_;
+  Got got_;
+  std::string buffer_;
+};
+
 void set_peer_config(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
   const auto& role = call.get<std::string>("role");
   const auto& id = call.get<std::string>("id");
@@ -86,9 +142,20 @@ void set_peer_config(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::I
   if (role == "worker") {
     if (call.has("listen")) return sdk::fail(stream, "--listen is for --role leader");
     if (!call.has("leader")) return sdk::fail(stream, "--role worker needs --leader HOST[:PORT]");
-    std::optional<std::string> token;
-    if (call.has("token")) token = call.get<std::string>("token");
-    return host.peers().become_worker(id, call.get<std::string>("leader"), token, done);
+    const auto leader = call.get<std::string>("leader");
+    if (!call.has("token")) return host.peers().become_worker(id, leader, std::nullopt, done);
+    if (call.get<std::string>("token") != "-")
+      return host.peers().become_worker(id, leader, call.get<std::string>("token"), done);
+    // `--token -`: the token comes on the request's standard input, so it is in no argv.
+    auto reader = std::make_shared<TokenReader>(
+        stream, [&host, stream, id, leader, done](const std::string& token) {
+          try {
+            host.peers().become_worker(id, leader, token, done);
+          } catch (const std::runtime_error& e) {
+            sdk::fail(stream, e.what());
+          }
+        });
+    return reader->next();
   }
   sdk::fail(stream, "--role must be 'leader' or 'worker', not '" + role + "'");
 }
@@ -103,18 +170,76 @@ void join_token(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoca
                        "invalid --ttl '" + text + "' (use e.g. 30s, 10m, 24h; at least 1s)");
     ttl = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
   }
-  const std::string token = host.peers().create_join_token(ttl);
-  sdk::reply(
-      stream,
-      fmt::format("Join token (valid {}s; give it to a worker's 'd setPeerConfig --role worker "
-                  "--id ID --leader HOST --token TOKEN'):\n{}\n",
-                  ttl.count(), token));
+  std::optional<std::uint32_t> uses;
+  if (call.has("uses")) {
+    const auto& text = call.get<std::string>("uses");
+    const bool digits = !text.empty() && text.size() <= 9 &&
+                        text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoul(text) == 0)
+      return sdk::fail(stream, "invalid --uses '" + text + "' (a whole number, at least 1)");
+    uses = static_cast<std::uint32_t>(std::stoul(text));
+  }
+  const auto token = host.peers().create_join_token(ttl, uses);
+  sdk::reply(stream,
+             fmt::format("Join token {} (valid {}s, {}; on the worker: 'd setPeerConfig --role "
+                         "worker --id ID --leader HOST --token -' with the token on stdin):\n{}\n",
+                         token.id, ttl.count(),
+                         uses ? fmt::format("{} use{}", *uses, *uses == 1 ? "" : "s")
+                              : std::string("any number of workers"),
+                         token.token));
+}
+
+void list_tokens(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+  const auto tokens = host.peers().join_tokens();
+  if (call.has("json")) {
+    json out = json::array();
+    for (const auto& t : tokens) {
+      out.push_back({{"id", t.id},
+                     {"created", t.created},
+                     {"expires", t.expires},
+                     {"status", t.status},
+                     {"uses", t.uses ? json(*t.uses) : json()},
+                     {"used", t.used},
+                     {"uses_left", t.uses ? json(*t.uses > t.used ? *t.uses - t.used : 0) : json()},
+                     {"revoked", or_null(t.revoked)},
+                     {"enrolled", t.enrolled}});
+    }
+    return sdk::reply(stream, pretty(out));
+  }
+  std::vector<std::array<std::string, 6>> rows{
+      {"ID", "CREATED", "EXPIRES", "STATUS", "USED", "ENROLLED"}};
+  for (const auto& t : tokens) {
+    std::string enrolled;
+    for (const auto& id : t.enrolled) enrolled += (enrolled.empty() ? "" : ",") + id;
+    rows.push_back({t.id, t.created, t.expires, t.status,
+                    t.uses ? fmt::format("{}/{}", t.used, *t.uses) : fmt::format("{}/-", t.used),
+                    enrolled.empty() ? "-" : enrolled});
+  }
+  std::array<std::size_t, 6> width{};
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i)
+      out += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], width[i]) : row[i] + "\n";
+  }
+  sdk::reply(stream, out);
+}
+
+void revoke_token(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+  if (call.positional.size() != 1) return sdk::fail(stream, "usage: d revokeToken ID");
+  host.peers().revoke_token(call.positional.front());
+  sdk::reply(stream, "revoked join token " + call.positional.front() + "\n");
 }
 
 void remove_peer(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
   if (call.positional.size() != 1) return sdk::fail(stream, "usage: d removePeer ID");
-  host.peers().remove_peer(call.positional.front());
-  sdk::reply(stream, "removed " + call.positional.front() + "; its certificate is revoked\n");
+  const auto& id = call.positional.front();
+  const auto tokens = host.peers().remove_peer(id);
+  std::string out = "removed " + id + "; its certificate is revoked\n";
+  for (const auto& token : tokens)
+    out += "revoked join token " + token + ", which enrolled " + id + "\n";
+  sdk::reply(stream, out);
 }
 
 sdk::CommandSpec command(std::string name, std::string summary, std::string usage) {
@@ -142,20 +267,36 @@ void init(sdk::Host& host) {
   auto set =
       command("setPeerConfig", "Make this daemon the cluster's leader, or a worker joining it",
               "--role leader --id ID [--listen HOST:PORT] | --role worker --id ID --leader "
-              "HOST[:PORT] [--token TOKEN]");
+              "HOST[:PORT] [--token -|TOKEN]");
   set.options.add_options()("role", po::value<std::string>()->required(), "leader or worker")(
       "id", po::value<std::string>()->required(), "this daemon's peer id (e.g. desktop, vps)")(
       "listen", po::value<std::string>(), "leader: address to listen on (default 0.0.0.0:3600)")(
       "leader", po::value<std::string>(),
       "worker: the leader's HOST[:PORT] (port 3600 by default)")(
-      "token", po::value<std::string>(), "worker: join token from 'd joinToken' (first join only)");
+      "token", po::value<std::string>(),
+      "worker: join token from 'd joinToken' (first join only); '-' reads it from standard "
+      "input, which keeps it out of ps");
+  set.secret_options = {"token"};
   add(std::move(set), set_peer_config);
 
-  auto token =
-      command("joinToken", "On the leader: print a join token for new workers", "[--ttl DURATION]");
+  auto token = command("joinToken", "On the leader: print a join token for new workers",
+                       "[--ttl DURATION] [--uses N]");
   token.options.add_options()("ttl", po::value<std::string>(),
-                              "how long the token stays valid (default 24h)");
+                              "how long the token stays valid (default 24h)")(
+      "uses", po::value<std::string>(),
+      "how many workers it may enroll (default: any number until it expires)");
   add(std::move(token), join_token);
+
+  auto tokens = command("listTokens",
+                        "On the leader: list join tokens (id, expiry, uses, members enrolled; "
+                        "never the secret)",
+                        "[--json]");
+  tokens.options.add_options()("json", "print JSON");
+  add(std::move(tokens), list_tokens);
+
+  auto revoke = command("revokeToken", "On the leader: make a join token unusable", "ID");
+  revoke.positional_label = "ID";
+  add(std::move(revoke), revoke_token);
 
   auto status = command("getPeerStatus",
                         "Show this daemon's id, role, leader, listen address and connection state",
@@ -169,8 +310,10 @@ void init(sdk::Host& host) {
   list.options.add_options()("json", "print JSON");
   add(std::move(list), list_peers);
 
-  auto remove =
-      command("removePeer", "On the leader: forget a worker and revoke its certificate", "ID");
+  auto remove = command(
+      "removePeer",
+      "On the leader: forget a worker, revoke its certificate and the token that enrolled it",
+      "ID");
   remove.positional_label = "ID";
   add(std::move(remove), remove_peer);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct CommandSpec {
   // command can hand it to another program untouched. "--" always ends option parsing.
   std::string positional_label;
   bool rest_is_positional = false;
+  // Long names (without "--") of options whose values are secrets, e.g. {"token"}. Core never
+  // prints or logs their values: audit lines, errors and debug logs show "<redacted>" instead.
+  std::set<std::string> secret_options;
   CommandHandler handler;
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,6 +34,24 @@ struct PeerInfo {
   std::vector<std::string> commands;
 };
 
+// A join token as the leader remembers it: never the secret, only its public id and bookkeeping.
+struct JoinTokenInfo {
+  std::string id;                     // short public id, for listTokens / revokeToken
+  std::string created;                // ISO 8601 UTC
+  std::string expires;                // ISO 8601 UTC
+  std::optional<std::uint32_t> uses;  // how many enrollments it allows; empty = unlimited
+  std::uint32_t used = 0;
+  std::string status;                  // "valid", "expired", "used up" or "revoked"
+  std::optional<std::string> revoked;  // ISO 8601 UTC
+  std::vector<std::string> enrolled;   // member ids it enrolled
+};
+
+// What joinToken made: the text to hand to a worker (secret included) and its public id.
+struct NewJoinToken {
+  std::string id;
+  std::string token;
+};
+
 class BOOST_SYMBOL_VISIBLE PeerNetwork {
  public:
   // Empty on success, else a one-line reason.
@@ -48,9 +67,16 @@ class BOOST_SYMBOL_VISIBLE PeerNetwork {
   // with the reason it did not; nothing is saved on failure). Without: saves and reconnects.
   virtual void become_worker(const std::string& id, const std::string& leader,
                              const std::optional<std::string>& token, Done done) = 0;
-  // Leader only; throws std::runtime_error with a one-line reason.
-  virtual std::string create_join_token(std::chrono::seconds ttl) = 0;
-  virtual void remove_peer(const std::string& id) = 0;
+  // Leader only; these throw std::runtime_error with a one-line reason.
+  // `uses`: how many workers the token may enroll; empty = any number until it expires.
+  virtual NewJoinToken create_join_token(std::chrono::seconds ttl,
+                                         std::optional<std::uint32_t> uses) = 0;
+  virtual std::vector<JoinTokenInfo> join_tokens() const = 0;
+  // Unknown id: throws "Token not found: ID". Revoking a revoked token is not an error.
+  virtual void revoke_token(const std::string& id) = 0;
+  // Forgets the member, revokes its certificate and the join token(s) that enrolled it; returns
+  // the ids of the tokens revoked by this call.
+  virtual std::vector<std::string> remove_peer(const std::string& id) = 0;
 };
 
 }  // namespace automatelinux::sdk

@@ -17,7 +17,8 @@
 namespace automatelinux::sdk {
 
 // Bump on any change to the SDK's types or virtual interfaces.
-inline constexpr std::uint32_t kAbiVersion = 1;
+// 2: CommandSpec::secret_options; PeerNetwork join-token management (uses, list, revoke).
+inline constexpr std::uint32_t kAbiVersion = 2;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 
 // Versions of the libraries whose types cross the plugin boundary, as compiled.

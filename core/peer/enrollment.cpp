@@ -189,7 +189,8 @@ std::string random_hex(std::size_t bytes) {
 }
 
 bool valid_peer_id(const std::string& id) {
-  return !id.empty() && id.size() <= 63 &&
+  // "all" names every member in `--peer all`, so no member may be called that.
+  return !id.empty() && id.size() <= 63 && id != "all" &&
          id.find_first_not_of(
              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
              std::string::npos;

@@ -54,6 +54,11 @@ std::string text(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
+std::string invalid_id_reason(const std::string& id) {
+  if (id == "all") return "invalid id 'all': it is reserved (--peer all means every member)";
+  return "invalid id '" + escape_untrusted(id) + "' (letters, digits, '.', '_', '-')";
+}
+
 nlohmann::json or_null(const std::optional<std::string>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json();
 }
@@ -769,7 +774,7 @@ sdk::LocalPeerStatus PeerManager::local() const {
 }
 
 void PeerManager::become_leader(const std::string& id, const std::string& listen, Done done) {
-  if (!valid_peer_id(id)) return done("invalid id '" + id + "' (letters, digits, '.', '_', '-')");
+  if (!valid_peer_id(id)) return done(invalid_id_reason(id));
   std::string listen_address = listen.empty() ? fmt::format("0.0.0.0:{}", kDefaultPort) : listen;
   try {
     const auto [host, port] = split_host_port(listen_address);
@@ -818,7 +823,7 @@ void PeerManager::become_leader(const std::string& id, const std::string& listen
 
 void PeerManager::become_worker(const std::string& id, const std::string& leader,
                                 const std::optional<std::string>& token, Done done) {
-  if (!valid_peer_id(id)) return done("invalid id '" + id + "' (letters, digits, '.', '_', '-')");
+  if (!valid_peer_id(id)) return done(invalid_id_reason(id));
   std::string leader_address;
   try {
     const auto [host, port] = split_host_port(leader);

@@ -112,7 +112,10 @@ WHO='who=$(tr "\0" " " </proc/$PPID/cmdline | grep -o "/[a-z]*/sock" | tr -d /);
   wait_for 10 bash -c '! pgrep -f "^sleep 300.7"'
 }
 
-@test "fan-out: all with no other member is a usage error" {
+@test "fan-out: all with no other member is a usage error; all is no peer id" {
+  run dd vps setPeerConfig --role worker --id all --leader "127.0.0.1:$PORT"
+  [ "$status" -eq 255 ]
+  [ "$output" = "d: invalid id 'all': it is reserved (--peer all means every member)" ]
   start_peer alone
   dd alone setPeerConfig --role leader --id alone --listen "127.0.0.1:$(free_port)"
   run dd alone execOnPeer --peer all --directory / --command true

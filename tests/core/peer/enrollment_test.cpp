@@ -29,7 +29,7 @@ TEST(JoinToken, SecretsAreRandomAndOnlyTheirHashIsStored) {
 TEST(PeerId, OnlySafeCharacters) {
   for (const std::string ok : {"vps", "desktop-2", "a.b_c"}) EXPECT_TRUE(valid_peer_id(ok)) << ok;
   for (const std::string& bad :
-       std::vector<std::string>{"", "a b", "a/b", std::string(64, 'x'), "x\n", "\xff"})
+       std::vector<std::string>{"", "a b", "a/b", std::string(64, 'x'), "x\n", "\xff", "all"})
     EXPECT_FALSE(valid_peer_id(bad)) << bad;
 }
 

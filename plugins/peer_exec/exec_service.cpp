@@ -1,5 +1,6 @@
 #include "exec_service.hpp"
 
+#include "environment.hpp"
 #include "executor.hpp"
 #include "process.hpp"
 
@@ -55,7 +56,8 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
   try {
     confinement = isolation_->confine();
     spawn_request.cgroup_fd = confinement->cgroup_fd();
-    spawn_request.extra_env = confinement->environment();
+    spawn_request.environment = command_environment(
+        {policy_.run_as, self, stream->requester().peer}, confinement->environment());
     child = spawn(spawn_request);
   } catch (const std::exception& e) {
     return sdk::fail(stream, "Cannot run on " + self + ": " + e.what());

@@ -267,22 +267,10 @@ Child spawn(const SpawnRequest& request) {
   for (const auto& arg : request.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
 
-  // The environment: the daemon's, with extra_env added (an existing NAME= replaced).
   std::vector<char*> envp;
-  char* const* env = environ;
-  if (!request.extra_env.empty()) {
-    for (char** e = environ; *e != nullptr; ++e) {
-      bool replaced = false;
-      for (const auto& extra : request.extra_env) {
-        const auto name = extra.substr(0, extra.find('=') + 1);
-        if (std::strncmp(*e, name.c_str(), name.size()) == 0) replaced = true;
-      }
-      if (!replaced) envp.push_back(*e);
-    }
-    for (const auto& extra : request.extra_env) envp.push_back(const_cast<char*>(extra.c_str()));
-    envp.push_back(nullptr);
-    env = envp.data();
-  }
+  for (const auto& entry : request.environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  char* const* env = envp.data();
 
   ChildSetup setup{argv.data(), env, -1, -1, -1, request.directory_fd, -1};
   std::vector<gid_t> groups;

@@ -19,7 +19,7 @@ struct SpawnRequest {
   std::optional<std::string> run_as;
   int cgroup_fd =
       -1;  // >= 0: the child starts in this cgroup (clone3 CLONE_INTO_CGROUP); not owned
-  std::vector<std::string> extra_env;  // "NAME=value", added to (or replacing in) the environment
+  std::vector<std::string> environment;  // the child's whole environment, "NAME=value"
 };
 
 struct Child {

@@ -400,3 +400,20 @@ escaped_processes_end() {
   [ "$(echo "$output" | jq -r '.[] | select(.name == "peer_exec") | .state + ": " + .reason')" = \
     'failed: init failed: exec.isolation must be "auto", "cgroup" or "subreaper"' ]
 }
+
+@test "commands get their user's environment and who ran them, never the daemon's" {
+  export AL_DAEMON_ONLY_SECRET=must-not-leak
+  make_cluster
+  unset AL_DAEMON_ONLY_SECRET
+  run dd laptop execOnPeer --peer vps --directory / --command 'env'
+  [ "$status" -eq 0 ]
+  echo "$output"
+  [[ "$output" != *AL_DAEMON_ONLY_SECRET* && "$output" != *BATS_* ]]
+  local shell
+  shell=$(getent passwd root | cut -d: -f7)
+  for want in HOME=/root USER=root LOGNAME=root "SHELL=$shell" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    AUTOMATELINUX_PEER=vps AUTOMATELINUX_REQUESTER=laptop; do
+    printf '%s\n' "$output" | grep -qx "$want" || { echo "missing $want"; false; }
+  done
+}

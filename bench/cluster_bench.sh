@@ -22,8 +22,8 @@ done
 for host in desktop vps laptop; do for _ in $(seq 100); do [ -S "$dir/$host.sock" ] && break; sleep 0.05; done; done
 $D --socket "$dir/desktop.sock" setPeerConfig --role leader --id desktop --listen "127.0.0.1:$port" >/dev/null
 token=$($D --socket "$dir/desktop.sock" joinToken | tail -n 1)
-$D --socket "$dir/vps.sock" setPeerConfig --role worker --id vps --leader "127.0.0.1:$port" --token "$token" >/dev/null
-$D --socket "$dir/laptop.sock" setPeerConfig --role worker --id laptop --leader "127.0.0.1:$port" --token "$token" >/dev/null
+$D --socket "$dir/vps.sock" setPeerConfig --role worker --id vps --leader "127.0.0.1:$port" --token - <<<"$token" >/dev/null
+$D --socket "$dir/laptop.sock" setPeerConfig --role worker --id laptop --leader "127.0.0.1:$port" --token - <<<"$token" >/dev/null
 sleep 1
 
 now_ns() { date +%s%N; }

@@ -386,11 +386,11 @@ escaped_processes_end() {
   escaped_processes_end
   # Background children of a command that finished normally keep running, and once they exit the
   # daemon (their subreaper) reaps them: no zombies pile up.
-  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --command 'setsid sh -c "sleep 1" & echo $! > bg3'
+  run dd laptop execOnPeer --peer vps --directory "$W" --no-stdin --command 'setsid sh -c "sleep 4" & echo $! > bg3'
   [ "$status" -eq 0 ]
   cp "$W/bg3" "$BATS_TEST_TMPDIR/bg3.pidof"
   kill -0 "$(cat "$W/bg3")"
-  wait_for 10 eval '! ps -o stat= --ppid "$(cat "$BATS_TEST_TMPDIR/vps/pid")" | grep -q "^Z"'
+  wait_for 15 eval '! kill -0 "$(cat "$W/bg3")" 2>/dev/null && ! ps -o stat= --ppid "$(cat "$BATS_TEST_TMPDIR/vps/pid")" | grep -q "^Z"'
 }
 
 @test "a bad exec.isolation refuses the exec plugin with the reason" {

@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "unique_fd.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -26,14 +28,16 @@ struct CloneArgs {
 };
 constexpr std::uint64_t kCloneIntoCgroup = 0x200000000ULL;
 
+// Both ends are owned: whatever is not handed over (to the child, or in the returned Child) is
+// closed on every path, including when a later pipe cannot be made.
 struct Pipe {
-  int read = -1, write = -1;
+  UniqueFd read, write;
   Pipe() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
       throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-    read = fds[0];
-    write = fds[1];
+    read.reset(fds[0]);
+    write.reset(fds[1]);
   }
 };
 
@@ -152,21 +156,17 @@ class ChildStack {
   char* base_ = nullptr;
 };
 
-void close_all(std::initializer_list<int> fds) {
-  for (int fd : fds) ::close(fd);
-}
-
 // The common case (no user switch, no cgroup) with posix_spawn: glibc uses CLONE_VFORK, so the
 // daemon's page tables are not copied — a measurable part of execOnPeer's latency.
-Child spawn_fast(const SpawnRequest& request, char* const* argv, char* const* envp, const Pipe& in,
-                 const Pipe& out, const Pipe& err) {
+Child spawn_fast(const SpawnRequest& request, char* const* argv, char* const* envp, Pipe& in,
+                 Pipe& out, Pipe& err) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
   ::posix_spawn_file_actions_init(&actions);
   ::posix_spawnattr_init(&attributes);
-  ::posix_spawn_file_actions_adddup2(&actions, in.read, 0);
-  ::posix_spawn_file_actions_adddup2(&actions, out.write, 1);
-  ::posix_spawn_file_actions_adddup2(&actions, err.write, 2);
+  ::posix_spawn_file_actions_adddup2(&actions, in.read.get(), 0);
+  ::posix_spawn_file_actions_adddup2(&actions, out.write.get(), 1);
+  ::posix_spawn_file_actions_adddup2(&actions, err.write.get(), 2);
   ::posix_spawn_file_actions_addfchdir_np(&actions, request.directory_fd);
   ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   sigset_t all, none;
@@ -180,29 +180,23 @@ Child spawn_fast(const SpawnRequest& request, char* const* argv, char* const* en
   const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv, envp);
   ::posix_spawn_file_actions_destroy(&actions);
   ::posix_spawnattr_destroy(&attributes);
-  close_all({in.read, out.write, err.write});
-  if (rc != 0) {
-    close_all({in.write, out.read, err.read});
-    throw std::runtime_error(request.argv[0] + ": " + std::strerror(rc));
-  }
-  Child c{pid, static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)), in.write, out.read, err.read};
-  if (c.pidfd < 0) {
+  if (rc != 0) throw std::runtime_error(request.argv[0] + ": " + std::strerror(rc));
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
     const int saved = errno;
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    close_all({c.stdin_fd, c.stdout_fd, c.stderr_fd});
     throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(saved));
   }
-  return c;
+  return {pid, pidfd, in.write.release(), out.read.release(), err.read.release()};
 }
 
 // clone3 (into a cgroup when asked, with a pidfd; vfork-like where implemented) or, where clone3 is
 // missing and no cgroup is needed, fork. Signals stay blocked in the parent across the fork so that
 // no handler of the daemon runs in the child before it has reset them.
-Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, const Pipe& in, const Pipe& out,
-                   const Pipe& err) {
+Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, Pipe& in, Pipe& out, Pipe& err) {
   Pipe report;
-  setup.report_fd = report.write;
+  setup.report_fd = report.write.get();
   int pidfd = -1;
   CloneArgs args;
   args.flags = CLONE_PIDFD | (request.cgroup_fd >= 0 ? kCloneIntoCgroup : 0);
@@ -229,24 +223,21 @@ Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, const Pipe& i
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
 
-  close_all({in.read, out.write, err.write, report.write});
-  if (pid < 0) {
-    close_all({in.write, out.read, err.read, report.read});
-    throw std::runtime_error(std::string("clone3: ") + std::strerror(clone_errno));
-  }
+  // The child's ends are the child's now.
+  for (auto* end : {&in.read, &out.write, &err.write, &report.write}) end->reset();
+  if (pid < 0) throw std::runtime_error(std::string("clone3: ") + std::strerror(clone_errno));
   int error[2] = {0, 0};
   ssize_t n;
   do {
-    n = ::read(report.read, error, sizeof error);
+    n = ::read(report.read.get(), error, sizeof error);
   } while (n < 0 && errno == EINTR);
-  ::close(report.read);
+  report.read.reset();
   if (pidfd < 0) pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (n == static_cast<ssize_t>(sizeof error) || pidfd < 0) {
     // exec (or a step before it) failed: the child is already exiting; reap it.
     const int saved_errno = errno;
     if (n != static_cast<ssize_t>(sizeof error)) ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    close_all({in.write, out.read, err.read});
     if (pidfd >= 0) ::close(pidfd);
     if (n != static_cast<ssize_t>(sizeof error))
       throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(saved_errno));
@@ -256,7 +247,7 @@ Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, const Pipe& i
     if (error[0] == 3) throw std::runtime_error(request.argv[0] + ": " + what);
     throw std::runtime_error(std::string(stages[error[0] & 3]) + ": " + what);
   }
-  return {pid, pidfd, in.write, out.read, err.read};
+  return {pid, pidfd, in.write.release(), out.read.release(), err.read.release()};
 }
 
 }  // namespace
@@ -294,9 +285,9 @@ Child spawn(const SpawnRequest& request) {
   if (!request.run_as && request.cgroup_fd < 0)
     return spawn_fast(request, argv.data(), env, in, out, err);
   // Switching user, or starting inside a cgroup, needs more than posix_spawn offers.
-  setup.in = in.read;
-  setup.out = out.write;
-  setup.err = err.write;
+  setup.in = in.read.get();
+  setup.out = out.write.get();
+  setup.err = err.write.get();
   return spawn_cloned(request, setup, in, out, err);
 }
 

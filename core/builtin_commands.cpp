@@ -31,7 +31,9 @@ sdk::CommandSpec help_command(const CommandRegistry& registry) {
     if (call.positional.size() > 1) return sdk::fail(stream, "'help' takes at most one command");
     const auto* entry = registry.find(call.positional.front());
     if (entry == nullptr)
-      return sdk::fail(stream, "unknown command '" + call.positional.front() + "' (see 'd help')");
+      return sdk::fail(stream, "unknown command '" + printable_command({call.positional.front()}) +
+                                   "'" + did_you_mean(call.positional.front(), registry.names()) +
+                                   " (see 'd help')");
     sdk::reply(stream, command_help(entry->spec));
   };
   return spec;

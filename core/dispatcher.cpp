@@ -1,5 +1,8 @@
 #include "core/dispatcher.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -36,13 +39,45 @@ std::string Dispatcher::printable(const std::vector<std::string>& argv) const {
   return printable_command(args);
 }
 
+std::string did_you_mean(const std::string& typed, const std::vector<std::string>& known) {
+  // Edit distance, case-insensitive: `execonpeer`, `exeOnPeer` and `listPeer` all find their way.
+  auto distance = [](std::string a, std::string b) {
+    for (auto* s : {&a, &b})
+      for (auto& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    return row[b.size()];
+  };
+  if (typed.size() > 64) return {};
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, typed.size() / 4) + 1;
+  for (const auto& name : known) {
+    const auto d = distance(typed, name);
+    if (d < best_distance) {
+      best = name;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? std::string{} : " (did you mean " + best + "?)";
+}
+
 void Dispatcher::dispatch(const std::vector<std::string>& argv,
                           const sdk::StreamPtr& stream) const {
   if (argv.empty()) return sdk::fail(stream, "no command given (see 'd help')");
   const std::string& name = argv.front();
   const CommandEntry* entry = registry_.find(name);
   if (entry == nullptr) {
-    return sdk::fail(stream, "unknown command '" + printable_command({name}) + "' (see 'd help')");
+    return sdk::fail(stream, "unknown command '" + printable_command({name}) + "'" +
+                                 did_you_mean(name, registry_.names()) + " (see 'd help')");
   }
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
   if (wants_help(entry->spec, args)) return sdk::reply(stream, command_help(entry->spec));

@@ -30,6 +30,9 @@ class Dispatcher {
   std::shared_ptr<spdlog::logger> log_;
 };
 
+// " (did you mean NAME?)" for the known name closest to `typed`, or "" when none is close.
+std::string did_you_mean(const std::string& typed, const std::vector<std::string>& known);
+
 // A command line made safe for one log line: non-printable bytes escaped, arguments quoted, the
 // secret of any join token in it redacted. Knows nothing of secret options: see printable().
 std::string printable_command(const std::vector<std::string>& argv);

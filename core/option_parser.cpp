@@ -103,6 +103,14 @@ sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
   try {
     po::store(parsed, call.options);
     po::notify(call.options);
+  } catch (const po::required_option& e) {
+    // `d execOnPeer vps /tmp echo hi`: words where options belong. Say that, not which option
+    // Boost happened to check first.
+    if (!args.empty() && !is_option(args.front()))
+      throw UsageError("'" + spec.name + "' takes options, not positional words like " +
+                       quoted(args.front()) + ": d " + spec.name + " " + spec.usage +
+                       " (see 'd help " + spec.name + "')");
+    throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
   } catch (po::error_with_option_name& e) {
     // Boost quotes the offending value in some messages ("the argument ('…') … is invalid").
     std::string name = e.get_option_name();

@@ -22,6 +22,22 @@ std::string pretty(const json& j) {
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
+// Rows as aligned columns (two spaces apart), no trailing blanks.
+template <std::size_t N>
+std::string table(const std::vector<std::array<std::string, N>>& rows) {
+  std::array<std::size_t, N> width{};
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < N; ++i) width[i] = std::max(width[i], row[i].size());
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < N; ++i)
+      line += i + 1 < N ? fmt::format("{:<{}}  ", row[i], width[i]) : row[i];
+    out += line.substr(0, line.find_last_not_of(' ') + 1) + "\n";
+  }
+  return out;
+}
+
 void get_peer_status(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
   const auto s = host.peers().local();
   if (call.has("json")) {
@@ -41,6 +57,7 @@ void get_peer_status(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::I
 
 void list_peers(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
   const auto peers = host.peers().peers();
+  const std::string self = host.peers().local().id.value_or("");
   if (call.has("json")) {
     json out = json::array();
     for (const auto& p : peers) {
@@ -51,27 +68,21 @@ void list_peers(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoca
                      {"last_seen", or_null(p.last_seen)},
                      {"rtt_ms", p.rtt_ms ? json(*p.rtt_ms) : json()},
                      {"version", p.version.empty() ? json() : json(p.version)},
-                     {"commands", p.commands}});
+                     {"commands", p.commands},
+                     {"self", p.id == self}});
     }
     return sdk::reply(stream, pretty(out));
   }
-  std::vector<std::array<std::string, 7>> rows{
-      {"ID", "ROLE", "STATUS", "ADDRESS", "LAST SEEN", "RTT", "VERSION"}};
+  // The last column marks the machine this is (where `d` runs), so "on self" is never a guess.
+  std::vector<std::array<std::string, 8>> rows{
+      {"ID", "ROLE", "STATUS", "ADDRESS", "LAST SEEN", "RTT", "VERSION", "SELF"}};
   for (const auto& p : peers) {
     rows.push_back({p.id, p.role, p.online ? "online" : "offline",
                     p.address.empty() ? "-" : p.address, p.last_seen.value_or("-"),
                     p.rtt_ms ? fmt::format("{:.1f}ms", *p.rtt_ms) : "-",
-                    p.version.empty() ? "-" : p.version});
+                    p.version.empty() ? "-" : p.version, p.id == self ? "*" : ""});
   }
-  std::array<std::size_t, 7> width{};
-  for (const auto& row : rows)
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  std::string out;
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i)
-      out += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], width[i]) : row[i] + "\n";
-  }
-  sdk::reply(stream, out);
+  sdk::reply(stream, table(rows));
 }
 
 // Reads a token from the request's standard input: the first line that looks like a join token
@@ -215,15 +226,7 @@ void list_tokens(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoc
                     t.uses ? fmt::format("{}/{}", t.used, *t.uses) : fmt::format("{}/-", t.used),
                     enrolled.empty() ? "-" : enrolled});
   }
-  std::array<std::size_t, 6> width{};
-  for (const auto& row : rows)
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  std::string out;
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i)
-      out += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], width[i]) : row[i] + "\n";
-  }
-  sdk::reply(stream, out);
+  sdk::reply(stream, table(rows));
 }
 
 void revoke_token(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {

@@ -281,3 +281,25 @@ PY
   wait_for 15 "$D" --socket "$BATS_TEST_TMPDIR/a/sock" listPlugins
   grep -q "accept failed" "$BATS_TEST_TMPDIR/a/state/daemon.log"
 }
+
+@test "a mistyped command gets a suggestion; positional words where options belong are named" {
+  run dd a execOnPeeer --peer vps
+  [ "$status" -eq 255 ]
+  [ "$output" = "d: unknown command 'execOnPeeer' (did you mean execOnPeer?) (see 'd help')" ]
+  run dd a help listpeers
+  [ "$output" = "d: unknown command 'listpeers' (did you mean listPeers?) (see 'd help')" ]
+  run dd a frobnicate
+  [ "$output" = "d: unknown command 'frobnicate' (see 'd help')" ]
+  run dd a execOnPeer vps /tmp echo hi
+  [ "$status" -eq 255 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "d: 'execOnPeer' takes options, not positional words like 'vps': d execOnPeer --peer "* ]]
+}
+
+@test "listPeers marks the local machine" {
+  dd a setPeerConfig --role leader --id solo --listen "127.0.0.1:$(free_port)"
+  run dd a listPeers
+  [[ "${lines[0]}" == "ID"*"SELF" ]]
+  [[ "${lines[1]}" == "solo "*" *" ]]
+  dd a listPeers --json | jq -e '.[0].self == true'
+}

@@ -6,6 +6,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 load cluster_scenarios
 load netns
+load fanout_scenarios
 
 setup_file() {
   if netns_available; then netns_setup; fi
@@ -24,7 +25,10 @@ setup() {
   CLIENT_NS=$NET_PREFIX-intruder
   PORT=3600
 }
-teardown() { stop_all_daemons; }
+teardown() {
+  kill_marked_sleeps
+  stop_all_daemons
+}
 
 @test "netns: vps, desktop (leader) and laptop join with tokens and all list each other online" {
   scenario_join_and_list
@@ -87,3 +91,12 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
   [ "$status" -eq 255 ]
   grep -q "^d: Connection to peer lost: vps" "$W/err"
 }
+
+# Fan-out across the namespace hosts (the same scenarios as the loopback suite).
+@test "netns: fan-out prefixes whole lines of two peers writing at once" { fanout_whole_prefixed_lines; }
+@test "netns: fan-out reports an offline peer at once and summarises" { fanout_offline_peer_reported; }
+@test "netns: fan-out exits with the largest status" { fanout_largest_status; }
+@test "netns: fan-out --json records" { fanout_json_records; }
+@test "netns: fan-out --group merges identical output" { fanout_group; }
+@test "netns: fan-out to all, and gitOnPeer with a list" { fanout_all_and_git; }
+@test "netns: fan-out Ctrl-C reaches every peer" { fanout_ctrl_c; }

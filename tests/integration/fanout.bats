@@ -1,124 +1,57 @@
 #!/usr/bin/env bats
-# Fan-out: one command on several peers at once (`--peer vps,laptop`, `--peer all`), against a
-# real loopback cluster: whole prefixed lines, failures reported per peer and summarised, the
-# largest status, JSON records, grouped output, Ctrl-C reaching every peer.
+# Fan-out on a loopback cluster: one command on several peers at once — whole prefixed lines,
+# failures reported per peer and summarised, the largest status, JSON records, grouped output,
+# Ctrl-C reaching every peer — and `--peer all` across a dozen workers.
 
 bats_require_minimum_version 1.5.0
 load helpers
 load cluster_scenarios
+load fanout_scenarios
 
-setup() {
-  use_loopback
-  make_cluster
-}
+setup() { use_loopback; }
 teardown() {
-  local pid
-  for pid in $(pgrep -f "^sleep 300.7" || true); do kill -KILL "$pid" 2>/dev/null || true; done
+  kill_marked_sleeps
   stop_all_daemons
 }
 
-# A shell snippet that says which daemon started it (all peers share this machine in tests).
-WHO='who=$(tr "\0" " " </proc/$PPID/cmdline | grep -o "/[a-z]*/sock" | tr -d /); who=${who%sock}'
+@test "fan-out: every line whole and prefixed, on both streams, with two peers writing at once" { fanout_whole_prefixed_lines; }
 
-@test "fan-out: every line whole and prefixed, on both streams, with two peers writing at once" {
-  run --separate-stderr dd desktop execOnPeer --peer vps,laptop --directory / \
-    --command 'seq 10000 | sed "s/.*/line & abcdefghijklmnopqrstuvwxyz0123456789/"; seq 10000 | sed "s/.*/err &/" >&2'
+@test "fan-out: a single peer id is unchanged; a list of one is prefixed" { fanout_single_and_list_of_one; }
+
+@test "fan-out: an offline peer is reported and summarised, the others finish, exit 255" { fanout_offline_peer_reported; }
+
+@test "fan-out: the largest status wins; a signal counts 128+N; self counts 255" { fanout_largest_status; }
+
+@test "fan-out: --json prints one record per peer" { fanout_json_records; }
+
+@test "fan-out: --group prints identical outputs once under one header" { fanout_group; }
+
+@test "fan-out: all targets every other member; gitOnPeer takes a list" { fanout_all_and_git; }
+
+@test "fan-out: Ctrl-C cancels every peer's command and exits 130" { fanout_ctrl_c; }
+
+@test "fan-out: all with no other member is a usage error; all is no peer id" { fanout_all_alone; }
+
+@test "fan-out: --peer all across twelve workers runs everywhere at once" {
+  PORT=$(free_port)
+  start_peer desktop
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  local token i
+  token=$(dd desktop joinToken | tail -n 1)
+  for i in $(seq 12); do
+    start_peer "w$i"
+    dd "w$i" setPeerConfig --role worker --id "w$i" --leader "127.0.0.1:$PORT" --token - <<<"$token"
+  done
+  wait_for 20 eval '[ "$(dd desktop listPeers --json | jq "[.[] | select(.status == \"online\")] | length")" -eq 13 ]'
+  # Each command waits until all twelve have started: run one after another, none would finish.
+  local barrier=$BATS_TEST_TMPDIR/barrier
+  mkdir "$barrier"
+  run --separate-stderr dd desktop execOnPeer --peer all --directory "$barrier" --timeout 60 --command \
+    'touch "$AUTOMATELINUX_PEER"; until [ "$(ls | wc -l)" -ge 12 ]; do sleep 0.1; done; echo "up $AUTOMATELINUX_PEER"'
   [ "$status" -eq 0 ]
-  [ "$(printf '%s\n' "$output" | wc -l)" -eq 20000 ]
-  [ "$(printf '%s\n' "$output" | grep -cE '^(vps|laptop): line [0-9]+ abcdefghijklmnopqrstuvwxyz0123456789$')" -eq 20000 ]
-  [ "$(printf '%s\n' "$output" | grep -c '^vps: ')" -eq 10000 ]
-  [ "$(printf '%s\n' "$stderr" | grep -cE '^(vps|laptop): err [0-9]+$')" -eq 20000 ]
-  # Each peer's own lines keep their order.
-  printf '%s\n' "$output" | sed -n 's/^laptop: line \([0-9]*\) .*/\1/p' | sort -nc
-}
-
-@test "fan-out: a single peer id is unchanged; a list of one is prefixed" {
-  run dd desktop execOnPeer --peer vps --directory / --command 'printf "a\nb"'
-  [ "$output" = $'a\nb' ]
-  run dd desktop execOnPeer --peer vps, --directory / --command 'printf "a\nb"'
-  [ "$status" -eq 255 ]
-  [[ "$output" == *"empty peer id"* ]]
-  run dd desktop execOnPeer --peer vps,vps --directory / --command 'printf "a\nb"'
-  [ "$status" -eq 0 ]
-  [ "$output" = $'vps: a\nvps: b' ]
-}
-
-@test "fan-out: an offline peer is reported and summarised, the others finish, exit 255" {
-  stop_daemon laptop
-  wait_for 10 peer_is desktop laptop offline
-  run --separate-stderr dd desktop execOnPeer --peer vps,laptop,nosuch --directory / --command 'sleep 0.5; echo done'
-  echo "$output"; echo "$stderr"
-  [ "$status" -eq 255 ]
-  [ "$output" = "vps: done" ]
-  [[ "$stderr" == *"laptop: Peer is offline: laptop"* ]]
-  [[ "$stderr" == *"nosuch: Peer not found: nosuch"* ]]
-  [ "$(printf '%s\n' "$stderr" | tail -1)" = "d: 2 of 3 peers failed: laptop offline, nosuch not found" ]
-  # --skip-offline leaves it out (named in the summary) and the rest decides the status.
-  run --separate-stderr dd desktop execOnPeer --peer vps,laptop --skip-offline --directory / --command 'echo ok'
-  [ "$status" -eq 0 ]
-  [ "$output" = "vps: ok" ]
-  [ "$stderr" = "d: 0 of 1 peers failed; skipped (offline): laptop" ]
-}
-
-@test "fan-out: the largest status wins; a signal counts 128+N; self counts 255" {
-  run --separate-stderr dd desktop execOnPeer --peer vps,laptop --directory / \
-    --command "$WHO"'; if [ "$who" = vps ]; then kill -9 $$; else exit 3; fi'
-  echo "$stderr"
-  [ "$status" -eq 137 ]
-  [ "$(printf '%s\n' "$stderr" | tail -1)" = "d: 2 of 2 peers failed: vps signal 9, laptop exit 3" ]
-  run --separate-stderr dd desktop execOnPeer --peer vps,desktop --directory / --command 'true'
-  [ "$status" -eq 255 ]
-  [[ "$stderr" == *"desktop: Cannot exec on self (desktop)"* ]]
-}
-
-@test "fan-out: --json prints one record per peer" {
-  run --separate-stderr dd desktop execOnPeer --peer vps,laptop,nosuch --json --directory / \
-    --command "$WHO"'; echo "out $who"; echo "err $who" >&2; [ "$who" = vps ]'
-  [ "$status" -eq 255 ]
-  [ "$(printf '%s\n' "$output" | wc -l)" -eq 3 ]
-  printf '%s\n' "$output" | jq -se '.[] | select(.peer == "vps") | .status == "exited" and .exit_code == 0 and .stdout == "out vps\n" and .stderr == "err vps\n" and .stdout_truncated == false and (.duration_ms | type) == "number"'
-  printf '%s\n' "$output" | jq -se '.[] | select(.peer == "laptop") | .status == "exited" and .exit_code == 1 and .signal == null'
-  printf '%s\n' "$output" | jq -se '.[] | select(.peer == "nosuch") | .status == "not_found" and .exit_code == null and (.reason | startswith("Peer not found"))'
-}
-
-@test "fan-out: --group prints identical outputs once under one header" {
-  run dd desktop execOnPeer --peer vps,laptop --group --directory / --command 'echo same; echo twice'
-  [ "$status" -eq 0 ]
-  [ "$output" = $'── vps, laptop (exit 0) ──\nsame\ntwice' ]
-  run dd desktop execOnPeer --peer vps,laptop --group --directory / --command "$WHO"'; echo "$who"'
-  [[ "$output" == *$'── vps (exit 0) ──\nvps'* ]]
-  [[ "$output" == *$'── laptop (exit 0) ──\nlaptop'* ]]
-}
-
-@test "fan-out: all targets every other member; gitOnPeer takes a list" {
-  run dd laptop execOnPeer --peer all --directory / --command 'echo hi'
-  [ "$status" -eq 0 ]
-  [ "$(printf '%s\n' "$output" | sort | tr '\n' ' ')" = "desktop: hi vps: hi " ]
-  git init -q "$BATS_TEST_TMPDIR/repo"
-  run dd desktop gitOnPeer --peer vps,laptop --directory "$BATS_TEST_TMPDIR/repo" rev-parse --is-inside-work-tree
-  [ "$status" -eq 0 ]
-  [ "$(printf '%s\n' "$output" | sort | tr '\n' ' ')" = "laptop: true vps: true " ]
-}
-
-@test "fan-out: Ctrl-C cancels every peer's command and exits 130" {
-  "$D" --socket "$BATS_TEST_TMPDIR/desktop/sock" execOnPeer --peer vps,laptop --directory / \
-    --command 'sleep 300.7' &
-  local d_pid=$!
-  wait_for 10 eval 'test "$(pgrep -fc "^sleep 300.7")" -eq 2'
-  kill -INT "$d_pid"
-  local status=0
-  wait "$d_pid" || status=$?
-  [ "$status" -eq 130 ]
-  wait_for 10 bash -c '! pgrep -f "^sleep 300.7"'
-}
-
-@test "fan-out: all with no other member is a usage error; all is no peer id" {
-  run dd vps setPeerConfig --role worker --id all --leader "127.0.0.1:$PORT"
-  [ "$status" -eq 255 ]
-  [ "$output" = "d: invalid id 'all': it is reserved (--peer all means every member)" ]
-  start_peer alone
-  dd alone setPeerConfig --role leader --id alone --listen "127.0.0.1:$(free_port)"
-  run dd alone execOnPeer --peer all --directory / --command true
-  [ "$status" -eq 255 ]
-  [ "$output" = "d: --peer all: this cluster has no other member" ]
+  [ "$(printf '%s\n' "$output" | wc -l)" -eq 12 ]
+  for i in $(seq 12); do printf '%s\n' "$output" | grep -qx "w$i: up w$i"; done
+  # --fanout 1 still finishes every peer, one at a time.
+  run dd desktop execOnPeer --peer w1,w2,w3 --fanout 1 --directory / --command 'echo $AUTOMATELINUX_PEER'
+  [ "$output" = $'w1: w1\nw2: w2\nw3: w3' ]
 }

@@ -214,6 +214,32 @@ void PeerManager::on_tcp_accepted(Tcp::socket socket) {
   if (preauth_->active() >= kFloodPeak) trim_memory_soon();
 }
 
+void PeerManager::log_preauth(const std::string& line) {
+  if (preauth_log_.admit(std::chrono::steady_clock::now())) return log_->warn("{}", line);
+  if (std::exchange(preauth_summary_armed_, true)) return;
+  preauth_summary_timer_.expires_after(kPreauthLogInterval);
+  preauth_summary_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    preauth_summary_armed_ = false;
+    if (const auto n = preauth_log_.take_suppressed(); n > 0)
+      log_->warn("{} more pre-authentication failures suppressed in the last {} s", n,
+                 kPreauthLogInterval.count());
+  });
+}
+
+void PeerManager::trim_memory_soon() {
+  flood_seen_ = true;
+  if (std::exchange(trim_armed_, true)) return;
+  trim_timer_.expires_after(std::chrono::seconds(2));
+  trim_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    trim_armed_ = false;
+    // Still under way: look again later. Over: give the freed buffers back to the system.
+    if (preauth_->take_peak() >= kFloodPeak) return trim_memory_soon();
+    if (std::exchange(flood_seen_, false)) ::malloc_trim(0);
+  });
+}
+
 // Leader: a new TCP connection. Only the handshake runs before authentication; then either a
 // verified certificate (admit) or, without one, exactly one enroll request.
 void PeerManager::on_accepted(SessionPtr session, std::shared_ptr<PreauthGate::Slot> slot) {
@@ -253,32 +279,6 @@ void PeerManager::on_accepted(SessionPtr session, std::shared_ptr<PreauthGate::S
                         log_->debug("enroll connection from {} closed: {}", s->remote(),
                                     escape_untrusted(why, kPreauthLoggedText));
                     }});
-  });
-}
-
-void PeerManager::log_preauth(const std::string& line) {
-  if (preauth_log_.admit(std::chrono::steady_clock::now())) return log_->warn("{}", line);
-  if (std::exchange(preauth_summary_armed_, true)) return;
-  preauth_summary_timer_.expires_after(kPreauthLogInterval);
-  preauth_summary_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    preauth_summary_armed_ = false;
-    if (const auto n = preauth_log_.take_suppressed(); n > 0)
-      log_->warn("{} more pre-authentication failures suppressed in the last {} s", n,
-                 kPreauthLogInterval.count());
-  });
-}
-
-void PeerManager::trim_memory_soon() {
-  flood_seen_ = true;
-  if (std::exchange(trim_armed_, true)) return;
-  trim_timer_.expires_after(std::chrono::seconds(2));
-  trim_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    trim_armed_ = false;
-    // Still under way: look again later. Over: give the freed buffers back to the system.
-    if (preauth_->take_peak() >= kFloodPeak) return trim_memory_soon();
-    if (std::exchange(flood_seen_, false)) ::malloc_trim(0);
   });
 }
 

@@ -130,7 +130,11 @@ Frame decode_payload(std::string_view payload) {
 
 void Decoder::feed(const char* data, std::size_t size) {
   if (offset_ > 0 && offset_ == buffer_.size()) {
-    buffer_.clear();
+    // Drained: a buffer grown by a large frame goes back to the allocator.
+    if (buffer_.capacity() > 4 * kMaxChunk)
+      std::string().swap(buffer_);
+    else
+      buffer_.clear();
     offset_ = 0;
   }
   buffer_.append(data, size);
@@ -140,9 +144,9 @@ std::optional<Frame> Decoder::next() {
   const std::size_t available = buffer_.size() - offset_;
   if (available < 4) return std::nullopt;
   const std::uint32_t total = get_u32(buffer_.data() + offset_);
-  if (total > kMaxFrameSize)
+  if (total > max_frame_)
     throw FrameError("frame of " + std::to_string(total) + " bytes exceeds the limit of " +
-                     std::to_string(kMaxFrameSize));
+                     std::to_string(max_frame_));
   if (total < 4) throw FrameError("frame length " + std::to_string(total) + " is too small");
   if (available < 4 + std::size_t{total}) return std::nullopt;
   Frame frame = decode_payload(std::string_view(buffer_).substr(offset_ + 4, total));

@@ -57,6 +57,12 @@ Frame decode_payload(std::string_view payload);
 // Incremental decoder for a byte stream. Holds at most one partial frame plus what was fed.
 class Decoder {
  public:
+  // Frames larger than `max_frame` (N, at most kMaxFrameSize) are refused as soon as their length
+  // prefix arrives, before their bytes are buffered; e.g. a small cap before authentication.
+  void set_max_frame(std::size_t max_frame) {
+    max_frame_ = max_frame < kMaxFrameSize ? max_frame : kMaxFrameSize;
+  }
+  std::size_t max_frame() const { return max_frame_; }
   void feed(const char* data, std::size_t size);
   // Returns the next complete frame, or nothing if more bytes are needed. Throws FrameError on
   // malformed input; the stream is unusable after that.
@@ -66,6 +72,7 @@ class Decoder {
  private:
   std::string buffer_;
   std::size_t offset_ = 0;
+  std::size_t max_frame_ = kMaxFrameSize;
 };
 
 }  // namespace automatelinux::wire

@@ -1,5 +1,7 @@
 #include "core/peer/peer_manager.hpp"
 
+#include <malloc.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +20,10 @@ namespace {
 constexpr std::chrono::seconds kEnrollRequestTimeout{10};
 constexpr std::chrono::milliseconds kReconnectBase{250};
 constexpr std::chrono::milliseconds kReconnectCap{10000};
+// Relayed streams one member may have open through the leader at once.
+constexpr std::size_t kMaxRelayedStreamsPerSession = 1024;
+// Unauthenticated connections held at once that count as a flood (memory is trimmed after it).
+constexpr std::size_t kFloodPeak = 8;
 
 // Carries a served stream's frames over a peer session, tagged with its stream id.
 class PeerStreamTransport final : public StreamTransport {
@@ -74,6 +80,8 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       state_(config.state_dir),
       heartbeat_(config.heartbeat_ms),
       members_timer_(io),
+      preauth_summary_timer_(io),
+      trim_timer_(io),
       reconnect_timer_(io) {}
 
 PeerManager::~PeerManager() {
@@ -101,6 +109,8 @@ void PeerManager::stop() {
   stopped_ = true;
   reconnect_timer_.cancel();
   members_timer_.cancel();
+  preauth_summary_timer_.cancel();
+  trim_timer_.cancel();
   stop_listening();
   drop_all_sessions("daemon shutting down");
 }
@@ -174,27 +184,77 @@ void PeerManager::do_accept() {
         if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
         if (ec) {
           // Out of descriptors and the like: pause instead of spinning.
-          log_->warn("peer accept failed: {}", ec.message());
+          log_preauth(fmt::format("peer accept failed: {}", ec.message()));
           auto pause = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
           pause->async_wait([this, pause, acceptor](boost::system::error_code e) {
             if (!e && acceptor == acceptor_.get()) do_accept();
           });
           return;
         }
-        boost::system::error_code ignored;
-        socket.set_option(Tcp::no_delay(true), ignored);
-        on_accepted(std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_),
-                                                  log_, false));
+        on_tcp_accepted(std::move(socket));
         do_accept();
       });
 }
 
+// Leader: a new TCP connection. Descriptors near the limit stay for the local socket, established
+// sessions and commands; unauthenticated connections are limited in total and per address.
+void PeerManager::on_tcp_accepted(Tcp::socket socket) {
+  boost::system::error_code ignored;
+  const auto endpoint = socket.remote_endpoint(ignored);
+  const std::string address = ignored ? "?" : endpoint.address().to_string();
+  std::string why;
+  std::shared_ptr<PreauthGate::Slot> slot;
+  if (fd_in_reserve(socket.native_handle()))
+    why = fmt::format("descriptors kept in reserve ({} below the limit)", fd_reserve());
+  else
+    slot = preauth_->try_acquire(address, why);
+  if (!slot) {
+    log_preauth(fmt::format("peer connection from {} refused: {}", address, why));
+    socket.close(ignored);
+    return trim_memory_soon();
+  }
+  socket.set_option(Tcp::no_delay(true), ignored);
+  auto session =
+      std::make_shared<PeerSession>(TlsStream(std::move(socket), *server_context_), log_, false);
+  session->set_max_frame(kMaxPreauthFrame);
+  on_accepted(std::move(session), std::move(slot));
+  if (preauth_->active() >= kFloodPeak) trim_memory_soon();
+}
+
+void PeerManager::log_preauth(const std::string& line) {
+  if (preauth_log_.admit(std::chrono::steady_clock::now())) return log_->warn("{}", line);
+  if (std::exchange(preauth_summary_armed_, true)) return;
+  preauth_summary_timer_.expires_after(kPreauthLogInterval);
+  preauth_summary_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    preauth_summary_armed_ = false;
+    if (const auto n = preauth_log_.take_suppressed(); n > 0)
+      log_->warn("{} more pre-authentication failures suppressed in the last {} s", n,
+                 kPreauthLogInterval.count());
+  });
+}
+
+void PeerManager::trim_memory_soon() {
+  flood_seen_ = true;
+  if (std::exchange(trim_armed_, true)) return;
+  trim_timer_.expires_after(std::chrono::seconds(2));
+  trim_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    trim_armed_ = false;
+    // Still under way: look again later. Over: give the freed buffers back to the system.
+    if (preauth_->take_peak() >= kFloodPeak) return trim_memory_soon();
+    if (std::exchange(flood_seen_, false)) ::malloc_trim(0);
+  });
+}
+
 // Leader: a new TCP connection. Only the handshake runs before authentication; then either a
 // verified certificate (admit) or, without one, exactly one enroll request.
-void PeerManager::on_accepted(SessionPtr session) {
-  session->handshake([this, session](const std::string& error) {
+void PeerManager::on_accepted(SessionPtr session, std::shared_ptr<PreauthGate::Slot> slot) {
+  // The slot is held until the connection is authenticated or gone (the callbacks own it).
+  session->handshake([this, session, slot](const std::string& error) {
     if (!error.empty()) {
-      log_->warn("peer connection from {} refused: {}", session->remote(), error);
+      log_preauth(fmt::format("peer connection from {} refused: {}", session->remote(),
+                              escape_untrusted(error, kPreauthLoggedText)));
       return;
     }
     if (session->peer_certificate() != nullptr) return admit(session);
@@ -204,27 +264,35 @@ void PeerManager::on_accepted(SessionPtr session) {
       if (!ec) session->close("no enroll request within 10 s");
     });
     auto handled = std::make_shared<bool>(false);
-    session->start({[this, timer, handled](const SessionPtr& s, wire::Frame& frame) {
+    session->start({[this, timer, handled, slot](const SessionPtr& s, wire::Frame& frame) {
                       timer->cancel();
                       if (std::exchange(*handled, true)) return;  // exactly one request
                       if (frame.type() != "enroll") {
-                        log_->warn("peer connection from {} without certificate sent '{}': refused",
-                                   s->remote(), frame.type());
+                        log_preauth(fmt::format(
+                            "peer connection from {} without certificate sent '{}': refused",
+                            s->remote(), escape_untrusted(frame.type(), kPreauthLoggedText)));
                         s->send({{"t", "refused"}, {"reason", "authenticate first"}});
                         return s->close_after_flush("unauthenticated");
                       }
                       handle_enroll(s, frame);
                     },
-                    [this, timer](const SessionPtr& s, const std::string& why) {
+                    [this, timer, slot](const SessionPtr& s, const std::string& why) {
                       timer->cancel();
-                      log_->debug("enroll connection from {} closed: {}", s->remote(), why);
+                      // Bad frames before authentication (oversized, malformed) end here.
+                      if (why.rfind("bad ", 0) == 0)
+                        log_preauth(fmt::format("enroll connection from {} closed: {}", s->remote(),
+                                                escape_untrusted(why, kPreauthLoggedText)));
+                      else
+                        log_->debug("enroll connection from {} closed: {}", s->remote(),
+                                    escape_untrusted(why, kPreauthLoggedText));
                     }});
   });
 }
 
 void PeerManager::handle_enroll(const SessionPtr& session, wire::Frame& frame) {
   auto refuse = [&](const std::string& reason) {
-    log_->warn("enroll from {} refused: {}", session->remote(), reason);
+    log_preauth(fmt::format("enroll from {} refused: {}", session->remote(),
+                            escape_untrusted(reason, kPreauthLoggedText)));
     session->send({{"t", "refused"}, {"reason", reason}});
     session->close_after_flush("enroll refused");
   };
@@ -280,8 +348,8 @@ void PeerManager::admit(const SessionPtr& session) {
   if (member == state_.members.end() || member->second.fingerprint != fp) {
     const std::string reason =
         state_.revoked.contains(id) ? "certificate revoked" : "unknown certificate";
-    log_->warn("peer connection from {} claiming '{}' refused: {}", session->remote(),
-               escape_untrusted(id), reason);
+    log_preauth(fmt::format("peer connection from {} claiming '{}' refused: {}", session->remote(),
+                            escape_untrusted(id, kPreauthLoggedText), reason));
     session->start(
         {[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, const std::string&) {}});
     session->send({{"t", "refused"}, {"reason", reason}});
@@ -294,6 +362,7 @@ void PeerManager::admit(const SessionPtr& session) {
     previous->close("replaced by a new connection");
   }
   session->id = id;
+  session->set_max_frame(wire::kMaxFrameSize);
   workers_[id] = session;
   last_address_[id] = session->remote().substr(0, session->remote().rfind(':'));
   session->start({[this](const SessionPtr& s, wire::Frame& f) { on_frame(s, f); },
@@ -455,18 +524,13 @@ void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
       entry.first->on_lost("Connection to peer lost: " + entry.second);
     for (auto& [sid, stream] : r.served) stream->on_transport_lost();
     for (auto& [sid, target] : r.relayed) {
-      auto other = target.first.lock();
+      auto other = target.other.lock();
       if (!other) continue;
-      auto& other_routes = routes_[other.get()];
-      other_routes.relayed.erase(target.second);
-      // Whoever opened the stream learns it failed; whoever serves it is cancelled.
-      // Opened by the far side of `other` when its id has that side's parity.
-      const bool other_opened = (target.second % 2 == 1) != other->is_tls_client();
-      if (other_opened)
-        other->send({{"t", "result"}, {"sid", target.second}, {"kind", "error"}, {"code", 0}},
-                    "Connection to peer lost: " + id);
-      else
-        other->send({{"t", "cancel"}, {"sid", target.second}, {"signal", SIGHUP}});
+      // find, not []: `other` may itself be closing (a send below can close it), and an entry
+      // made for it now would outlive it, keyed by a dangling address.
+      if (auto o = routes_.find(other.get()); o != routes_.end())
+        o->second.relayed.erase(target.other_sid);
+      end_far_half(other, target.other_sid, "Connection to peer lost: " + id);
     }
   }
   if (session == leader_session_) {
@@ -499,20 +563,36 @@ void PeerManager::route(const SessionPtr& session, wire::Frame& frame) {
           : (type == "credit" || type == "result" ||
              ((type == "data" || type == "eof") && (ch == 1 || ch == 2)));
   if (!allowed) {
-    log_->warn("peer {} sent '{}' the wrong way on stream {}: dropped", session->id,
+    // A member that feeds a stream what its side may not send is abusing it: cut it off (one log
+    // line, not one per frame).
+    log_->warn("peer {} sent '{}' the wrong way on stream {}: closing its session", session->id,
                escape_untrusted(type), sid);
-    return;
+    return session->close("sent '" + type + "' the wrong way on stream " + std::to_string(sid));
   }
   if (auto relay = r.relayed.find(sid); relay != r.relayed.end()) {
-    auto other = relay->second.first.lock();
-    const auto other_sid = relay->second.second;
-    if (frame.type() == "result") {
+    // Copies: a send below may close a session, and on_closed edits these routes.
+    const auto other = relay->second.other.lock();
+    const auto other_sid = relay->second.other_sid;
+    const auto queued = relay->second.queued;
+    const auto sent = r.sent;
+    // Credit is checked here, on every relayed frame: a member may not make the leader buffer
+    // more than a window per stream, nor fill another member's connection.
+    const std::uint64_t credit = type == "credit" ? wire::uint_field(frame.header, "n", 0) : 0;
+    if (auto offence =
+            check_relayed(*relay->second.state, from_requester, type, frame.body.size(), credit))
+      return cut_relay_sender(session, sid, *offence);
+    if (queued->bytes > kRelayMaxQueuedPerStream || sent->bytes > kRelayMaxQueuedPerSender)
+      return cut_relay_sender(session, sid, "more than its receiver reads");
+    if (type == "result") {
       r.relayed.erase(relay);
-      if (other) routes_[other.get()].relayed.erase(other_sid);
+      if (other)
+        if (auto o = routes_.find(other.get()); o != routes_.end())
+          o->second.relayed.erase(other_sid);
+      if (frame.body.size() > kRelayMaxReason) frame.body.resize(kRelayMaxReason);
     }
     if (other) {
       frame.header["sid"] = other_sid;
-      other->send(frame.header, frame.body);
+      other->send_charged(frame.header, frame.body, queued, sent);
     }
     return;
   }
@@ -546,6 +626,36 @@ void PeerManager::refuse_stream(const SessionPtr& session, std::uint64_t sid,
   session->send({{"t", "result"}, {"sid", sid}, {"kind", "error"}, {"code", 0}}, reason);
 }
 
+void PeerManager::end_far_half(const SessionPtr& other, std::uint64_t other_sid,
+                               const std::string& reason) {
+  // Opened by the far side of `other` when its id has that side's parity.
+  const bool other_opened = (other_sid % 2 == 1) != other->is_tls_client();
+  if (other_opened)
+    other->send({{"t", "result"}, {"sid", other_sid}, {"kind", "error"}, {"code", 0}}, reason);
+  else
+    other->send({{"t", "cancel"}, {"sid", other_sid}, {"signal", SIGHUP}});
+}
+
+void PeerManager::cut_relay_sender(const SessionPtr& sender, std::uint64_t sid,
+                                   const std::string& why) {
+  log_->warn("peer {} sent {} on relayed stream {}: ending the stream and cutting {} off",
+             sender->id, why, sid, sender->id);
+  if (auto it = routes_.find(sender.get()); it != routes_.end()) {
+    if (auto relay = it->second.relayed.find(sid); relay != it->second.relayed.end()) {
+      const auto other = relay->second.other.lock();
+      const auto other_sid = relay->second.other_sid;
+      it->second.relayed.erase(relay);
+      if (other) {
+        if (auto o = routes_.find(other.get()); o != routes_.end())
+          o->second.relayed.erase(other_sid);
+        end_far_half(other, other_sid, "Relayed stream ended: " + sender->id + " sent " + why);
+      }
+    }
+  }
+  sender->close("relay abuse: sent " + why);
+  trim_memory_soon();
+}
+
 void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
   const auto sid = wire::uint_field(frame.header, "sid", 0);
   if ((sid % 2 == 1) == session->is_tls_client() || sid == 0)
@@ -570,13 +680,21 @@ void PeerManager::serve_open(const SessionPtr& session, wire::Frame& frame) {
     return refuse_stream(
         session, sid,
         (state_.members.contains(to) ? "Peer is offline: " : "Peer not found: ") + to);
-  const SessionPtr& other = target->second;
+  const SessionPtr other = target->second;  // a copy: the send below may close it
+  auto& mine = routes_[session.get()];
+  if (mine.relayed.size() >= kMaxRelayedStreamsPerSession)
+    return refuse_stream(session, sid, "Too many relayed streams open");
+  const auto sent = mine.sent;
+  if (sent->bytes > kRelayMaxQueuedPerSender)
+    return cut_relay_sender(session, sid, "more than its receivers read");
   const auto other_sid = other->next_sid();
-  routes_[session.get()].relayed[sid] = {other, other_sid};
-  routes_[other.get()].relayed[other_sid] = {session, sid};
+  auto state = std::make_shared<RelayState>();
+  auto queued = std::make_shared<QueueCharge>();
+  mine.relayed[sid] = {other, other_sid, state, queued};
+  routes_[other.get()].relayed[other_sid] = {session, sid, state, std::make_shared<QueueCharge>()};
   frame.header["sid"] = other_sid;
   frame.header["from"] = from;
-  other->send(frame.header, frame.body);
+  other->send_charged(frame.header, frame.body, queued, sent);
 }
 
 void PeerManager::serve_locally(const SessionPtr& session, std::uint64_t sid,
@@ -692,7 +810,9 @@ void PeerManager::push_members() {
   if (!is_leader()) return;
   try {
     const auto members = members_json();
-    for (auto& [id, session] : workers_) session->send({{"t", "members"}, {"peers", members}});
+    // A copy: a send may close a session (write queue full), and closing edits workers_.
+    const auto sessions = workers_;
+    for (auto& [id, session] : sessions) session->send({{"t", "members"}, {"peers", members}});
   } catch (const std::exception& e) {
     log_->error("cannot push the member list: {}", e.what());
   }

@@ -19,6 +19,8 @@
 #include "core/peer/client_stream.hpp"
 #include "core/peer/cluster_state.hpp"
 #include "core/peer/peer_session.hpp"
+#include "core/peer/preauth_limits.hpp"
+#include "core/peer/relay_guard.hpp"
 #include "core/serving_stream.hpp"
 
 namespace automatelinux::core::peer {
@@ -50,10 +52,20 @@ class PeerManager final : public sdk::PeerNetwork {
   std::vector<std::string> remove_peer(const std::string& id) override;
 
  private:
+  // One session's half of a stream the leader relays: where its frames go, the stream's credit
+  // state (shared by both halves) and the bytes queued on the far session for this half.
+  struct Relay {
+    std::weak_ptr<PeerSession> other;
+    std::uint64_t other_sid = 0;
+    std::shared_ptr<RelayState> state;
+    QueueChargePtr queued;
+  };
   struct Routes {
     std::map<std::uint64_t, std::pair<std::shared_ptr<ClientStream>, std::string>> opened;
     std::map<std::uint64_t, std::shared_ptr<ServingStream>> served;
-    std::map<std::uint64_t, std::pair<std::weak_ptr<PeerSession>, std::uint64_t>> relayed;
+    std::map<std::uint64_t, Relay> relayed;
+    // Bytes queued on other sessions on behalf of this one (relayed frames).
+    QueueChargePtr sent = std::make_shared<QueueCharge>();
   };
   using SessionPtr = std::shared_ptr<PeerSession>;
 
@@ -61,7 +73,12 @@ class PeerManager final : public sdk::PeerNetwork {
   void start_listening();
   void stop_listening();
   void do_accept();
-  void on_accepted(SessionPtr session);
+  void on_tcp_accepted(Tcp::socket socket);
+  void on_accepted(SessionPtr session, std::shared_ptr<PreauthGate::Slot> slot);
+  // Pre-authentication failures: a few lines in detail, the rest counted and summarised.
+  void log_preauth(const std::string& line);
+  // Gives memory back to the system once a flood has ended.
+  void trim_memory_soon();
   void admit(const SessionPtr& session);
   void handle_enroll(const SessionPtr& session, wire::Frame& frame);
   void connect_to_leader();
@@ -76,6 +93,11 @@ class PeerManager final : public sdk::PeerNetwork {
   void serve_locally(const SessionPtr& session, std::uint64_t sid, const std::string& from,
                      const wire::Frame& frame);
   void refuse_stream(const SessionPtr& session, std::uint64_t sid, const std::string& reason);
+  // A member broke the rules of a relayed stream: the stream ends on the far side and the
+  // sender's session is cut — never the receiver's.
+  void cut_relay_sender(const SessionPtr& sender, std::uint64_t sid, const std::string& why);
+  // Ends the far half of a relayed stream: its opener gets an error, its server a cancel.
+  void end_far_half(const SessionPtr& other, std::uint64_t other_sid, const std::string& reason);
   void push_members();
   nlohmann::json members_json() const;
   sdk::PeerInfo self_info() const;
@@ -100,6 +122,13 @@ class PeerManager final : public sdk::PeerNetwork {
   std::map<std::string, std::int64_t> last_seen_;
   std::map<std::string, std::string> last_address_;
   asio::steady_timer members_timer_;
+  std::shared_ptr<PreauthGate> preauth_ = std::make_shared<PreauthGate>();
+  LogRateLimit preauth_log_;
+  asio::steady_timer preauth_summary_timer_;
+  bool preauth_summary_armed_ = false;
+  asio::steady_timer trim_timer_;
+  bool trim_armed_ = false;
+  bool flood_seen_ = false;
 
   // Worker.
   SessionPtr leader_session_;

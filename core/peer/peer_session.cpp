@@ -50,7 +50,16 @@ void PeerSession::start(Events events) {
   do_read();
 }
 
+void PeerSession::set_max_frame(std::size_t max_frame) {
+  decoder_.set_max_frame(max_frame);
+  buffer_size_ = max_frame < kReadBuffer ? kPreauthReadBuffer : kReadBuffer;
+}
+
 void PeerSession::do_read() {
+  if (buffer_.size() != buffer_size_) {
+    buffer_.resize(buffer_size_);
+    buffer_.shrink_to_fit();
+  }
   stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
                                                      boost::system::error_code ec, std::size_t n) {
     if (self->closed_) return;
@@ -113,11 +122,31 @@ void PeerSession::arm_silence_timer() {
 
 void PeerSession::send(const nlohmann::json& header, std::string_view body) {
   if (closed_ || closing_) return;
-  queue_.push_back(wire::encode(header, body));
-  queued_bytes_ += queue_.back().size();
+  enqueue(wire::encode(header, body), nullptr, nullptr);
+}
+
+void PeerSession::send_charged(const nlohmann::json& header, std::string_view body,
+                               const QueueChargePtr& stream, const QueueChargePtr& sender) {
+  if (closed_ || closing_) return;
+  enqueue(wire::encode(header, body), stream, sender);
+}
+
+void PeerSession::enqueue(std::string bytes, const QueueChargePtr& stream,
+                          const QueueChargePtr& sender) {
+  const std::size_t n = bytes.size();
+  queue_.push_back({std::move(bytes), stream, sender});
+  queued_bytes_ += n;
+  if (stream) stream->bytes += n;
+  if (sender) sender->bytes += n;
   // Per-stream credit bounds data; this only catches a peer that stopped reading altogether.
   if (queued_bytes_ > kMaxQueuedBytes) return close("peer is not reading (write queue full)");
   if (!writing_) do_write();
+}
+
+void PeerSession::release(Queued& q) {
+  queued_bytes_ -= q.bytes.size();
+  if (q.stream) q.stream->bytes -= q.bytes.size();
+  if (q.sender) q.sender->bytes -= q.bytes.size();
 }
 
 void PeerSession::do_write() {
@@ -127,10 +156,10 @@ void PeerSession::do_write() {
     return;
   }
   writing_ = true;
-  asio::async_write(stream_, asio::buffer(queue_.front()),
+  asio::async_write(stream_, asio::buffer(queue_.front().bytes),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       if (self->closed_) return;
-                      self->queued_bytes_ -= self->queue_.front().size();
+                      self->release(self->queue_.front());
                       self->queue_.pop_front();
                       if (ec) return self->close("write failed: " + ec.message());
                       self->do_write();
@@ -157,8 +186,20 @@ void PeerSession::close(const std::string& why) {
   boost::system::error_code ignored;
   stream_.lowest_layer().shutdown(Tcp::socket::shutdown_both, ignored);
   stream_.lowest_layer().close(ignored);
-  queue_.clear();
+  // What was queued is dropped (its charges released); nothing more is decoded. The frame being
+  // written stays until the write's handler has run: a write step that completed before the
+  // close goes on to hand the next bytes of that frame to OpenSSL. The read buffer stays too: a
+  // cancelled read may still refer to it.
+  for (auto& q : queue_) release(q);
+  if (writing_ && !queue_.empty()) {
+    queue_.erase(queue_.begin() + 1, queue_.end());
+    queue_.front().stream.reset();
+    queue_.front().sender.reset();
+  } else {
+    queue_.clear();
+  }
   queued_bytes_ = 0;
+  decoder_ = wire::Decoder{};
   auto on_closed = std::move(events_.on_closed);
   events_ = {};
   if (on_closed) on_closed(shared_from_this(), why);

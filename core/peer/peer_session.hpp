@@ -26,6 +26,17 @@ using TlsStream = asio::ssl::stream<Tcp::socket>;
 
 inline constexpr std::chrono::seconds kHandshakeTimeout{10};
 inline constexpr std::size_t kMaxQueuedBytes = 256 * 1024 * 1024;
+// Read buffer: small until the peer is authenticated (an enroll request is a few KiB).
+inline constexpr std::size_t kPreauthReadBuffer = 4 * 1024;
+inline constexpr std::size_t kReadBuffer = 64 * 1024;
+
+// Bytes waiting in a session's write queue on someone's behalf (one direction of a relayed
+// stream, one sending member). Released as the bytes are written or dropped, so whoever queues
+// on another session's connection can be held to a bound of its own.
+struct QueueCharge {
+  std::size_t bytes = 0;
+};
+using QueueChargePtr = std::shared_ptr<QueueCharge>;
 
 class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
@@ -45,6 +56,12 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void start_heartbeat(std::chrono::milliseconds interval);
 
   void send(const nlohmann::json& header, std::string_view body = {});
+  // As send, counting the frame's bytes against `stream` and `sender` until written or dropped.
+  void send_charged(const nlohmann::json& header, std::string_view body,
+                    const QueueChargePtr& stream, const QueueChargePtr& sender);
+  // Largest frame accepted from the peer (default wire::kMaxFrameSize). Also sizes the read
+  // buffer, which is allocated only when the first read starts.
+  void set_max_frame(std::size_t max_frame);
   // Closes after what is queued has been written (bounded by a short deadline).
   void close_after_flush(const std::string& why);
   void close(const std::string& why);
@@ -68,6 +85,12 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::uint64_t next_sid() { return next_sid_ += 2; }
 
  private:
+  struct Queued {
+    std::string bytes;
+    QueueChargePtr stream, sender;
+  };
+  void enqueue(std::string bytes, const QueueChargePtr& stream, const QueueChargePtr& sender);
+  void release(Queued& q);
   void do_read();
   void do_write();
   void arm_silence_timer();
@@ -85,8 +108,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::chrono::steady_clock::time_point ping_sent_;
   std::uint64_t ping_seq_ = 0;
   wire::Decoder decoder_;
-  std::array<char, 64 * 1024> buffer_{};
-  std::deque<std::string> queue_;
+  std::vector<char> buffer_;  // allocated by the first read
+  std::size_t buffer_size_ = kReadBuffer;
+  std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;

@@ -10,7 +10,14 @@ load cluster_scenarios
 setup() {
   use_loopback
 }
-teardown() { stop_all_daemons; }
+teardown() {
+  local f
+  for f in "$BATS_TEST_TMPDIR"/*.pidof; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
+  [ -f "$BATS_TEST_TMPDIR/vps/pid" ] && kill -CONT "$(cat "$BATS_TEST_TMPDIR/vps/pid")" 2>/dev/null
+  stop_all_daemons
+}
 
 @test "hostile frames from an enrolled member do not hurt the leader or other members" {
   make_cluster
@@ -47,4 +54,60 @@ teardown() { stop_all_daemons; }
   cat "$BATS_TEST_TMPDIR/fake.out"
   grep -q "handshake refused" "$BATS_TEST_TMPDIR/fake.out"
   [ "$(dd laptop getPeerStatus --json | jq -r .connected)" = "false" ]
+}
+
+# relay_flood MODE: a member ("mallory", its daemon stopped, its certificate used by a script)
+# opens a stream to vps through the leader and floods it while vps reads slowly for a moment. The
+# leader must cut mallory off, and vps — with an honest request from laptop on it — stays.
+relay_flood() {
+  local mode=$1
+  HEARTBEAT_MS=3000   # vps is stopped for about 3 s below: well within 3 silent beats
+  make_cluster
+  start_peer mallory
+  dd mallory setPeerConfig --role worker --id mallory --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is desktop mallory online
+  stop_daemon mallory
+  wait_for 10 peer_is desktop mallory offline
+  rss() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$BATS_TEST_TMPDIR/$1/pid")/status"; }
+  local before
+  before=$(rss desktop)
+  # An honest relayed request that spans the flood.
+  ( dd laptop execOnPeer --peer vps --directory /tmp --no-stdin --command 'sleep 6; echo survived' \
+      >"$BATS_TEST_TMPDIR/honest.out" 2>&1; echo "exit=$?" >>"$BATS_TEST_TMPDIR/honest.out" ) &
+  local honest=$!
+  sleep 1
+  kill -STOP "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  timeout 60 python3 "$BATS_TEST_DIRNAME/hostile_member.py" relay-flood 127.0.0.1 "$PORT" \
+    "$BATS_TEST_TMPDIR/mallory/state/tls" vps "$mode" 400 >"$BATS_TEST_TMPDIR/flood.out" 2>&1 &
+  local flood=$!
+  echo "$flood" >"$BATS_TEST_TMPDIR/flood.pidof"
+  local peak=0 sample n
+  for n in $(seq 12); do
+    sample=$(rss desktop)
+    [ "$sample" -gt "$peak" ] && peak=$sample
+    sleep 0.2
+  done
+  kill -CONT "$(cat "$BATS_TEST_TMPDIR/vps/pid")"
+  wait "$flood" || true
+  wait "$honest" || true
+  cat "$BATS_TEST_TMPDIR/flood.out" "$BATS_TEST_TMPDIR/honest.out"
+  echo "leader RSS: before ${before} KiB, peak ${peak} KiB"
+  kill -0 "$(cat "$BATS_TEST_TMPDIR/desktop/pid")"
+  [ "$(cat "$BATS_TEST_TMPDIR/honest.out")" = "$(printf 'survived\nexit=0')" ]
+  grep -q "cutting mallory off" "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
+  run grep -c "peer vps offline" "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
+  [ "$output" = "0" ]
+  peer_is desktop vps online
+  run dd laptop execOnPeer --peer vps --directory / --command 'echo after'
+  [ "$output" = "after" ]
+  [ -z "${AL_SANITIZED:-}" ] || return 0   # RSS bounds are meaningless under AddressSanitizer
+  [ "$peak" -lt $((before + 65536)) ]
+}
+
+@test "a member flooding a relayed stream with credit bodies is cut off, never its target" {
+  relay_flood credit-body
+}
+
+@test "a member sending beyond a relayed stream's credit window is cut off, never its target" {
+  relay_flood data
 }

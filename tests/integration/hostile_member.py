@@ -1,15 +1,29 @@
 #!/usr/bin/env python3
 """A cluster member gone bad, for tests: connects to the leader with a real member's certificate
-and sends malformed or hostile frames, or poses as the leader with a worker's certificate.
+and sends malformed or hostile frames, or poses as the leader with a worker's certificate; or an
+intruder without any certificate.
 
 usage: hostile_member.py client HOST PORT TLS_DIR     (prints what it saw, one line per step)
        hostile_member.py fake-leader PORT TLS_DIR     (accepts one connection; prints its outcome)
+       hostile_member.py relay-flood HOST PORT TLS_DIR TARGET MODE MIB
+           opens a stream to TARGET through the leader, then sends MIB MiB of MODE frames on it:
+           credit-body (credit frames with 1 MiB bodies) or data (64 KiB input chunks, no credit)
+       hostile_member.py preauth-frames HOST PORT COUNT TYPE_BYTES [TYPE]
+           COUNT connections without a certificate, each sending one frame whose type is TYPE
+           (default: TYPE_BYTES bytes of text with newlines)
+       hostile_member.py preauth-hold HOST PORT COUNT FRAME_BYTES SECONDS
+           COUNT connections without a certificate, from 127.0.0.x source addresses, each sending
+           all but 16 bytes of a FRAME_BYTES frame, held for SECONDS
+       hostile_member.py idle HOST PORT COUNT SECONDS
+           COUNT plain TCP connections from 127.0.0.x source addresses, reopened when closed,
+           for SECONDS
 """
 import json
 import socket
 import ssl
 import struct
 import sys
+import time
 
 
 def frame(header, body=b""):
@@ -85,8 +99,137 @@ def fake_leader(port, tls):
             print("handshake refused:", type(e).__name__)
 
 
+def member_context(tls):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False
+    ctx.load_verify_locations(f"{tls}/ca.crt")
+    ctx.load_cert_chain(f"{tls}/node.crt", f"{tls}/node.key")
+    return ctx
+
+
+def anonymous_context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def source_address(i, host):
+    # Spread connections over 127.0.0.2… so per-address limits do not hide the total ones.
+    return (f"127.0.0.{2 + i % 200}", 0) if host.startswith("127.") else None
+
+
+def relay_flood(host, port, tls, target, mode, mib):
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with member_context(tls).wrap_socket(raw) as s:
+            header, _ = read_frame(s)
+            print("first:", header["t"])
+            s.sendall(frame({"t": "open", "sid": 1, "to": target, "type": "exec",
+                             "req": {"mode": "shell"}}, b"/tmp\0sleep 20"))
+            if mode == "credit-body":
+                one = frame({"t": "credit", "sid": 1, "n": 0}, b"c" * (1024 * 1024 - 64))
+            else:
+                one = frame({"t": "data", "sid": 1, "ch": 0}, b"d" * 65536)
+            try:
+                while sent < int(mib) * 1024 * 1024:
+                    s.sendall(one)
+                    sent += len(one)
+                print(f"sent {sent // (1024 * 1024)} MiB")
+                # Stay until the leader cuts us off (or give up after a while).
+                s.settimeout(15)
+                while True:
+                    read_frame(s)
+            except (ssl.SSLError, OSError, EOFError):
+                print(f"cut off after {sent // (1024 * 1024)} MiB")
+
+
+def preauth_frames(host, port, count, type_bytes, type_text=None):
+    if type_text is None:
+        line = "\n2026-01-01T00:00:00.000 info FORGED audit request=0 requester=root\n"
+        type_text = (line * (int(type_bytes) // len(line) + 1))[: int(type_bytes)]
+    ctx = anonymous_context()
+    done = 0
+    for _ in range(int(count)):
+        try:
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    s.sendall(frame({"t": type_text}))
+                    s.settimeout(5)
+                    try:
+                        while s.recv(65536):
+                            pass
+                    except (ssl.SSLError, OSError):
+                        pass
+                    done += 1
+        except (ssl.SSLError, OSError):
+            pass
+    print(f"sent {done}")
+
+
+def preauth_hold(host, port, count, frame_bytes, seconds):
+    ctx = anonymous_context()
+    total = int(frame_bytes)
+    head = json.dumps({"t": "enroll"}).encode()
+    partial = struct.pack(">II", total, len(head)) + head
+    partial += b"x" * (total + 4 - len(partial) - 16)
+    held, refused = [], 0
+    for i in range(int(count)):
+        try:
+            raw = socket.create_connection((host, int(port)), timeout=5,
+                                           source_address=source_address(i, host))
+            s = ctx.wrap_socket(raw)
+            s.settimeout(5)
+            s.sendall(partial)
+            held.append(s)
+        except (ssl.SSLError, OSError):
+            refused += 1
+    print(f"held {len(held)} refused {refused}", flush=True)
+    time.sleep(float(seconds))
+    for s in held:
+        s.close()
+
+
+def idle(host, port, count, seconds):
+    end = time.time() + float(seconds)
+    slots = [None] * int(count)
+    opened = 0
+    while time.time() < end:
+        for i, s in enumerate(slots):
+            if s is not None:
+                try:
+                    s.setblocking(False)
+                    if s.recv(1) == b"":
+                        raise OSError
+                    continue
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    s.close()
+                    slots[i] = None
+            try:
+                slots[i] = socket.create_connection((host, int(port)), timeout=0.2,
+                                                    source_address=source_address(i, host))
+                opened += 1
+            except OSError:
+                pass
+        time.sleep(0.1)
+    print(f"opened {opened}")
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "client":
-        client(*sys.argv[2:5])
-    else:
-        fake_leader(*sys.argv[2:4])
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "client":
+        client(*args[:3])
+    elif command == "fake-leader":
+        fake_leader(*args[:2])
+    elif command == "relay-flood":
+        relay_flood(*args[:6])
+    elif command == "preauth-frames":
+        preauth_frames(*args[:5])
+    elif command == "preauth-hold":
+        preauth_hold(*args[:5])
+    elif command == "idle":
+        idle(*args[:4])

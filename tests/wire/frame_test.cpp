@@ -132,3 +132,20 @@ TEST(Frame, BracketsInsideStringsDoNotCountAsNesting) {
 TEST(Frame, InvalidUtf8InHeaderStringsIsReplacedNotThrown) {
   EXPECT_NO_THROW(wire::encode({{"t", "x"}, {"reason", std::string("\xff\xfe")}}));
 }
+
+TEST(Frame, DecoderRefusesFramesAboveItsOwnCapFromTheLengthPrefixAlone) {
+  wire::Decoder decoder;
+  decoder.set_max_frame(16 * 1024);
+  EXPECT_EQ(decoder.max_frame(), 16u * 1024);
+  const std::string small = wire::encode({{"t", "enroll"}}, std::string(15000, 'c'));
+  decoder.feed(small.data(), small.size());
+  ASSERT_TRUE(decoder.next());
+  // Only the 4-byte length of a 1 MiB frame: refused before its bytes arrive.
+  const std::string big = prefix(1024 * 1024, 10).substr(0, 4);
+  decoder.feed(big.data(), big.size());
+  EXPECT_THROW(decoder.next(), wire::FrameError);
+  // The cap never exceeds the protocol's.
+  wire::Decoder other;
+  other.set_max_frame(10 * wire::kMaxFrameSize);
+  EXPECT_EQ(other.max_frame(), wire::kMaxFrameSize);
+}

@@ -35,9 +35,14 @@ complete_words() {
   run complete_words "$sock" d execOnPeer --d
   [ "$output" = "--directory" ]
   run complete_words "$sock" d execOnPeer --peer ""
-  [ "$(echo "$output" | sort | tr '\n' ' ')" = "desktop laptop vps " ]
+  [ "$(echo "$output" | sort | tr '\n' ' ')" = "all desktop laptop vps " ]
   run complete_words "$sock" d gitOnPeer --peer v
   [ "$output" = "vps" ]
+  # Fan-out lists: the word after the last comma is completed, `all` only on its own.
+  run complete_words "$sock" d execOnPeer --peer vps,l
+  [ "$output" = "vps,laptop" ]
+  run complete_words "$sock" d execOnPeer --peer a
+  [ "$output" = "all" ]
 }
 
 @test "completion stays quiet when the daemon is not running" {

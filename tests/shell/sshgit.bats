@@ -168,3 +168,13 @@ wrap() {
   [ "$with_default" = "laptop" ]
   [ "$overridden" = "my-laptop" ]
 }
+
+@test "execOnPeer and gitOnPeer take a list of peers or all (prefixed lines)" {
+  run wrap desktop 'execOnPeer vps,laptop /tmp echo hi'
+  [ "$status" -eq 0 ]
+  [ "$(printf '%s\n' "$output" | sort | tr '\n' ' ')" = "laptop: hi vps: hi " ]
+  git init -q "$BATS_FILE_TMPDIR/fanrepo"
+  run wrap desktop "gitOnPeer all '$BATS_FILE_TMPDIR/fanrepo' rev-parse --is-inside-work-tree"
+  [ "$status" -eq 0 ]
+  [ "$(printf '%s\n' "$output" | sort | tr '\n' ' ')" = "laptop: true vps: true " ]
+}

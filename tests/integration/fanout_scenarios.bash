@@ -49,6 +49,20 @@ fanout_offline_peer_reported() {
   [[ "$stderr" == *"laptop: Peer is offline: laptop"* ]]
   [[ "$stderr" == *"nosuch: Peer not found: nosuch"* ]]
   [ "$(printf '%s\n' "$stderr" | tail -1)" = "d: 2 of 3 peers failed: laptop offline, nosuch not found" ]
+  # Reported at once: vps's command finishes only after the test has seen laptop's line.
+  local gate=$BATS_TEST_TMPDIR/gate
+  mkdir -p "$gate"
+  "$D" --socket "$BATS_TEST_TMPDIR/desktop/sock" execOnPeer --peer vps,laptop --directory "$gate" \
+    --timeout 60 --command 'until [ -e released ]; do sleep 0.1; done; echo done' \
+    >"$gate/out" 2>"$gate/err" &
+  local d_pid=$!
+  wait_for 30 grep -q "laptop: Peer is offline: laptop" "$gate/err"
+  kill -0 "$d_pid"
+  touch "$gate/released"
+  local status=0
+  wait "$d_pid" || status=$?
+  [ "$status" -eq 255 ]
+  [ "$(cat "$gate/out")" = "vps: done" ]
   # --skip-offline leaves it out (named in the summary) and the rest decides the status.
   run --separate-stderr dd desktop execOnPeer --peer vps,laptop --skip-offline --directory / --command 'echo ok'
   [ "$status" -eq 0 ]

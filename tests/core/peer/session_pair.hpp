@@ -19,17 +19,22 @@ inline std::shared_ptr<spdlog::logger> null_logger() {
   return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
+// A certificate for "leader" from a throwaway CA.
+inline void use_test_certificate(asio::ssl::context& ctx) {
+  auto ca_key = generate_key();
+  auto ca = make_ca_certificate(ca_key.get(), "test");
+  auto key = generate_key();
+  auto cert = sign_key(key.get(), "leader", ca.get(), ca_key.get());
+  const std::string cert_pem = cert_to_pem(cert.get()), key_pem = key_to_pem(key.get());
+  ctx.use_certificate(asio::buffer(cert_pem), asio::ssl::context::pem);
+  ctx.use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
+}
+
 struct TlsContexts {
   asio::ssl::context server{asio::ssl::context::tls_server};
   asio::ssl::context client{asio::ssl::context::tls_client};
   TlsContexts() {
-    auto ca_key = generate_key();
-    auto ca = make_ca_certificate(ca_key.get(), "test");
-    auto key = generate_key();
-    auto cert = sign_key(key.get(), "leader", ca.get(), ca_key.get());
-    const std::string cert_pem = cert_to_pem(cert.get()), key_pem = key_to_pem(key.get());
-    server.use_certificate(asio::buffer(cert_pem), asio::ssl::context::pem);
-    server.use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
+    use_test_certificate(server);
     client.set_verify_mode(asio::ssl::verify_none);
   }
 };

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "wire/frame.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::cli {
 namespace {
@@ -84,7 +85,7 @@ class Request {
       const bool want_input = input_credit_ > 0 && !input_done_;
       if (want_input && no_input) {
         input_done_ = true;
-        send({{"t", "eof"}, {"ch", 0}});
+        send({{"t", wire::msg::kEof}, {"ch", 0}});
         continue;
       }
       if (want_input) fds[2] = {STDIN_FILENO, POLLIN, 0};
@@ -94,17 +95,19 @@ class Request {
       }
       if (fds[1].revents & POLLIN) {
         unsigned char sig = 0;
-        if (::read(signal_pipe[0], &sig, 1) == 1) send({{"t", "cancel"}, {"signal", sig}});
+        if (::read(signal_pipe[0], &sig, 1) == 1)
+          send({{"t", wire::msg::kCancel}, {"signal", sig}});
       }
       if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
         const std::size_t want = std::min({input_credit_, sizeof(buffer), wire::kMaxChunk});
         const ssize_t n = ::read(STDIN_FILENO, buffer, want);
         if (n > 0) {
           input_credit_ -= static_cast<std::size_t>(n);
-          send({{"t", "data"}, {"ch", 0}}, std::string_view(buffer, static_cast<std::size_t>(n)));
+          send({{"t", wire::msg::kData}, {"ch", 0}},
+               std::string_view(buffer, static_cast<std::size_t>(n)));
         } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
           input_done_ = true;
-          send({{"t", "eof"}, {"ch", 0}});
+          send({{"t", wire::msg::kEof}, {"ch", 0}});
         }
       }
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -117,7 +120,8 @@ class Request {
             if (auto status = handle(*frame); status >= 0) return status;
           }
           // One credit for everything this read delivered: fewer wake-ups for the daemon.
-          if (credit_owed_ > 0) send({{"t", "credit"}, {"n", std::exchange(credit_owed_, 0)}});
+          if (credit_owed_ > 0)
+            send({{"t", wire::msg::kCredit}, {"n", std::exchange(credit_owed_, 0)}});
         } catch (const wire::FrameError& e) {
           return fail(std::string("bad reply from the daemon: ") + e.what());
         }
@@ -129,23 +133,23 @@ class Request {
   // Returns an exit status to finish with, or -1 to keep going.
   int handle(const wire::Frame& frame) {
     const std::string& type = frame.type();
-    if (type == "data") {
+    if (type == wire::msg::kData) {
       const int fd = frame.header.value("ch", 1) == 2 ? STDERR_FILENO : STDOUT_FILENO;
       if (int err = write_all(fd, frame.body.data(), frame.body.size()); err != 0) {
         if (fd == STDOUT_FILENO && err == EPIPE) {
           // Our reader left (`d … | head`): stop the command and leave quietly.
-          send({{"t", "cancel"}, {"signal", SIGPIPE}});
+          send({{"t", wire::msg::kCancel}, {"signal", SIGPIPE}});
           return kExitStdoutClosed;
         }
         if (fd == STDOUT_FILENO)
           return fail(std::string("cannot write to stdout: ") + std::strerror(err));
       }
       credit_owed_ += frame.body.size();
-    } else if (type == "eof") {
+    } else if (type == wire::msg::kEof) {
       // The command closed one of its outputs; nothing to do for a terminal or pipe we share.
-    } else if (type == "credit") {
+    } else if (type == wire::msg::kCredit) {
       input_credit_ += frame.header.value("n", std::size_t{0});
-    } else if (type == "exit") {
+    } else if (type == wire::msg::kExit) {
       const int code = frame.header.value("code", kExitFailure);
       if (code == kExitFailure) {
         std::string reason = frame.body.empty() ? "the request failed" : frame.body;
@@ -214,7 +218,8 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
   const std::string body = wire::join_nul(argv);
   if (body.size() + 64 > wire::kMaxFrameSize) return fail("command line too long");
   Request request(fd);
-  if (!request.send({{"t", "run"}}, body)) return fail("cannot send the request to the daemon");
+  if (!request.send({{"t", wire::msg::kRun}}, body))
+    return fail("cannot send the request to the daemon");
   const int status = request.run();
   ::close(fd);
   return status;

@@ -8,6 +8,7 @@
 
 #include "core/exit_status.hpp"
 #include "core/untrusted_text.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::core {
 namespace {
@@ -79,7 +80,7 @@ void LocalConnection::handle(wire::Frame frame) {
 }
 
 void LocalConnection::open_request(const wire::Frame& frame) {
-  if (frame.type() != "run") throw wire::FrameError("expected a 'run' request first");
+  if (frame.type() != wire::msg::kRun) throw wire::FrameError("expected a 'run' request first");
   open_deadline_.cancel();
   const auto argv = split_argv(frame.body);
   stream_ = std::make_shared<ServingStream>(
@@ -122,7 +123,8 @@ void LocalConnection::send_result(const sdk::Result& result) {
   // One line, bounded: a reason may come from a peer.
   std::string reason = exit_status(result) == kExitFailure ? result.reason.substr(0, 4096) : "";
   std::replace(reason.begin(), reason.end(), '\n', ' ');
-  write_queue_.push_back(wire::encode({{"t", "exit"}, {"code", exit_status(result)}}, reason));
+  write_queue_.push_back(
+      wire::encode({{"t", wire::msg::kExit}, {"code", exit_status(result)}}, reason));
   result_sent_ = true;
   if (!writing_) do_write();
 }

@@ -49,6 +49,35 @@ bool wants_help(const sdk::CommandSpec& spec, const std::vector<std::string>& ar
   return false;
 }
 
+namespace {
+
+// Stores and checks what was parsed; Boost's errors become usage errors that say what to do.
+void store_options(const sdk::CommandSpec& spec, const std::vector<std::string>& args,
+                   const po::parsed_options& parsed, sdk::Invocation& call) {
+  try {
+    po::store(parsed, call.options);
+    po::notify(call.options);
+  } catch (const po::required_option& e) {
+    // `d execOnPeer vps /tmp echo hi`: words where options belong. Say that, not which option
+    // Boost happened to check first.
+    if (!args.empty() && !is_option(args.front()))
+      throw UsageError("'" + spec.name + "' takes options, not positional words like " +
+                       quoted(args.front()) + ": d " + spec.name + " " + spec.usage +
+                       " (see 'd help " + spec.name + "')");
+    throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
+  } catch (po::error_with_option_name& e) {
+    // Boost quotes the offending value in some messages ("the argument ('…') … is invalid").
+    std::string name = e.get_option_name();
+    name.erase(0, name.find_first_not_of('-'));
+    if (spec.secret_options.count(name) > 0) e.set_substitute("value", kRedacted);
+    throw UsageError(mask_join_tokens(e.what()) + " (see 'd help " + spec.name + "')");
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
+  }
+}
+
+}  // namespace
+
 sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
                                  const std::vector<std::string>& args) {
   sdk::Invocation call;
@@ -100,26 +129,7 @@ sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
     opt.original_tokens.push_back(token.name);
     parsed.options.push_back(std::move(opt));
   }
-  try {
-    po::store(parsed, call.options);
-    po::notify(call.options);
-  } catch (const po::required_option& e) {
-    // `d execOnPeer vps /tmp echo hi`: words where options belong. Say that, not which option
-    // Boost happened to check first.
-    if (!args.empty() && !is_option(args.front()))
-      throw UsageError("'" + spec.name + "' takes options, not positional words like " +
-                       quoted(args.front()) + ": d " + spec.name + " " + spec.usage +
-                       " (see 'd help " + spec.name + "')");
-    throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
-  } catch (po::error_with_option_name& e) {
-    // Boost quotes the offending value in some messages ("the argument ('…') … is invalid").
-    std::string name = e.get_option_name();
-    name.erase(0, name.find_first_not_of('-'));
-    if (spec.secret_options.count(name) > 0) e.set_substitute("value", kRedacted);
-    throw UsageError(mask_join_tokens(e.what()) + " (see 'd help " + spec.name + "')");
-  } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
-  }
+  store_options(spec, args, parsed, call);
   return call;
 }
 

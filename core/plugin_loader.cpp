@@ -46,6 +46,28 @@ bool valid_plugin_name(const std::string& name) {
   });
 }
 
+// Loads the library and calls its entry point; returns what failed, or "" with both set.
+std::string open_plugin(const std::filesystem::path& file,
+                        std::shared_ptr<boost::dll::shared_library>& library,
+                        const sdk::PluginDescriptor*& descriptor) {
+  try {
+    // The exception overloads keep dlerror's text; rtld_now reports missing symbols here.
+    library = std::make_shared<boost::dll::shared_library>(
+        boost::dll::fs::path(file.string()),
+        boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    return std::string("cannot load: ") + e.what();
+  }
+  if (!library->has(sdk::kEntrySymbol))
+    return std::string("no entry symbol '") + sdk::kEntrySymbol + "' (not a plugin?)";
+  try {
+    descriptor = library->get<const sdk::PluginDescriptor*()>(sdk::kEntrySymbol)();
+  } catch (const std::exception& e) {
+    return std::string("entry point failed: ") + e.what();
+  }
+  return descriptor == nullptr ? "entry point returned no descriptor" : "";
+}
+
 }  // namespace
 
 void PluginLoader::load_directory(const std::filesystem::path& dir) {
@@ -71,24 +93,8 @@ void PluginLoader::load_file(const std::filesystem::path& file) {
   };
 
   std::shared_ptr<boost::dll::shared_library> library;
-  try {
-    // The exception overloads keep dlerror's text; rtld_now reports missing symbols here.
-    library = std::make_shared<boost::dll::shared_library>(
-        boost::dll::fs::path(file.string()),
-        boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  } catch (const std::exception& e) {
-    return refuse(std::string("cannot load: ") + e.what());
-  }
-  if (!library->has(sdk::kEntrySymbol))
-    return refuse(std::string("no entry symbol '") + sdk::kEntrySymbol + "' (not a plugin?)");
-
   const sdk::PluginDescriptor* descriptor = nullptr;
-  try {
-    descriptor = library->get<const sdk::PluginDescriptor*()>(sdk::kEntrySymbol)();
-  } catch (const std::exception& e) {
-    return refuse(std::string("entry point failed: ") + e.what());
-  }
-  if (descriptor == nullptr) return refuse("entry point returned no descriptor");
+  if (auto error = open_plugin(file, library, descriptor); !error.empty()) return refuse(error);
   // Nothing but the first field may be read until the ABI version matches.
   if (descriptor->abi_version != sdk::kAbiVersion)
     return refuse(fmt::format("SDK ABI version {}, this daemon needs {}", descriptor->abi_version,

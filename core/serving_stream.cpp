@@ -9,6 +9,7 @@
 #include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
 #include "core/untrusted_text.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::core {
 namespace {
@@ -71,7 +72,7 @@ void ServingStream::guarded(F&& f) {
 
 void ServingStream::on_frame(const wire::Frame& frame) {
   const std::string& type = frame.type();
-  if (type == "data") {
+  if (type == wire::msg::kData) {
     if (wire::int_field(frame.header, "ch", -1) != static_cast<int>(sdk::Channel::in))
       throw wire::FrameError("requester may only send data on the input channel");
     if (input_eof_) throw wire::FrameError("input data after EOF");
@@ -81,15 +82,15 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     bytes_in_ += frame.body.size();
     if (!frame.body.empty()) input_.push_back(frame.body);
     deliver_input();
-  } else if (type == "eof") {
+  } else if (type == wire::msg::kEof) {
     input_eof_ = true;
     deliver_input();
-  } else if (type == "credit") {
+  } else if (type == wire::msg::kCredit) {
     const auto n = wire::uint_field(frame.header, "n", 0);
     if (n > unacked_) throw wire::FrameError("credit for more bytes than were sent");
     unacked_ -= n;
     flush_output();
-  } else if (type == "cancel") {
+  } else if (type == wire::msg::kCancel) {
     const auto signal = wire::int_field(frame.header, "signal", SIGINT);
     start_cancel(signal > 0 && signal < 65 ? static_cast<int>(signal) : SIGINT);
   } else {
@@ -154,7 +155,7 @@ void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler 
 void ServingStream::flush_output() {
   while (!pending_out_.empty() && unacked_ < kStreamWindow) {
     auto& [channel, chunk] = pending_out_.front();
-    transport_->send({{"t", "data"}, {"ch", static_cast<int>(channel)}}, chunk);
+    transport_->send({{"t", wire::msg::kData}, {"ch", static_cast<int>(channel)}}, chunk);
     unacked_ += chunk.size();
     pending_out_.pop_front();
   }
@@ -166,7 +167,7 @@ void ServingStream::flush_output() {
 
 void ServingStream::close(sdk::Channel channel) {
   if (finished_ || transport_lost_) return;
-  transport_->send({{"t", "eof"}, {"ch", static_cast<int>(channel)}}, {});
+  transport_->send({{"t", wire::msg::kEof}, {"ch", static_cast<int>(channel)}}, {});
 }
 
 void ServingStream::read(sdk::Channel channel, ReadHandler handler) {
@@ -183,7 +184,7 @@ void ServingStream::read(sdk::Channel channel, ReadHandler handler) {
   if (!input_requested_ && !finished_ && !transport_lost_) {
     input_requested_ = true;
     input_credit_ = kStreamWindow;
-    transport_->send({{"t", "credit"}, {"n", kStreamWindow}}, {});
+    transport_->send({{"t", wire::msg::kCredit}, {"n", kStreamWindow}}, {});
   }
   asio::post(io_, [self = shared_from_this()] { self->deliver_input(); });
 }
@@ -198,7 +199,7 @@ void ServingStream::deliver_input() {
     // Credit goes back only once the handler has taken the bytes: that is the backpressure.
     if (!finished_ && !transport_lost_ && !input_eof_) {
       input_credit_ += chunk.size();
-      transport_->send({{"t", "credit"}, {"n", chunk.size()}}, {});
+      transport_->send({{"t", wire::msg::kCredit}, {"n", chunk.size()}}, {});
     }
   } else if ((input_eof_ || transport_lost_) && !input_eof_delivered_) {
     input_eof_delivered_ = true;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/serving_stream.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::core::peer {
 namespace {
@@ -61,7 +62,7 @@ ClientStream::Output& ClientStream::output(sdk::Channel channel) {
 
 void ClientStream::on_frame(const wire::Frame& frame) {
   const std::string& type = frame.type();
-  if (type == "data") {
+  if (type == wire::msg::kData) {
     const auto ch = wire::int_field(frame.header, "ch", -1);
     if (ch != 1 && ch != 2) throw wire::FrameError("output data on an unknown channel");
     auto channel = static_cast<sdk::Channel>(ch);
@@ -73,18 +74,18 @@ void ClientStream::on_frame(const wire::Frame& frame) {
       throw wire::FrameError("peer sent beyond its credit window");
     if (!frame.body.empty()) o.chunks.push_back(frame.body);
     deliver(channel);
-  } else if (type == "eof") {
+  } else if (type == wire::msg::kEof) {
     const auto ch = wire::int_field(frame.header, "ch", -1);
     if (ch == 1 || ch == 2) {
       output(static_cast<sdk::Channel>(ch)).eof = true;
       deliver(static_cast<sdk::Channel>(ch));
     }
-  } else if (type == "credit") {
+  } else if (type == wire::msg::kCredit) {
     const auto n = wire::uint_field(frame.header, "n", 0);
     if (n > kStreamWindow) throw wire::FrameError("credit larger than a window");
     input_credit_ += n;
     flush_input();
-  } else if (type == "result") {
+  } else if (type == wire::msg::kResult) {
     complete(result_from(frame));
   } else {
     throw wire::FrameError("unexpected message '" + type + "' on a stream");
@@ -147,7 +148,8 @@ void ClientStream::deliver(sdk::Channel channel) {
     credit_owed_ += chunk.size();
     const bool drained = out_.chunks.empty() && err_.chunks.empty();
     if (session_ && !result_ && (drained || credit_owed_ >= kStreamWindow / 4))
-      session_->send({{"t", "credit"}, {"sid", sid_}, {"n", std::exchange(credit_owed_, 0)}});
+      session_->send(
+          {{"t", wire::msg::kCredit}, {"sid", sid_}, {"n", std::exchange(credit_owed_, 0)}});
   } else if (o.eof && !o.eof_delivered) {
     o.eof_delivered = true;
     auto reader = std::exchange(o.reader, {});
@@ -171,7 +173,8 @@ void ClientStream::flush_input() {
   while (session_ && !input_.empty() && input_credit_ > 0) {
     std::string& chunk = input_.front();
     const std::size_t n = std::min(chunk.size(), input_credit_);
-    session_->send({{"t", "data"}, {"sid", sid_}, {"ch", 0}}, std::string_view(chunk).substr(0, n));
+    session_->send({{"t", wire::msg::kData}, {"sid", sid_}, {"ch", 0}},
+                   std::string_view(chunk).substr(0, n));
     input_credit_ -= n;
     if (n == chunk.size())
       input_.pop_front();
@@ -183,7 +186,7 @@ void ClientStream::flush_input() {
     asio::post(io_, [done] { guarded([&] { done(true); }); });
   if (input_close_pending_ && session_ && !input_closed_) {
     input_closed_ = true;
-    session_->send({{"t", "eof"}, {"sid", sid_}, {"ch", 0}});
+    session_->send({{"t", wire::msg::kEof}, {"sid", sid_}, {"ch", 0}});
   }
 }
 
@@ -194,7 +197,8 @@ void ClientStream::close(sdk::Channel channel) {
 }
 
 void ClientStream::cancel(int signal) {
-  if (session_ && !result_) session_->send({{"t", "cancel"}, {"sid", sid_}, {"signal", signal}});
+  if (session_ && !result_)
+    session_->send({{"t", wire::msg::kCancel}, {"sid", sid_}, {"signal", signal}});
 }
 
 }  // namespace automatelinux::core::peer

@@ -62,6 +62,9 @@ class ClusterState {
   std::filesystem::path tls_dir() const { return dir_ / "tls"; }
 
   std::optional<LocalConfig> config;
+  bool is_leader() const { return config && config->role == "leader"; }
+  bool is_worker() const { return config && config->role == "worker"; }
+  std::string self_id() const { return config ? config->id : std::string{}; }
   std::map<std::string, Member> members;
   std::map<std::string, Revocation> revoked;  // by id
   std::vector<JoinToken> tokens;

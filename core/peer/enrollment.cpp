@@ -8,6 +8,7 @@
 
 #include "core/peer/peer_session.hpp"
 #include "core/peer/tls_identity.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::core::peer {
 namespace {
@@ -97,18 +98,18 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
          [self = shared_from_this()](const std::shared_ptr<PeerSession>&, const std::string& why) {
            self->finish("the leader closed the connection: " + why);
          }});
-    session_->send({{"t", "enroll"}, {"id", id_}, {"token", token_.secret}},
+    session_->send({{"t", wire::msg::kEnroll}, {"id", id_}, {"token", token_.secret}},
                    make_csr_pem(key_.get(), id_));
   }
 
   void on_reply(const wire::Frame& frame) {
-    if (frame.type() == "refused") {
+    if (frame.type() == wire::msg::kRefused) {
       auto reason = wire::string_field(frame.header, "reason", "refused").substr(0, 200);
       for (char& c : reason)
         if (static_cast<unsigned char>(c) < 0x20) c = ' ';
       return finish(reason);
     }
-    if (frame.type() != "enrolled")
+    if (frame.type() != wire::msg::kEnrolled)
       return finish("unexpected reply '" + frame.type() + "' from the leader");
     try {
       auto cert = cert_from_pem(frame.header.at("cert").get<std::string>());

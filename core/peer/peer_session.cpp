@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/peer/cluster_state.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::core::peer {
 
@@ -75,9 +76,9 @@ void PeerSession::do_read() {
         if (self->closing_) return;  // nothing more is processed once we decided to close
         const std::string& type = frame->type();
         // Heartbeats are answered only on authenticated sessions (start_heartbeat was called).
-        if (type == "ping" && self->heartbeat_.count() > 0) {
-          self->send({{"t", "pong"}, {"n", wire::uint_field(frame->header, "n", 0)}});
-        } else if (type == "pong" && self->heartbeat_.count() > 0) {
+        if (type == wire::msg::kPing && self->heartbeat_.count() > 0) {
+          self->send({{"t", wire::msg::kPong}, {"n", wire::uint_field(frame->header, "n", 0)}});
+        } else if (type == wire::msg::kPong && self->heartbeat_.count() > 0) {
           if (wire::uint_field(frame->header, "n", 0) == self->ping_seq_)
             self->rtt_ms = std::chrono::duration<double, std::milli>(
                                std::chrono::steady_clock::now() - self->ping_sent_)
@@ -105,7 +106,7 @@ void PeerSession::start_heartbeat(std::chrono::milliseconds interval) {
 void PeerSession::send_ping() {
   if (closed_) return;
   ping_sent_ = std::chrono::steady_clock::now();
-  send({{"t", "ping"}, {"n", ++ping_seq_}});
+  send({{"t", wire::msg::kPing}, {"n", ++ping_seq_}});
   ping_timer_.expires_after(heartbeat_);
   ping_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->send_ping();

@@ -12,6 +12,7 @@
 
 #include "core/serving_stream.hpp"
 #include "wire/frame.hpp"
+#include "wire/messages.hpp"
 
 namespace automatelinux::core::peer {
 
@@ -63,15 +64,16 @@ struct RelayState {
 inline std::optional<std::string> check_relayed(RelayState& state, bool from_requester,
                                                 std::string_view type, std::size_t body_size,
                                                 std::uint64_t credit_n) {
-  if (type == "data") {
+  if (type == wire::msg::kData) {
     if (body_size > wire::kMaxChunk) return "a data frame larger than a chunk";
     RelayWindow& w = from_requester ? state.to_server : state.to_requester;
     if (!w.on_data(body_size)) return "data beyond the stream's credit window";
     return std::nullopt;
   }
-  if (type == "result") return std::nullopt;
+  if (type == wire::msg::kResult) return std::nullopt;
   if (body_size != 0) return "a '" + std::string(type) + "' frame with a body";
-  if (type == "credit") (from_requester ? state.to_requester : state.to_server).on_credit(credit_n);
+  if (type == wire::msg::kCredit)
+    (from_requester ? state.to_requester : state.to_server).on_credit(credit_n);
   return std::nullopt;
 }
 

@@ -1,0 +1,231 @@
+#include "core/peer/membership.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/peer/peer_fields.hpp"
+#include "wire/messages.hpp"
+
+namespace automatelinux::core::peer {
+namespace {
+
+// Names past this many are left out of a member's hello.
+constexpr std::size_t kMaxCommandNames = 128;
+
+// A string member of a JSON object, or "" when absent or of another type.
+std::string text(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+nlohmann::json or_null(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
+
+}  // namespace
+
+Membership::Membership(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+                       const ClusterState& state, const CommandRegistry& registry,
+                       std::chrono::milliseconds heartbeat)
+    : log_(std::move(log)),
+      state_(state),
+      registry_(registry),
+      heartbeat_(heartbeat),
+      push_timer_(io) {}
+
+SessionPtr Membership::worker(const std::string& id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : it->second;
+}
+
+void Membership::add_worker(const SessionPtr& session) {
+  workers_[session->id] = session;
+  last_address_[session->id] = session->remote().substr(0, session->remote().rfind(':'));
+}
+
+SessionPtr Membership::take_worker(const std::string& id) {
+  auto node = workers_.extract(id);
+  return node.empty() ? nullptr : node.mapped();
+}
+
+bool Membership::worker_closed(const SessionPtr& session) {
+  auto it = workers_.find(session->id);
+  if (it == workers_.end() || it->second != session) return false;
+  workers_.erase(it);
+  last_seen_[session->id] = session->last_seen;
+  return true;
+}
+
+void Membership::forget(const std::string& id) {
+  last_seen_.erase(id);
+  last_address_.erase(id);
+}
+
+std::vector<SessionPtr> Membership::sessions() const {
+  std::vector<SessionPtr> sessions;
+  for (auto& [id, s] : workers_) sessions.push_back(s);
+  if (leader_) sessions.push_back(leader_);
+  return sessions;
+}
+
+SessionPtr Membership::route_to(const std::string& peer, std::string& reason) const {
+  if (state_.is_leader()) {
+    if (auto s = worker(peer)) return s;
+    reason = (state_.members.contains(peer) ? "Peer is offline: " : "Peer not found: ") + peer;
+    return nullptr;
+  }
+  bool known = false, online = false;
+  for (const auto& p : cached_) {
+    if (text(p, "id") == peer) {
+      known = true;
+      online = text(p, "status") == "online";
+    }
+  }
+  if (!known)
+    reason = "Peer not found: " + peer;
+  else if (!leader_)
+    reason = "Failed to send command to peer: not connected to the leader";
+  else if (!online)
+    reason = "Peer is offline: " + peer;
+  return reason.empty() ? leader_ : nullptr;
+}
+
+void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
+  if (!session->version.empty()) throw wire::FrameError("hello sent twice");
+  // Checked, not just cut: this goes into every member list and onto other members' screens.
+  const std::string version = wire::string_field(frame.header, "version", "");
+  if (!valid_version(version)) throw wire::FrameError("hello: invalid version");
+  // Names of another shape are left out (never shown).
+  std::vector<std::string> commands;
+  if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
+    for (const auto& c : *cmds)
+      if (c.is_string() && valid_command_name(c.get_ref<const std::string&>()) &&
+          commands.size() < kMaxCommandNames)
+        commands.push_back(c.get<std::string>());
+  session->version = version;
+  session->commands = std::move(commands);
+  push_members();
+}
+
+void Membership::on_members(const SessionPtr&, const wire::Frame& frame) {
+  auto peers = frame.header.find("peers");
+  if (peers == frame.header.end() || !peers->is_array())
+    throw wire::FrameError("'peers' must be a list");
+  cached_.clear();
+  for (const auto& p : *peers)
+    if (auto entry = checked_member_entry(p)) cached_.push_back(std::move(*entry));
+}
+
+sdk::PeerInfo Membership::self_info() const {
+  sdk::PeerInfo self;
+  self.id = state_.self_id();
+  self.role = state_.config ? state_.config->role : "";
+  self.online = true;
+  self.address = state_.is_leader() ? state_.config->listen : "";
+  self.last_seen = iso8601_utc(unix_now());
+  self.version = AL_VERSION;
+  self.commands = registry_.names();
+  return self;
+}
+
+nlohmann::json Membership::members_json() const {
+  auto out = nlohmann::json::array();
+  for (const auto& p : peers()) {
+    out.push_back({{"id", p.id},
+                   {"role", p.role},
+                   {"status", p.online ? "online" : "offline"},
+                   {"address", p.address},
+                   {"last_seen", or_null(p.last_seen)},
+                   {"rtt_ms", p.rtt_ms ? nlohmann::json(*p.rtt_ms) : nlohmann::json()},
+                   {"version", p.version},
+                   {"commands", p.commands}});
+  }
+  return out;
+}
+
+void Membership::push_members() {
+  if (!state_.is_leader()) return;
+  try {
+    const auto members = members_json();
+    // A copy: a send may close a session (write queue full), and closing edits workers_.
+    const auto sessions = workers_;
+    for (auto& [id, session] : sessions)
+      session->send({{"t", wire::msg::kMembers}, {"peers", members}});
+  } catch (const std::exception& e) {
+    log_->error("cannot push the member list: {}", e.what());
+  }
+  // Periodic push too, so round-trip times and last-seen stay fresh everywhere.
+  start_pushing();
+}
+
+void Membership::start_pushing() {
+  push_timer_.expires_after(heartbeat_);
+  push_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) push_members();
+  });
+}
+
+std::vector<sdk::PeerInfo> Membership::peers() const {
+  if (!state_.config) return {};
+  return state_.is_leader() ? leader_view() : worker_view();
+}
+
+std::vector<sdk::PeerInfo> Membership::leader_view() const {
+  std::vector<sdk::PeerInfo> out{self_info()};
+  for (const auto& [id, member] : state_.members) {
+    sdk::PeerInfo p;
+    p.id = id;
+    p.role = "worker";
+    if (auto s = worker(id)) {
+      p.online = true;
+      p.last_seen = iso8601_utc(s->last_seen);
+      p.rtt_ms = s->rtt_ms;
+      p.version = s->version;
+      p.commands = s->commands;
+    } else if (auto seen = last_seen_.find(id); seen != last_seen_.end()) {
+      p.last_seen = iso8601_utc(seen->second);
+    }
+    if (auto a = last_address_.find(id); a != last_address_.end()) p.address = a->second;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Worker: the leader's view; when we are cut off, only we are known to be online.
+std::vector<sdk::PeerInfo> Membership::worker_view() const {
+  std::vector<sdk::PeerInfo> out;
+  bool self_listed = false;
+  for (const auto& j : cached_) {
+    sdk::PeerInfo p = cached_entry(j);
+    if (p.id == state_.self_id()) {
+      self_listed = true;
+      p.online = true;
+      p.last_seen = iso8601_utc(unix_now());
+      if (leader_) p.rtt_ms = leader_->rtt_ms;
+    }
+    if (p.role == "leader" && leader_) {
+      p.rtt_ms = leader_->rtt_ms;
+      p.last_seen = iso8601_utc(leader_->last_seen);
+    }
+    out.push_back(std::move(p));
+  }
+  if (!self_listed) out.push_back(self_info());
+  return out;
+}
+
+sdk::PeerInfo Membership::cached_entry(const nlohmann::json& j) const {
+  sdk::PeerInfo p;
+  p.id = text(j, "id");
+  p.role = text(j, "role");
+  p.online = leader_ && text(j, "status") == "online";
+  p.address = text(j, "address");
+  if (j.contains("last_seen") && j["last_seen"].is_string())
+    p.last_seen = j["last_seen"].get<std::string>();
+  if (j.contains("rtt_ms") && j["rtt_ms"].is_number()) p.rtt_ms = j["rtt_ms"].get<double>();
+  p.version = text(j, "version");
+  if (auto c = j.find("commands"); c != j.end() && c->is_array())
+    for (const auto& name : *c)
+      if (name.is_string()) p.commands.push_back(name.get<std::string>());
+  return p;
+}
+
+}  // namespace automatelinux::core::peer

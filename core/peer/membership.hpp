@@ -1,0 +1,83 @@
+// Who is in the cluster: the authenticated sessions (workers on the leader, the leader on a
+// worker), what each member said in its hello, last seen and round-trip times, and the member
+// list the leader pushes and a worker caches and shows.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "automatelinux/sdk/host.hpp"
+#include "core/asio.hpp"
+#include "core/command_registry.hpp"
+#include "core/peer/cluster_state.hpp"
+#include "core/peer/peer_session.hpp"
+
+namespace automatelinux::core::peer {
+
+using SessionPtr = std::shared_ptr<PeerSession>;
+
+class Membership {
+ public:
+  Membership(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,
+             const CommandRegistry& registry, std::chrono::milliseconds heartbeat);
+
+  // Worker: the session to the leader once it welcomed us (null otherwise).
+  const SessionPtr& leader() const { return leader_; }
+  void set_leader(SessionPtr session) { leader_ = std::move(session); }
+
+  // Leader: the authenticated session of worker `id`, or null.
+  SessionPtr worker(const std::string& id) const;
+  // Records an admitted worker (its id already set) and the address it came from.
+  void add_worker(const SessionPtr& session);
+  // Removes worker `id`'s session from the table and returns it (null when offline).
+  SessionPtr take_worker(const std::string& id);
+  // A session closed: true when it was worker's current one (then it goes offline).
+  bool worker_closed(const SessionPtr& session);
+  // removePeer: forget what was remembered about `id`.
+  void forget(const std::string& id);
+  // Every session, for closing them all (then clear_sessions).
+  std::vector<SessionPtr> sessions() const;
+  void clear_sessions() {
+    workers_.clear();
+    leader_.reset();
+  }
+
+  // The session that carries a stream to `peer`, or null with `reason` set.
+  SessionPtr route_to(const std::string& peer, std::string& reason) const;
+
+  void on_hello(const SessionPtr& session, const wire::Frame& frame);
+  void on_members(const SessionPtr& session, const wire::Frame& frame);
+  void clear_cache() { cached_ = nlohmann::json::array(); }
+
+  std::vector<sdk::PeerInfo> peers() const;
+  nlohmann::json members_json() const;
+  // Leader: sends the member list to every worker now and again every heartbeat interval.
+  void push_members();
+  // Leader: the first periodic push, one interval from now.
+  void start_pushing();
+  void stop_pushing() { push_timer_.cancel(); }
+
+ private:
+  sdk::PeerInfo self_info() const;
+  std::vector<sdk::PeerInfo> leader_view() const;
+  std::vector<sdk::PeerInfo> worker_view() const;
+  sdk::PeerInfo cached_entry(const nlohmann::json& j) const;
+
+  std::shared_ptr<spdlog::logger> log_;
+  const ClusterState& state_;
+  const CommandRegistry& registry_;
+  std::chrono::milliseconds heartbeat_;
+  asio::steady_timer push_timer_;
+  SessionPtr leader_;
+  std::map<std::string, SessionPtr> workers_;
+  std::map<std::string, std::int64_t> last_seen_;
+  std::map<std::string, std::string> last_address_;
+  nlohmann::json cached_ = nlohmann::json::array();
+};
+
+}  // namespace automatelinux::core::peer

@@ -1,0 +1,38 @@
+// Every message type of both protocols (docs/protocol.md), spelled once for core and cli, and the
+// stream-id rule both peers use to pick ids without coordinating.
+#pragma once
+
+#include <cstdint>
+
+namespace automatelinux::wire {
+namespace msg {
+
+// `d` ↔ daemon (Unix socket).
+inline constexpr char kRun[] = "run";
+inline constexpr char kExit[] = "exit";
+// Stream frames, on both protocols.
+inline constexpr char kData[] = "data";
+inline constexpr char kEof[] = "eof";
+inline constexpr char kCredit[] = "credit";
+inline constexpr char kCancel[] = "cancel";
+// Daemon ↔ daemon, before authentication.
+inline constexpr char kEnroll[] = "enroll";
+inline constexpr char kEnrolled[] = "enrolled";
+inline constexpr char kRefused[] = "refused";
+inline constexpr char kWelcome[] = "welcome";
+// Daemon ↔ daemon, after authentication.
+inline constexpr char kHello[] = "hello";
+inline constexpr char kMembers[] = "members";
+inline constexpr char kPing[] = "ping";
+inline constexpr char kPong[] = "pong";
+inline constexpr char kOpen[] = "open";
+inline constexpr char kResult[] = "result";
+
+}  // namespace msg
+
+// A stream opened by the TLS client has an odd id, one opened by the TLS server an even one.
+inline constexpr bool opened_by_tls_client(std::uint64_t sid) {
+  return sid % 2 == 1;
+}
+
+}  // namespace automatelinux::wire

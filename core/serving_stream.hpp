@@ -1,6 +1,6 @@
 // The serving side of a request stream: what a command handler writes to and reads from.
 // It owns the stream's credit windows, cancellation deadline and audit line; the transport
-// underneath (a CLI connection now, a peer session later) only moves frames.
+// underneath (a CLI connection, or a peer session) only moves frames.
 #pragma once
 
 #include <chrono>

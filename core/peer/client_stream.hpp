@@ -57,9 +57,8 @@ class ClientStream final : public sdk::Stream, public std::enable_shared_from_th
   bool input_close_pending_ = false;
   bool input_closed_ = false;
   std::size_t input_credit_ = 0;
-  std::size_t uncredited_ = 0;
-  std::size_t credit_owed_ = 0;  // consumed but not yet credited (batched)  // output bytes
-                                 // received but not yet credited back
+  std::size_t uncredited_ = 0;   // output bytes received but not yet credited back
+  std::size_t credit_owed_ = 0;  // consumed but not yet credited (sent in batches)
   WriteHandler input_done_;
   std::optional<sdk::Result> result_;
   ResultHandler result_handler_;

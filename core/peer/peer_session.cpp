@@ -61,40 +61,48 @@ void PeerSession::do_read() {
     buffer_.resize(buffer_size_);
     buffer_.shrink_to_fit();
   }
-  stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
-                                                     boost::system::error_code ec, std::size_t n) {
-    if (self->closed_) return;
-    if (ec)
-      return self->close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
-                             ? "connection closed by peer"
-                             : "read failed: " + ec.message());
-    self->last_seen = unix_now();
-    self->arm_silence_timer();
-    try {
-      self->decoder_.feed(self->buffer_.data(), n);
-      while (auto frame = self->decoder_.next()) {
-        if (self->closing_) return;  // nothing more is processed once we decided to close
-        const std::string& type = frame->type();
-        // Heartbeats are answered only on authenticated sessions (start_heartbeat was called).
-        if (type == wire::msg::kPing && self->heartbeat_.count() > 0) {
-          self->send({{"t", wire::msg::kPong}, {"n", wire::uint_field(frame->header, "n", 0)}});
-        } else if (type == wire::msg::kPong && self->heartbeat_.count() > 0) {
-          if (wire::uint_field(frame->header, "n", 0) == self->ping_seq_)
-            self->rtt_ms = std::chrono::duration<double, std::milli>(
-                               std::chrono::steady_clock::now() - self->ping_sent_)
-                               .count();
-        } else {
-          self->events_.on_frame(self, *frame);
-        }
-        if (self->closed_) return;
-      }
-    } catch (const wire::FrameError& e) {
-      return self->close(std::string("bad frame: ") + e.what());
-    } catch (const std::exception& e) {
-      return self->close(std::string("bad message: ") + e.what());
+  stream_.async_read_some(asio::buffer(buffer_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void PeerSession::on_read(boost::system::error_code ec, std::size_t n) {
+  if (closed_) return;
+  if (ec)
+    return close(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                     ? "connection closed by peer"
+                     : "read failed: " + ec.message());
+  last_seen = unix_now();
+  arm_silence_timer();
+  try {
+    decoder_.feed(buffer_.data(), n);
+    while (auto frame = decoder_.next()) {
+      if (closing_) return;  // nothing more is processed once we decided to close
+      handle_frame(*frame);
+      if (closed_) return;
     }
-    self->do_read();
-  });
+  } catch (const wire::FrameError& e) {
+    return close(std::string("bad frame: ") + e.what());
+  } catch (const std::exception& e) {
+    return close(std::string("bad message: ") + e.what());
+  }
+  do_read();
+}
+
+void PeerSession::handle_frame(wire::Frame& frame) {
+  const std::string& type = frame.type();
+  // Heartbeats are answered only on authenticated sessions (start_heartbeat was called).
+  if (type == wire::msg::kPing && heartbeat_.count() > 0) {
+    send({{"t", wire::msg::kPong}, {"n", wire::uint_field(frame.header, "n", 0)}});
+  } else if (type == wire::msg::kPong && heartbeat_.count() > 0) {
+    if (wire::uint_field(frame.header, "n", 0) == ping_seq_)
+      rtt_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ping_sent_)
+              .count();
+  } else {
+    events_.on_frame(shared_from_this(), frame);
+  }
 }
 
 void PeerSession::start_heartbeat(std::chrono::milliseconds interval) {

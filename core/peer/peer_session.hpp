@@ -92,6 +92,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void enqueue(std::string bytes, const QueueChargePtr& stream, const QueueChargePtr& sender);
   void release(Queued& q);
   void do_read();
+  void on_read(boost::system::error_code ec, std::size_t n);
+  void handle_frame(wire::Frame& frame);
   void do_write();
   void arm_silence_timer();
   void send_ping();

@@ -114,7 +114,11 @@ void LeaderLink::on_welcome(const SessionPtr& session, wire::Frame& frame) {
   if (frame.type() != msg::kWelcome) return session->close("expected a welcome");
   welcomed_ = true;
   hooks_.on_welcome(session);
-  session->send({{"t", msg::kHello}, {"version", AL_VERSION}, {"commands", commands_}});
+  session->send({{"t", msg::kHello},
+                 {"version", AL_VERSION},
+                 {"protocol", wire::kProtocolVersion},
+                 {"min_protocol", wire::kOldestProtocolVersion},
+                 {"commands", commands_}});
   log_->info("connected to leader {} at {}", session->id, session->remote());
 }
 

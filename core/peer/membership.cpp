@@ -1,5 +1,6 @@
 #include "core/peer/membership.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/peer/peer_fields.hpp"
@@ -89,11 +90,27 @@ SessionPtr Membership::route_to(const std::string& peer, std::string& reason) co
   return reason.empty() ? leader_ : nullptr;
 }
 
+std::string protocol_mismatch(const nlohmann::json& hello) {
+  const auto theirs = wire::int_field(hello, "protocol", 1);
+  const auto oldest = wire::int_field(hello, "min_protocol", theirs);
+  if (oldest <= wire::kProtocolVersion && wire::kOldestProtocolVersion <= theirs) return {};
+  return fmt::format(
+      "peer protocol version {} (understands {} to {}) cannot talk to this leader's version {} "
+      "(understands {} to {}): upgrade the older one",
+      theirs, oldest, theirs, wire::kProtocolVersion, wire::kOldestProtocolVersion,
+      wire::kProtocolVersion);
+}
+
 void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
   if (!session->version.empty()) throw wire::FrameError("hello sent twice");
   // Checked, not just cut: this goes into every member list and onto other members' screens.
   const std::string version = wire::string_field(frame.header, "version", "");
   if (!valid_version(version)) throw wire::FrameError("hello: invalid version");
+  if (auto why = protocol_mismatch(frame.header); !why.empty()) {
+    log_->error("peer {} refused: {}", session->id, why);
+    session->send({{"t", wire::msg::kRefused}, {"reason", why}});
+    return session->close_after_flush(why);
+  }
   // Names of another shape are left out (never shown).
   std::vector<std::string> commands;
   if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())

@@ -21,6 +21,10 @@ namespace automatelinux::core::peer {
 
 using SessionPtr = std::shared_ptr<PeerSession>;
 
+// Empty when a member's hello speaks a protocol this daemon understands (wire::kProtocolVersion),
+// else the one-line reason naming both versions.
+std::string protocol_mismatch(const nlohmann::json& hello);
+
 class Membership {
  public:
   Membership(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,

@@ -41,6 +41,12 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
     membership_.on_members(s, f);
   };
   worker_table_[msg::kWelcome] = [](const SessionPtr&, wire::Frame&) {};
+  // The leader refuses what it cannot talk to (a protocol version) after the welcome, too.
+  worker_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {
+    const auto why = escape_untrusted(wire::string_field(f.header, "reason", "?"), 300);
+    log_->error("the leader refused this daemon: {}", why);
+    s->close("refused by the leader: " + why);
+  };
 }
 
 PeerManager::~PeerManager() {

@@ -7,6 +7,7 @@ usage: forged_fields.py hello HOST PORT TLS_DIR             member hello with te
        forged_fields.py timeout HOST PORT TLS_DIR TO MS     open an exec on TO with timeout_ms=MS
        forged_fields.py same-rid HOST PORT TLS_DIR TO       two requests with one request id
        forged_fields.py local-log-lines SOCKET              the same forgery through the Unix socket
+       forged_fields.py protocol HOST PORT TLS_DIR V MIN    a hello speaking protocol V (oldest MIN)
 """
 import socket
 import ssl
@@ -55,6 +56,14 @@ def hello(host, port, tls):
     replies(s)
 
 
+def protocol(host, port, tls, version, oldest):
+    s = member(host, port, tls)
+    s.sendall(frame({"t": "hello", "version": "9.9.9", "protocol": int(version),
+                     "min_protocol": int(oldest)}))
+    s.settimeout(3)
+    replies(s, limit=3)
+
+
 def log_lines(host, port, tls):
     s = member(host, port, tls)
     s.sendall(frame({"t": "hello", "version": "0.1.0"}))
@@ -93,4 +102,4 @@ def local_log_lines(path):
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     {"hello": hello, "log-lines": log_lines, "timeout": timeout, "same-rid": same_rid,
-     "local-log-lines": local_log_lines}[mode](*args)
+     "local-log-lines": local_log_lines, "protocol": protocol}[mode](*args)

@@ -115,3 +115,24 @@ as_vps() {
   [ ! -e "$BATS_TEST_TMPDIR/open.sock" ]
   [ ! -e "$BATS_TEST_TMPDIR/open/daemon.log" ]
 }
+
+@test "members of other protocol versions interoperate when they can, else are refused with both versions" {
+  make_cluster
+  # A newer member that still understands version 1: welcome, no refusal.
+  run as_vps protocol 2 1
+  echo "$output"
+  [[ "$output" != *"reply: refused"* ]]
+  # Too new (understands only 3 and up), and too old (speaks only 0): refused, naming both.
+  for versions in "5 3" "0 0"; do
+    run as_vps protocol $versions
+    echo "$output"
+    [[ "$output" == *"reply: refused"* ]]
+    grep -q "peer vps refused: peer protocol version ${versions%% *} (understands ${versions##* } to ${versions%% *}) cannot talk to this leader's version 1 (understands 1 to 1)" \
+      "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
+  done
+  # Real members (this version) still work together.
+  start_peer vps
+  wait_for 10 peer_is desktop vps online
+  run dd laptop execOnPeer --peer vps --directory / --command 'echo same-version'
+  [ "$output" = "same-version" ]
+}

@@ -46,6 +46,13 @@ struct Attempt {
     EXPECT_TRUE(run_until(io, [&] { return done; }));
     leader->start(at_leader.events());
   }
+  // A session's handlers and the link hold each other until the session closes, as in the
+  // daemon, which closes every session when it stops.
+  ~Attempt() {
+    link->stop();
+    for (const auto& s : {welcomed, leader})
+      if (s) s->close("test over");
+  }
 };
 
 TEST(LeaderLink, AWelcomeHandsTheSessionOverAndTheWorkerSaysHello) {

@@ -10,22 +10,16 @@ usage: forged_fields.py hello HOST PORT TLS_DIR             member hello with te
        forged_fields.py protocol HOST PORT TLS_DIR V MIN    a hello speaking protocol V (oldest MIN)
 """
 import socket
-import ssl
 import sys
 
-from hostile_member import frame, read_frame
+from hostile_member import frame, member_context, read_frame
 
 FORGED = "\n2026-01-01T00:00:00.000 info audit request=feedfacefeed requester=local uid=0 command=[forged] decision=ran"
 
 
 def member(host, port, tls):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.check_hostname = False
-    ctx.load_verify_locations(f"{tls}/ca.crt")
-    ctx.load_cert_chain(f"{tls}/node.crt", f"{tls}/node.key")
     raw = socket.create_connection((host, int(port)), timeout=10)
-    s = ctx.wrap_socket(raw)
+    s = member_context(tls).wrap_socket(raw)
     header, _ = read_frame(s)
     print("first:", header["t"])
     return s

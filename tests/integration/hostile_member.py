@@ -46,13 +46,8 @@ def read_frame(sock):
 
 
 def client(host, port, tls):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.check_hostname = False
-    ctx.load_verify_locations(f"{tls}/ca.crt")
-    ctx.load_cert_chain(f"{tls}/node.crt", f"{tls}/node.key")
     with socket.create_connection((host, int(port)), timeout=10) as raw:
-        with ctx.wrap_socket(raw) as s:
+        with member_context(tls).wrap_socket(raw) as s:
             header, _ = read_frame(s)
             print("first:", header["t"])
             # A real request to laptop, then frames its side of the stream may not send (the

@@ -3,10 +3,13 @@
 #include "exec_command.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <stdexcept>
 
 #include "fanout.hpp"
+#include "jobs/job_service.hpp"
+#include "remote_call.hpp"
 
 namespace automatelinux::peer_exec {
 namespace po = boost::program_options;
@@ -21,16 +24,6 @@ std::string nul_joined(const std::vector<std::string>& parts) {
   }
   return out;
 }
-
-// Ends the local request once the remote result and both output channels are in.
-struct Relay : std::enable_shared_from_this<Relay> {
-  sdk::StreamPtr local, remote;
-  int pending = 3;
-  sdk::Result result = sdk::Result::error("Failed to send command to peer");
-  void step() {
-    if (--pending == 0) local->finish(result);
-  }
-};
 
 // `--peer vps,laptop` or `--peer all`: the peers to fan out to, in order and without
 // duplicates; throws std::invalid_argument with a one-line reason.
@@ -67,6 +60,42 @@ FanoutRequest fanout_targets(sdk::Host& host, const std::string& spec, bool skip
   return request;
 }
 
+// A job NAME: a letter, then letters, digits, '.', '_' or '-' (at most 64).
+bool valid_job_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalpha(static_cast<unsigned char>(name[0])))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// `execOnPeer --detach`: the command becomes a durable job on the peer (jobs/job_service.hpp);
+// the peer answers with the job's id once it runs.
+void start_job(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call,
+               nlohmann::json header, std::string body) {
+  const auto& peer = call.get<std::string>("peer");
+  for (const char* option : {"json", "group", "skip-offline", "fanout"})
+    if (call.has(option))
+      return sdk::fail(stream, std::string("--detach cannot be combined with --") + option);
+  if (peer == "all" || peer.find(',') != std::string::npos)
+    return sdk::fail(stream, "--detach starts a job on one peer, not on '" + peer + "'");
+  if (call.has("name")) {
+    const auto& name = call.get<std::string>("name");
+    if (!valid_job_name(name))
+      return sdk::fail(stream, "invalid --name '" + name +
+                                   "' (a letter, then letters, digits, '.', '_' or '-')");
+    header["name"] = name;
+  }
+  if (const auto self = host.peers().local().id; self && *self == peer)
+    return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
+  // The job's own timeout, enforced by its supervisor: "timeout_ms" would time out this request.
+  if (header.contains("timeout_ms")) {
+    header["job_timeout_ms"] = header["timeout_ms"];
+    header.erase("timeout_ms");
+  }
+  relay_to_peer(host, stream, peer, jobs::kStartJob, std::move(header), std::move(body), false);
+}
+
 void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation& call) {
   const auto& peer = call.get<std::string>("peer");
   const auto& directory = call.get<std::string>("directory");
@@ -96,6 +125,9 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
     body_parts.insert(body_parts.end(), call.positional.begin(), call.positional.end());
   }
 
+  if (call.has("detach")) return start_job(host, stream, call, header, nul_joined(body_parts));
+  if (call.has("name")) return sdk::fail(stream, "--name is for --detach");
+
   // A list or `all` fans out (prefixed even when it names one peer); so do --json and --group.
   const bool several = peer == "all" || peer.find(',') != std::string::npos;
   if (several || call.has("json") || call.has("group")) {
@@ -124,23 +156,8 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
                      "--skip-offline and --fanout are for several peers (--peer A,B or all)");
   if (const auto self = host.peers().local().id; self && *self == peer)
     return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
-  auto relay = std::make_shared<Relay>();
-  relay->local = stream;
-  relay->remote = host.open_peer_stream(peer, "exec", header, nul_joined(body_parts), stream);
-  relay->remote->on_result([relay](const sdk::Result& result) {
-    relay->result = result;
-    relay->step();
-  });
-  sdk::pipe(relay->remote, sdk::Channel::out, stream, sdk::Channel::out,
-            [relay] { relay->step(); });
-  sdk::pipe(relay->remote, sdk::Channel::err, stream, sdk::Channel::err,
-            [relay] { relay->step(); });
-  if (call.has("no-stdin")) {
-    relay->remote->close(sdk::Channel::in);
-  } else {
-    sdk::pipe(stream, sdk::Channel::in, relay->remote, sdk::Channel::in, [] {});
-  }
-  stream->on_cancel([relay](int signal) { relay->remote->cancel(signal); });
+  relay_to_peer(host, stream, peer, "exec", header, nul_joined(body_parts),
+                !call.has("no-stdin"));
 }
 
 }  // namespace
@@ -151,7 +168,8 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
   spec.summary = "Run a command in a directory on a peer, streaming its output";
   spec.usage =
       "--peer ID[,ID...]|all --directory DIR (--command CMD | -- PROG ARGS...) "
-      "[--timeout DURATION] [--no-stdin] [--json | --group] [--skip-offline] [--fanout N]";
+      "[--timeout DURATION] [--no-stdin] [--json | --group] [--skip-offline] [--fanout N] "
+      "[--detach [--name NAME]]";
   spec.options.add_options()("peer", po::value<std::string>()->required(),
                              "the peer to run on; a comma-separated list or 'all' for several")(
       "directory", po::value<std::string>()->required(),
@@ -162,7 +180,9 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
       "json", "print one JSON record per peer when it ends instead of its output")(
       "group", "several peers: print each distinct output once, after all have ended")(
       "skip-offline", "several peers: leave out peers known to be offline")(
-      "fanout", po::value<int>(), "several peers: how many run at once (default 32)");
+      "fanout", po::value<int>(), "several peers: how many run at once (default 32)")(
+      "detach", "start the command as a durable job and print its id (see listJobs)")(
+      "name", po::value<std::string>(), "with --detach: the job's name (one running at a time)");
   spec.positional_label = "PROG ARGS...";
   spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);

@@ -25,9 +25,9 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
   const std::string self = host_.peers().local().id.value_or("this peer");
   if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
     return sdk::fail(stream, "Denied on " + self + ": " + why);
-  if (running_ >= policy_.max_concurrent)
-    return sdk::fail(
-        stream, "busy: " + self + " is already running " + std::to_string(running_) + " commands");
+  if (const auto running = running_ + running_jobs_(); running >= policy_.max_concurrent)
+    return sdk::fail(stream, "busy: " + self + " is already running " + std::to_string(running) +
+                                 " commands and jobs");
 
   // Body: directory, then the command line (shell) or the argv; NUL-separated byte strings.
   const std::string mode = request.value("mode", "");

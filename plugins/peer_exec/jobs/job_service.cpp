@@ -1,0 +1,352 @@
+#include "job_service.hpp"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "../environment.hpp"
+#include "../process.hpp"
+#include "job_attach.hpp"
+#include "job_files.hpp"
+
+namespace automatelinux::peer_exec::jobs {
+namespace {
+
+constexpr std::chrono::seconds kCheckEvery{1};
+constexpr int kPruneEveryTicks = 600;
+
+std::vector<std::string> split_nul(const std::string& body) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto nul = body.find('\0', start);
+    parts.push_back(body.substr(start, nul == std::string::npos ? std::string::npos : nul - start));
+    if (nul == std::string::npos) return parts;
+    start = nul + 1;
+  }
+}
+
+// What listJobs shows as the command: the shell line, or the argv joined by spaces.
+std::string display_command(const std::vector<std::string>& parts, bool shell) {
+  if (shell) return parts[1];
+  std::string text;
+  for (std::size_t i = 1; i < parts.size(); ++i) text += (i > 1 ? " " : "") + parts[i];
+  return text;
+}
+
+// Where job-supervisor lives: beside the plugin directory (lib/automatelinux/job-supervisor, the
+// plugin being lib/automatelinux/plugins/peer_exec.so), in a build tree as in an install.
+std::string default_supervisor() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&default_supervisor), &info) == 0 || info.dli_fname == nullptr)
+    return "job-supervisor";
+  return (std::filesystem::path(info.dli_fname).parent_path().parent_path() / "job-supervisor")
+      .string();
+}
+
+// Waits for the supervisor's one line ("ok PID" or "error REASON"), then reaps it when it ends
+// (while this daemon lives; after a restart it is init's).
+struct Launch : std::enable_shared_from_this<Launch> {
+  sdk::AsyncFdPtr out, pidfd;
+  pid_t pid = -1;
+  std::string line;
+  std::function<void(std::string)> on_line;
+
+  void read() {
+    out->read_some([self = shared_from_this()](std::string_view data, bool eof) {
+      self->line.append(data);
+      const auto newline = self->line.find('\n');
+      if (newline == std::string::npos && !eof && self->line.size() < 4096) return self->read();
+      self->out->close();
+      auto handler = std::exchange(self->on_line, {});
+      if (handler) handler(self->line.substr(0, newline));
+    });
+  }
+  void reap() {
+    pidfd->wait_readable([self = shared_from_this()](bool) {
+      ::waitpid(self->pid, nullptr, WNOHANG);
+      self->pidfd->close();
+    });
+  }
+};
+
+}  // namespace
+
+JobService::JobService(sdk::Host& host, const ExecPolicy& policy, std::shared_ptr<JobStore> store,
+                       std::function<std::size_t()> running_requests)
+    : host_(host),
+      policy_(policy),
+      store_(std::move(store)),
+      running_requests_(std::move(running_requests)),
+      ticker_(host.make_timer()) {}
+
+void JobService::start() {
+  using namespace std::placeholders;
+  auto self = shared_from_this();
+  auto bind = [self](void (JobService::*method)(const sdk::StreamPtr&, const nlohmann::json&,
+                                                const std::string&)) {
+    return [self, method](sdk::StreamPtr stream, const nlohmann::json& header,
+                          const std::string& body) { ((*self).*method)(stream, header, body); };
+  };
+  host_.add_peer_service(kStartJob, bind(&JobService::start_job));
+  host_.add_peer_service(kListJobs, bind(&JobService::list));
+  host_.add_peer_service(kAttachJob, bind(&JobService::attach));
+  host_.add_peer_service(kWaitJob, bind(&JobService::wait));
+  host_.add_peer_service(kKillJob, bind(&JobService::kill));
+  store_->prune();
+  tick();
+}
+
+void JobService::tick() {
+  // Notices ends (audited) and vanished supervisors (lost) while nobody asks; prunes now and then.
+  store_->check_running();
+  if (++ticks_ % kPruneEveryTicks == 0) store_->prune();
+  std::weak_ptr<JobService> weak = shared_from_this();
+  ticker_->start(kCheckEvery, [weak] {
+    if (auto self = weak.lock()) self->tick();
+  });
+}
+
+std::string JobService::self() const {
+  return host_.peers().local().id.value_or("this peer");
+}
+
+std::string JobService::supervisor_path() const {
+  return store_->limits().supervisor.value_or(default_supervisor());
+}
+
+void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& header,
+                           const std::string& body) {
+  const std::string me = self();
+  const std::string requester = stream->requester().peer;
+  if (auto why = policy_.check_peer(requester); !why.empty())
+    return sdk::fail(stream, "Denied on " + me + ": " + why);
+  const auto running = running_requests_() + store_->check_running();
+  if (running >= policy_.max_concurrent)
+    return sdk::fail(stream, "busy: " + me + " is already running " + std::to_string(running) +
+                                 " commands and jobs");
+  const std::string mode = header.value("mode", "");
+  const auto parts = split_nul(body);
+  if ((mode == "shell" && parts.size() != 2) || (mode == "argv" && parts.size() < 2) ||
+      (mode != "shell" && mode != "argv"))
+    return sdk::fail(stream, "bad request: malformed job request (a NUL byte in a field?)");
+  std::string name;
+  if (header.contains("name")) {
+    if (!header["name"].is_string()) return sdk::fail(stream, "bad request: job name");
+    name = header["name"].get<std::string>();
+    if (auto other = store_->running_named(name))
+      return sdk::fail(stream, "Job already running: " + me + ":" + name + " (" + me + ":" +
+                                   std::to_string(*other) + ")");
+  }
+  std::int64_t timeout_ms = 0;
+  if (header.contains("job_timeout_ms") && header["job_timeout_ms"].is_number_integer())
+    timeout_ms = header["job_timeout_ms"].get<std::int64_t>();
+  else if (policy_.default_timeout)
+    timeout_ms = policy_.default_timeout->count();
+  if (timeout_ms < 0 || timeout_ms > sdk::kMaxDuration.count())
+    return sdk::fail(stream, "bad request: job timeout");
+
+  OpenDirectory directory;
+  std::uint64_t number = 0;
+  Child child;
+  try {
+    directory = policy_.open_directory(parts[0], me);
+    number = store_->create();
+    const auto dir = store_->dir(number);
+    const auto cap = store_->limits().max_output_bytes;
+    nlohmann::json spec = {{"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
+                           {"directory", directory.path},
+                           {"command", display_command(parts, mode == "shell")},
+                           {"requester", requester},
+                           {"request_id", stream->request_id()},
+                           {"started", files::iso_utc(std::time(nullptr))},
+                           {"boot_id", ""},
+                           {"max_output_bytes", cap},
+                           {"timeout_ms", timeout_ms > 0 ? nlohmann::json(timeout_ms) : nullptr}};
+    std::ifstream boot("/proc/sys/kernel/random/boot_id");
+    std::string boot_id;
+    std::getline(boot, boot_id);
+    spec["boot_id"] = boot_id;
+    files::write_atomically(
+        dir, files::kSpec,
+        spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+
+    SpawnRequest request;
+    request.directory = directory.path;
+    request.directory_fd = directory.fd.get();
+    request.argv = {supervisor_path(), dir, policy_.run_as.value_or(""),
+                    std::to_string(timeout_ms), std::to_string(cap), "--"};
+    if (mode == "shell") {
+      request.argv.insert(request.argv.end(), {"/bin/sh", "-c", parts[1]});
+    } else {
+      request.argv.insert(request.argv.end(), parts.begin() + 1, parts.end());
+    }
+    request.environment = command_environment({policy_.run_as, me, requester});
+    child = spawn(request);
+  } catch (const std::exception& e) {
+    if (number > 0) store_->discard(number);
+    return sdk::fail(stream, "Cannot run on " + me + ": " + e.what());
+  }
+  ::close(child.stdin_fd);
+  ::close(child.stderr_fd);
+  auto launch = std::make_shared<Launch>();
+  launch->out = host_.adopt_fd(child.stdout_fd);
+  launch->pidfd = host_.adopt_fd(child.pidfd);
+  launch->pid = child.pid;
+  launch->on_line = [self = shared_from_this(), stream, number, me](std::string line) {
+    if (line.rfind("ok ", 0) != 0) {
+      self->store_->discard(number);
+      const std::string why = line.rfind("error ", 0) == 0 ? line.substr(6) : "job-supervisor failed";
+      return sdk::fail(stream, "Cannot run on " + me + ": " + why);
+    }
+    self->store_->started(number);
+    self->host_.logger()->info("audit job={} event=start request={} pid={}", number,
+                               stream->request_id(), line.substr(3));
+    sdk::reply(stream, me + ":" + std::to_string(number) + "\n");
+  };
+  launch->read();
+  launch->reap();
+}
+
+nlohmann::json JobService::list_json() {
+  const std::string me = self();
+  nlohmann::json jobs = nlohmann::json::array();
+  for (const auto n : store_->numbers()) jobs.push_back(store_->describe(n, me));
+  return jobs;
+}
+
+void JobService::list(const sdk::StreamPtr& stream, const nlohmann::json&, const std::string&) {
+  if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
+    return sdk::fail(stream, "Denied on " + self() + ": " + why);
+  sdk::reply(stream, list_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+std::optional<std::uint64_t> JobService::find(const sdk::StreamPtr& stream,
+                                              const nlohmann::json& header) {
+  if (!stream->requester().peer.empty()) {
+    if (auto why = policy_.check_peer(stream->requester().peer); !why.empty()) {
+      sdk::fail(stream, "Denied on " + self() + ": " + why);
+      return std::nullopt;
+    }
+  }
+  const std::string ref = header.value("job", "");
+  auto number = ref.empty() ? std::nullopt : store_->resolve(ref);
+  if (!number) sdk::fail(stream, "Job not found: " + self() + ":" + ref);
+  return number;
+}
+
+void JobService::attach(const sdk::StreamPtr& stream, const nlohmann::json& header,
+                        const std::string&) {
+  const auto number = find(stream, header);
+  if (!number) return;
+  try {
+    std::make_shared<JobAttach>(host_, stream, store_, *number,
+                                self() + ":" + std::to_string(*number), header.value("follow", true))
+        ->start();
+  } catch (const std::exception& e) {
+    sdk::fail(stream, "Cannot attach on " + self() + ": " + e.what());
+  }
+}
+
+namespace {
+
+// waitJob and killJob: wake on every change of the job's directory until it has ended.
+struct Waiter : std::enable_shared_from_this<Waiter> {
+  sdk::StreamPtr stream;
+  std::shared_ptr<JobStore> store;
+  std::shared_ptr<DirWatch> watch;
+  sdk::TimerPtr timeout;
+  std::uint64_t number = 0;
+  std::string id;
+  bool report_status = true;  // waitJob: the job's status; killJob: 0 once it is over
+  bool done = false;
+
+  void check() {
+    if (done) return;
+    const auto state = store->state(number);
+    if (!state.running())
+      return end(report_status || state.state == "lost" ? job_result(state, id)
+                                                         : sdk::Result::exited(0));
+    watch->next([self = shared_from_this()] { self->check(); });
+  }
+  void end(sdk::Result result) {
+    if (std::exchange(done, true)) return;
+    watch->close();
+    if (timeout) timeout->cancel();
+    stream->finish(std::move(result));
+  }
+};
+
+}  // namespace
+
+void JobService::wait(const sdk::StreamPtr& stream, const nlohmann::json& header,
+                      const std::string&) {
+  const auto number = find(stream, header);
+  if (!number) return;
+  auto waiter = std::make_shared<Waiter>();
+  waiter->stream = stream;
+  waiter->store = store_;
+  waiter->number = *number;
+  waiter->id = self() + ":" + std::to_string(*number);
+  try {
+    waiter->watch = DirWatch::create(host_, store_->dir(*number));
+  } catch (const std::exception& e) {
+    return sdk::fail(stream, e.what());
+  }
+  stream->on_cancel([waiter](int) { waiter->end(sdk::Result::cancelled()); });
+  if (header.contains("wait_ms") && header["wait_ms"].is_number_integer()) {
+    waiter->timeout = host_.make_timer();
+    const std::string shown = self() + ":" + header.value("job", "");
+    waiter->timeout->start(std::chrono::milliseconds(header["wait_ms"].get<std::int64_t>()),
+                           [waiter, shown] {
+                             if (waiter->done) return;
+                             waiter->stream->write(sdk::Channel::err,
+                                                   "still running: " + shown + "\n",
+                                                   [waiter](bool) {
+                                                     waiter->end(sdk::Result::exited(75));
+                                                   });
+                           });
+  }
+  waiter->check();
+}
+
+void JobService::kill(const sdk::StreamPtr& stream, const nlohmann::json& header,
+                      const std::string&) {
+  const auto number = find(stream, header);
+  if (!number) return;
+  const int signal = header.value("signal", SIGINT);
+  if (signal <= 0 || signal >= NSIG) return sdk::fail(stream, "bad request: signal");
+  const std::string id = self() + ":" + std::to_string(*number);
+  if (store_->state(*number).running()) {
+    // The supervisor runs the cascade and records `killed` once nothing of the job is left.
+    const auto control = store_->dir(*number) + "/" + files::kControl;
+    const int fd = ::open(control.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      const std::string line = "kill " + std::to_string(signal) + "\n";
+      [[maybe_unused]] auto ignored = ::write(fd, line.data(), line.size());
+      ::close(fd);
+      host_.logger()->info("audit job={} event=kill signal={} request={}", *number, signal,
+                           stream->request_id());
+    }
+  }
+  auto waiter = std::make_shared<Waiter>();
+  waiter->stream = stream;
+  waiter->store = store_;
+  waiter->number = *number;
+  waiter->id = id;
+  waiter->report_status = false;
+  try {
+    waiter->watch = DirWatch::create(host_, store_->dir(*number));
+  } catch (const std::exception& e) {
+    return sdk::fail(stream, e.what());
+  }
+  waiter->check();
+}
+
+}  // namespace automatelinux::peer_exec::jobs

@@ -1,0 +1,265 @@
+#include "job_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+
+#include <automatelinux/sdk/duration.hpp>
+
+#include "../unique_fd.hpp"
+#include "job_files.hpp"
+#include "job_output.hpp"
+
+namespace automatelinux::peer_exec::jobs {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kCounter = "next-id";
+
+std::uint64_t byte_count(const nlohmann::json& section, const char* key, std::uint64_t fallback) {
+  if (!section.contains(key)) return fallback;
+  const auto& v = section[key];
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() < 65536)
+    throw std::runtime_error(std::string("jobs.") + key + " must be a number of bytes (at least 65536)");
+  return v.get<std::uint64_t>();
+}
+
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+bool is_number(const std::string& text) {
+  return !text.empty() && text.size() <= 18 &&
+         text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+JobLimits JobLimits::from_json(const nlohmann::json& section) {
+  JobLimits limits;
+  if (!section.is_object()) return limits;
+  limits.max_output_bytes = byte_count(section, "max_output_bytes", limits.max_output_bytes);
+  limits.max_total_bytes = byte_count(section, "max_total_bytes", limits.max_total_bytes);
+  if (section.contains("keep")) {
+    const auto& v = section["keep"];
+    const auto parsed = v.is_string() ? sdk::parse_duration(v.get<std::string>()) : std::nullopt;
+    if (!parsed || parsed->count() <= 0)
+      throw std::runtime_error("jobs.keep must be a duration such as \"7d\" or \"12h\"");
+    limits.keep = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
+  }
+  if (section.contains("supervisor")) {
+    if (!section["supervisor"].is_string() || section["supervisor"].get<std::string>().empty())
+      throw std::runtime_error("jobs.supervisor must be the path of job-supervisor");
+    limits.supervisor = section["supervisor"].get<std::string>();
+  }
+  return limits;
+}
+
+JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log)
+    : root_(std::move(root)), limits_(std::move(limits)), log_(std::move(log)), boot_id_(boot_id()) {
+  fs::create_directories(root_);
+  fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace);
+  // Whatever was running when this daemon last stopped is checked from now on.
+  for (const auto n : numbers())
+    if (!fs::exists(dir(n) + "/" + files::kStatus)) running_.insert(n);
+}
+
+std::string JobStore::dir(std::uint64_t number) const {
+  return (root_ / std::to_string(number)).string();
+}
+
+std::uint64_t JobStore::create() {
+  // The counter only moves forward, and past every directory present (a lost counter file
+  // must not make an id come back).
+  std::uint64_t next = 1;
+  if (auto counter = files::read_json(root_.string(), kCounter); counter && counter->is_number_unsigned())
+    next = counter->get<std::uint64_t>();
+  const auto existing = numbers();
+  if (!existing.empty()) next = std::max(next, existing.back() + 1);
+  files::write_atomically(root_.string(), kCounter, std::to_string(next + 1) + "\n");
+  if (::mkdir(dir(next).c_str(), 0700) != 0)
+    throw std::runtime_error("cannot create " + dir(next) + ": " + std::strerror(errno));
+  starting_.insert(next);
+  return next;
+}
+
+void JobStore::discard(std::uint64_t number) {
+  starting_.erase(number);
+  running_.erase(number);
+  std::error_code ignored;
+  fs::remove_all(dir(number), ignored);
+}
+
+std::vector<std::uint64_t> JobStore::numbers() const {
+  std::vector<std::uint64_t> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_, ec)) {
+    const auto name = entry.path().filename().string();
+    if (is_number(name) && entry.is_directory(ec)) out.push_back(std::stoull(name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<nlohmann::json> JobStore::spec(std::uint64_t number) const {
+  return files::read_json(dir(number), files::kSpec);
+}
+
+std::optional<std::uint64_t> JobStore::resolve(const std::string& ref) const {
+  const auto all = numbers();
+  if (is_number(ref)) {
+    const auto n = std::stoull(ref);
+    if (std::binary_search(all.begin(), all.end(), n) && spec(n)) return n;
+    return std::nullopt;
+  }
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (auto s = spec(*it); s && s->value("name", "") == ref) return *it;
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> JobStore::running_named(const std::string& name) {
+  for (const auto n : std::set<std::uint64_t>(running_))
+    if (auto s = spec(n); s && s->value("name", "") == name && state(n).running()) return n;
+  return std::nullopt;
+}
+
+bool JobStore::supervised(std::uint64_t number) const {
+  // The supervisor holds the lock as long as it lives; if we can take it, nobody attends the job.
+  UniqueFd lock(::open((dir(number) + "/" + files::kLock).c_str(), O_RDWR | O_CLOEXEC));
+  if (!lock) return false;
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) {
+    ::flock(lock.get(), LOCK_UN);
+    return false;
+  }
+  return errno == EWOULDBLOCK;
+}
+
+JobState JobStore::state(std::uint64_t number) {
+  if (starting_.count(number) > 0) return {"running", std::nullopt, std::nullopt, std::nullopt};
+  const auto d = dir(number);
+  auto status = files::read_json(d, files::kStatus);
+  if (!status) {
+    auto s = spec(number);
+    const bool same_boot = s && s->value("boot_id", "") == boot_id_;
+    if (same_boot && supervised(number)) return {"running", std::nullopt, std::nullopt, std::nullopt};
+    // Rebooted, or the supervisor is gone without a word: nothing will ever record how it ended.
+    // (Re-read first: the supervisor may have finished between the two looks.)
+    status = files::read_json(d, files::kStatus);
+    if (!status) {
+      const auto out = tally_output(d, files::kStdout, OutputLayout::for_cap(limits_.max_output_bytes));
+      const auto err = tally_output(d, files::kStderr, OutputLayout::for_cap(limits_.max_output_bytes));
+      status = nlohmann::json{{"state", "lost"},           {"exit_code", nullptr},
+                              {"signal", nullptr},         {"ended", nullptr},
+                              {"stdout_bytes", out.kept}, {"stderr_bytes", err.kept},
+                              {"dropped_bytes", out.dropped + err.dropped}};
+      try {
+        files::write_atomically(d, files::kStatus, status->dump() + "\n");
+      } catch (const std::exception& e) {
+        log_->warn("job {}: {}", number, e.what());
+      }
+    }
+  }
+  JobState state;
+  state.state = status->value("state", "lost");
+  if ((*status)["exit_code"].is_number_integer()) state.exit_code = (*status)["exit_code"].get<int>();
+  if ((*status)["signal"].is_number_integer()) state.signal = (*status)["signal"].get<int>();
+  if ((*status)["ended"].is_string()) state.ended = (*status)["ended"].get<std::string>();
+  if (!state.running() && running_.erase(number) > 0) audit_end(number, state);
+  return state;
+}
+
+void JobStore::audit_end(std::uint64_t number, const JobState& state) {
+  const auto d = dir(number);
+  if (fs::exists(d + "/" + files::kAudited)) return;
+  std::ofstream(d + "/" + files::kAudited).put('\n');
+  const auto s = spec(number).value_or(nlohmann::json::object());
+  // JSON text: whatever bytes the command line holds, the line stays one line.
+  log_->info("audit job={} event=end state={} exit_code={} signal={} request={} command={}", number,
+             state.state, state.exit_code ? std::to_string(*state.exit_code) : "null",
+             state.signal ? std::to_string(*state.signal) : "null", s.value("request_id", ""),
+             nlohmann::json(s.value("command", "")).dump(-1, ' ', true,
+                                                         nlohmann::json::error_handler_t::replace));
+}
+
+nlohmann::json JobStore::describe(std::uint64_t number, const std::string& peer) {
+  const auto d = dir(number);
+  const auto s = spec(number).value_or(nlohmann::json::object());
+  const auto st = state(number);
+  auto status = files::read_json(d, files::kStatus).value_or(nlohmann::json::object());
+  nlohmann::json record = {{"id", peer + ":" + std::to_string(number)},
+                           {"peer", peer},
+                           {"name", s.contains("name") ? s["name"] : nlohmann::json()},
+                           {"state", st.state},
+                           {"exit_code", st.exit_code ? nlohmann::json(*st.exit_code) : nullptr},
+                           {"signal", st.signal ? nlohmann::json(*st.signal) : nullptr},
+                           {"started", s.value("started", "")},
+                           {"ended", st.ended ? nlohmann::json(*st.ended) : nullptr},
+                           {"directory", s.value("directory", "")},
+                           {"command", s.value("command", "")}};
+  if (st.running()) {
+    const auto layout = OutputLayout::for_cap(s.value("max_output_bytes", limits_.max_output_bytes));
+    const auto out = tally_output(d, files::kStdout, layout);
+    const auto err = tally_output(d, files::kStderr, layout);
+    record["stdout_bytes"] = out.kept;
+    record["stderr_bytes"] = err.kept;
+    record["dropped_bytes"] = out.dropped + err.dropped;
+  } else {
+    record["stdout_bytes"] = status.value("stdout_bytes", 0);
+    record["stderr_bytes"] = status.value("stderr_bytes", 0);
+    record["dropped_bytes"] = status.value("dropped_bytes", 0);
+  }
+  return record;
+}
+
+std::size_t JobStore::check_running() {
+  for (const auto n : std::set<std::uint64_t>(running_)) state(n);
+  return running_.size() + starting_.size();
+}
+
+void JobStore::prune() {
+  struct Finished {
+    std::uint64_t number;
+    std::time_t ended;
+    std::uint64_t bytes;
+  };
+  std::vector<Finished> finished;
+  const std::time_t now = std::time(nullptr);
+  for (const auto n : numbers()) {
+    if (running_.count(n) > 0 || starting_.count(n) > 0) continue;
+    const auto d = dir(n);
+    struct stat st {};
+    // Ordered by when status.json was written, i.e. when the job ended.
+    if (::stat((d + "/" + files::kStatus).c_str(), &st) != 0) continue;
+    std::uint64_t bytes = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(d, ec))
+      if (entry.is_regular_file(ec)) bytes += entry.file_size(ec);
+    finished.push_back({n, st.st_mtime, bytes});
+  }
+  std::sort(finished.begin(), finished.end(),
+            [](const Finished& a, const Finished& b) { return a.ended < b.ended; });
+  std::uint64_t total = 0;
+  for (const auto& f : finished) total += f.bytes;
+  for (const auto& f : finished) {
+    const bool expired = now - f.ended > limits_.keep.count();
+    if (!expired && total <= limits_.max_total_bytes) break;
+    state(f.number);  // audits the end first, if nobody has yet
+    std::error_code ec;
+    fs::remove_all(dir(f.number), ec);
+    total -= f.bytes;
+    log_->info("job {}: removed ({})", f.number, expired ? "jobs.keep passed" : "jobs.max_total_bytes");
+  }
+}
+
+}  // namespace automatelinux::peer_exec::jobs

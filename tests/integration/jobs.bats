@@ -22,3 +22,23 @@ teardown() {
 @test "a detached job: id on the last line, listed, attached byte-exact, waited for, its status kept" {
   scenario_job_basics
 }
+
+@test "a job outlives d, the requesting daemon, the leader and its own daemon; ends recorded while its daemon is down" {
+  scenario_job_durability
+}
+
+@test "20 MB of random output: two live attachers and a replay all match the source's sha256" {
+  scenario_job_bulk_output
+}
+
+@test "waitJob --timeout says still running (75) then the status; names refuse a second running job; killJob leaves no process of the group" {
+  scenario_job_wait_kill_names
+}
+
+@test "a job's --timeout ends it as 124; a job whose supervisor died while its daemon was down is lost" {
+  scenario_job_timeout_and_lost
+}
+
+@test "output past jobs.max_output_bytes keeps head and tail with one marker line; jobs.keep and jobs.max_total_bytes remove old jobs" {
+  scenario_job_retention
+}

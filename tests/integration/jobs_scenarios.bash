@@ -45,3 +45,203 @@ scenario_job_basics() {
   # Without --peer: every online member's jobs.
   dd desktop listJobs | grep -q "^$id "
 }
+
+# A job started from the laptop outlives `d`, the laptop's daemon, the leader and its own daemon;
+# output written while its daemon is down is kept, and so is a status reached then.
+scenario_job_durability() {
+  make_cluster
+  # Writes a numbered line every 0.2 s until the flag file appears, then exits 7.
+  cat >"$W/ticker.sh" <<'SH'
+i=0
+while [ ! -e "$1" ]; do i=$((i + 1)); echo "tick $i"; sleep 0.2; done
+echo "stopping at $i"; exit 7
+SH
+  # `d` itself killed right after it asked: the job was started, it runs on.
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" --detach \
+    --name ticker -- sh "$W/ticker.sh" "$W/stop" >"$W/id" &
+  local dpid=$!
+  wait "$dpid"
+  id=$(tail -n 1 "$W/id")
+  [[ "$id" =~ ^vps:[0-9]+$ ]]
+  # The requesting daemon stops, the leader restarts: the job runs on.
+  stop_daemon laptop
+  stop_daemon desktop
+  start_peer desktop
+  wait_for 15 peer_is vps desktop online
+  [ "$(job_field desktop "$id" state)" = running ]
+  # Its own daemon restarts (as an upgrade does): still running, still recording.
+  before=$(wc -l <"$(job_dir vps "$id")/stdout.0")
+  stop_daemon vps
+  sleep 1
+  start_peer vps
+  wait_for 15 peer_is desktop vps online
+  [ "$(job_field vps "$id" state)" = running ]
+  after=$(wc -l <"$(job_dir vps "$id")/stdout.0")
+  [ "$after" -gt "$before" ]
+  # It ends while its daemon is down: the status is recorded all the same.
+  stop_daemon vps
+  touch "$W/stop"
+  wait_for 10 test -e "$(job_dir vps "$id")/status.json"
+  start_peer vps
+  start_peer laptop
+  wait_for 15 peer_is laptop vps online
+  [ "$(job_field laptop "$id" state)" = exited ]
+  [ "$(job_field laptop "$id" exit_code)" = 7 ]
+  # The whole output, in order, without a gap or a duplicate.
+  run dd laptop attachJob "$id"
+  [ "$status" -eq 7 ]
+  last=$(echo "$output" | tail -n 1)
+  [[ "$last" =~ ^stopping\ at\ ([0-9]+)$ ]]
+  n=${BASH_REMATCH[1]}
+  [ "$(echo "$output" | head -n -1)" = "$(seq 1 "$n" | sed 's/^/tick /')" ]
+}
+
+# 20 MB of random bytes, attached live by two members at once and replayed afterwards: every copy
+# has the sha256 of the source.
+scenario_job_bulk_output() {
+  make_cluster
+  head -c 20000000 /dev/urandom >"$W/random"
+  want=$(sha256sum <"$W/random" | cut -d' ' -f1)
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach -- \
+    sh -c 'sleep 1; cat random; sleep 0.5' | tail -n 1)
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" attachJob "$id" >"$W/a1" &
+  local a1=$!
+  "$D" --socket "$BATS_TEST_TMPDIR/desktop/sock" attachJob "$id" >"$W/a2" &
+  local a2=$!
+  wait "$a1"
+  wait "$a2"
+  [ "$(sha256sum <"$W/a1" | cut -d' ' -f1)" = "$want" ]
+  [ "$(sha256sum <"$W/a2" | cut -d' ' -f1)" = "$want" ]
+  [ "$(dd desktop attachJob "$id" --no-follow | sha256sum | cut -d' ' -f1)" = "$want" ]
+  [ "$(job_field vps "$id" stdout_bytes)" = 20000000 ]
+  [ "$(job_field vps "$id" dropped_bytes)" = 0 ]
+}
+
+scenario_job_wait_kill_names() {
+  make_cluster
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach --name sleeper \
+    --command 'sleep 3; exit 5' | tail -n 1)
+  # A second running job of that name is refused, naming the first.
+  run dd desktop execOnPeer --peer vps --directory "$W" --detach --name sleeper --command true
+  [ "$status" -eq 255 ]
+  [ "$output" = "d: Job already running: vps:sleeper ($id)" ] || [ "$output" = "Job already running: vps:sleeper ($id)" ]
+  run --separate-stderr dd desktop waitJob vps:sleeper --timeout 0.5
+  [ "$status" -eq 75 ]
+  [ "$stderr" = "still running: vps:sleeper" ]
+  run dd desktop waitJob vps:sleeper
+  [ "$status" -eq 5 ]
+  # Once it has ended, the name is free again; vps:NAME means the newest.
+  id2=$(dd desktop execOnPeer --peer vps --directory "$W" --detach --name sleeper --command 'exit 0' | tail -n 1)
+  [ "$id2" != "$id" ]
+  run dd laptop waitJob vps:sleeper
+  [ "$status" -eq 0 ]
+
+  # killJob: the whole group goes, background children and an INT-ignoring shell included.
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach \
+    --command 'trap "" INT; sleep 300 & sleep 301 & wait' | tail -n 1)
+  wait_for 5 test -s "$(job_dir vps "$id")/process.json"
+  pgid=$(jq -r .pgid "$(job_dir vps "$id")/process.json")
+  wait_for 5 pgrep -g "$pgid" sleep
+  run dd desktop killJob "$id"
+  [ "$status" -eq 0 ]
+  [ -z "$(pgrep -g "$pgid")" ]
+  [ "$(job_field laptop "$id" state)" = killed ]
+  run dd laptop attachJob "$id"
+  [ "$status" -ge 129 ]
+
+  # Unknown ids and bad requests: one line, 255.
+  run dd laptop attachJob vps:999
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"Job not found: vps:999" ]]
+  run dd laptop waitJob nocolon
+  [ "$status" -eq 255 ]
+  run dd laptop killJob "$id" --signal NOPE
+  [ "$status" -eq 255 ]
+  run dd laptop execOnPeer --peer vps --directory "$W" --detach --name 9bad --command true
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"invalid --name '9bad'"* ]]
+  run dd laptop execOnPeer --peer vps,laptop --directory "$W" --detach --command true
+  [ "$status" -eq 255 ]
+  run dd laptop execOnPeer --peer vps --directory "$W/missing" --detach --command true
+  [ "$status" -eq 255 ]
+  [ "$(echo "$output" | wc -l)" -eq 1 ]
+}
+
+# The job's timeout ends it as execOnPeer's does (124), and a lost job is reported as lost.
+scenario_job_timeout_and_lost() {
+  make_cluster
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach --timeout 0.5 \
+    --command 'sleep 30' | tail -n 1)
+  run dd laptop waitJob "$id"
+  [ "$status" -eq 124 ]
+  [ "$(job_field laptop "$id" state)" = timeout ]
+
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach --command 'echo before; sleep 300' | tail -n 1)
+  wait_for 5 test -s "$(job_dir vps "$id")/process.json"
+  # While its daemon is down, the supervisor and the job die without a word.
+  stop_daemon vps
+  kill -KILL "$(jq -r .supervisor "$(job_dir vps "$id")/process.json")"
+  kill -KILL -- "-$(jq -r .pgid "$(job_dir vps "$id")/process.json")"
+  start_peer vps
+  wait_for 15 peer_is laptop vps online
+  [ "$(job_field laptop "$id" state)" = lost ]
+  run --separate-stderr dd laptop attachJob "$id"
+  [ "$status" -eq 255 ]
+  [ "$output" = before ]
+  [[ "$stderr" == *"Job lost: $id" ]]
+}
+
+# jobs.max_output_bytes keeps the first bytes and the newest, with one marker line at the cut;
+# jobs.keep and jobs.max_total_bytes remove finished jobs, oldest first.
+scenario_job_retention() {
+  start_peer desktop
+  start_peer laptop
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"jobs\": {\"max_output_bytes\": 131072, \"max_total_bytes\": 300000, \"keep\": \"4s\"}}" >"$BATS_TEST_TMPDIR/vps.json"
+  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
+  PORT=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is laptop vps online
+
+  seq 1 100000 >"$W/lines"  # 588895 bytes
+  total=$(stat -c %s "$W/lines")
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach -- cat lines | tail -n 1)
+  run dd laptop waitJob "$id"
+  [ "$status" -eq 0 ]
+  dd laptop attachJob "$id" >"$W/replay"
+  # The first 64 KiB (half the cap, the first MiB at most) as they were...
+  cmp -n 65536 "$W/lines" "$W/replay"
+  # ...then one marker line naming how many bytes are missing...
+  marker=$(grep -a '^\[d: [0-9]* bytes dropped\]$' "$W/replay")
+  [ "$(echo "$marker" | wc -l)" -eq 1 ]
+  dropped=$(echo "$marker" | tr -dc 0-9)
+  [ "$dropped" = "$(job_field laptop "$id" dropped_bytes)" ]
+  kept=$(job_field laptop "$id" stdout_bytes)
+  [ "$((kept + dropped))" -eq "$total" ]
+  [ "$kept" -le 131072 ]
+  # ...then the newest bytes, exactly.
+  tail -c "$((kept - 65536))" "$W/lines" >"$W/want-tail"
+  tail -c "$((kept - 65536))" "$W/replay" | cmp - "$W/want-tail"
+
+  # Three finished jobs of ~128 KiB each exceed max_total_bytes (300000) with the next start:
+  # the oldest goes first.
+  ids=("$id")
+  for i in 1 2; do
+    ids+=("$(dd laptop execOnPeer --peer vps --directory "$W" --detach -- cat lines | tail -n 1)")
+    dd laptop waitJob "${ids[-1]}"
+  done
+  last=$(dd laptop execOnPeer --peer vps --directory "$W" --detach -- true | tail -n 1)
+  dd laptop waitJob "$last"
+  [ ! -d "$(job_dir vps "${ids[0]}")" ]
+  [ -d "$(job_dir vps "${ids[2]}")" ]
+  run dd laptop attachJob "${ids[0]}"
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"Job not found: ${ids[0]}" ]]
+  # jobs.keep (4 s): once passed, the next start removes every finished job.
+  sleep 4.5
+  dd laptop execOnPeer --peer vps --directory "$W" --detach -- true
+  [ ! -d "$(job_dir vps "${ids[2]}")" ]
+  [ "$(dd laptop listJobs --peer vps --json | jq length)" -eq 1 ]
+}

@@ -157,6 +157,7 @@ void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& h
   Child child;
   try {
     directory = policy_.open_directory(parts[0], me);
+    store_->prune();  // room for the new job's output first
     number = store_->create();
     const auto dir = store_->dir(number);
     const auto cap = store_->limits().max_output_bytes;

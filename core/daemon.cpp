@@ -9,6 +9,7 @@
 #include "core/local_server.hpp"
 #include "core/logging.hpp"
 #include "core/plugin_loader.hpp"
+#include "core/serving_stream.hpp"
 
 namespace automatelinux::core {
 
@@ -30,6 +31,24 @@ void prepare_state_dir(const std::filesystem::path& dir) {
     throw std::runtime_error(fmt::format(
         "state dir {} is world-writable (mode {:04o}); refusing to use it (chmod o-w {})",
         dir.string(), static_cast<unsigned>(status.permissions() & fs::perms::mask), dir.string()));
+}
+
+// How long a stopping daemon waits for its cancelled requests: the kill cascade takes 750 ms.
+constexpr std::chrono::milliseconds kShutdownGrace{2000};
+constexpr std::chrono::milliseconds kShutdownPoll{20};
+
+void wait_for_requests(asio::io_context& io, asio::steady_timer& timer,
+                       std::chrono::steady_clock::time_point until,
+                       const std::shared_ptr<spdlog::logger>& log) {
+  if (ServingStream::unfinished() == 0 || std::chrono::steady_clock::now() >= until) {
+    if (const auto left = ServingStream::unfinished(); left > 0)
+      log->warn("{} request(s) still running at shutdown; stopping anyway", left);
+    return io.stop();
+  }
+  timer.expires_after(kShutdownPoll);
+  timer.async_wait([&io, &timer, until, log](boost::system::error_code ec) {
+    if (!ec) wait_for_requests(io, timer, until, log);
+  });
 }
 
 }  // namespace
@@ -58,13 +77,16 @@ int run_daemon(const DaemonConfig& config) {
   peers.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer drain(io);
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     log->info("received signal {}, shutting down", signal);
     server.stop();
     peers.stop();
-    // Let the cancellations just issued complete, then stop whatever plugins still have pending.
-    asio::post(io, [&io] { io.stop(); });
+    // Stopping cancels every request: running commands get the kill cascade (SIGINT, SIGTERM,
+    // SIGKILL within 750 ms). Wait for them to end, within a bound, then stop whatever plugins
+    // still have pending. (Durable jobs are not requests: their supervisors run on.)
+    wait_for_requests(io, drain, std::chrono::steady_clock::now() + kShutdownGrace, log);
   });
 
   // Backstop: an exception escaping a handler is a bug, but it must not take every client down.

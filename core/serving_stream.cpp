@@ -44,9 +44,13 @@ ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logge
       id_(plausible_request_id(request_id) ? std::move(request_id) : new_request_id()),
       seq_(next_audit_seq()),
       cancel_deadline_(io),
-      timeout_(io) {}
+      timeout_(io) {
+  ++unfinished_;
+}
 
-ServingStream::~ServingStream() = default;
+ServingStream::~ServingStream() {
+  if (!finished_) --unfinished_;
+}
 
 void ServingStream::set_subject(std::string subject) {
   // Already printable (escaped by the caller); only its length is bounded here.
@@ -215,6 +219,7 @@ void ServingStream::on_cancel(CancelHandler handler) {
 void ServingStream::finish(sdk::Result result) {
   if (finished_) return;
   finished_ = true;
+  --unfinished_;
   cancel_deadline_.cancel();
   timeout_.cancel();
   if (timed_out_ && result.kind != sdk::Result::Kind::error) result = sdk::Result::timeout();

@@ -41,6 +41,10 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
                 std::string request_id = {});
   ~ServingStream() override;
 
+  // Requests of this daemon not yet finished: a daemon that stops waits for its cancellations
+  // (the kill cascade of running commands) until this is zero, within a bound.
+  static std::size_t unfinished() { return unfinished_; }
+
   // What the audit line names (the command line, already printable; capped here).
   void set_subject(std::string subject);
 
@@ -71,6 +75,8 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
   void deliver_input();
   void flush_output();
   void start_cancel(int signal);
+
+  static inline std::size_t unfinished_ = 0;  // the event loop's thread only
 
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;

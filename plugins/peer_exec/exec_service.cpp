@@ -27,7 +27,7 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
     return sdk::fail(stream, "Denied on " + self + ": " + why);
   if (const auto running = running_ + running_jobs_(); running >= policy_.max_concurrent)
     return sdk::fail(stream, "busy: " + self + " is already running " + std::to_string(running) +
-                                 " commands and jobs");
+                                 " commands");
 
   // Body: directory, then the command line (shell) or the argv; NUL-separated byte strings.
   const std::string mode = request.value("mode", "");

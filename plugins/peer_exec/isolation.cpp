@@ -152,8 +152,11 @@ std::string setup_cgroups() {
     const std::string digits = name.substr(14);
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
     const long pid = std::strtol(digits.c_str(), nullptr, 10);
-    if (pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+    if (pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      // A daemon that died without ending its commands (KillMode=process leaves them to us).
+      write_file(own + "/" + name + "/cgroup.kill", "1");
       remove_cgroup_tree(own + "/" + name);
+    }
   }
   const std::string base = own + "/automatelinux-" + std::to_string(::getpid());
   if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST)

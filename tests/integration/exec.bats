@@ -17,20 +17,6 @@ teardown() {
   stop_all_daemons
 }
 
-# cluster_with_vps_policy JSON: the usual cluster, with vps started under this exec policy.
-cluster_with_vps_policy() {
-  start_peer desktop
-  start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": $1}" >"$BATS_TEST_TMPDIR/vps.json"
-  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
-  PORT=$(free_port)
-  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
-  TOKEN=$(dd desktop joinToken | tail -n 1)
-  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  wait_for 10 peer_is laptop vps online
-}
-
 git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBranch=main "$@" >/dev/null 2>&1; }
 
 @test "git pull on a peer really pulls the new commit; gitOnPeer log shows the history; relayed works too" {
@@ -416,4 +402,12 @@ escaped_processes_end() {
     AUTOMATELINUX_PEER=vps AUTOMATELINUX_REQUESTER=laptop; do
     printf '%s\n' "$output" | grep -qx "$want" || { echo "missing $want"; false; }
   done
+}
+
+@test "jobs run as the host's exec.run_as user too, their output still recorded" {
+  cluster_with_vps_policy '{"run_as": "nobody"}'
+  id=$(dd laptop execOnPeer --peer vps --directory /tmp --detach --command 'id -un' | tail -n 1)
+  run dd laptop attachJob "$id"
+  [ "$status" -eq 0 ]
+  [ "$output" = "nobody" ]
 }

@@ -42,3 +42,25 @@ teardown() {
 @test "output past jobs.max_output_bytes keeps head and tail with one marker line; jobs.keep and jobs.max_total_bytes remove old jobs" {
   scenario_job_retention
 }
+
+@test "a stopping daemon ends its ordinary commands with the cascade first; its jobs run on" {
+  scenario_job_daemon_stop
+}
+
+@test "running jobs count against exec.max_concurrent; a job runs under the host's exec policy" {
+  cluster_with_vps_policy '{"max_concurrent": 1, "allowed_roots": ["'"$W"'"]}'
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach --command 'sleep 30' | tail -n 1)
+  run dd laptop execOnPeer --peer vps --directory "$W" --command true
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"busy: vps is already running 1 commands"* ]]
+  run dd laptop execOnPeer --peer vps --directory /tmp --detach --command true
+  [ "$status" -eq 255 ]
+  dd laptop killJob "$id"
+  run dd laptop execOnPeer --peer vps --directory / --detach --command true
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"/"* ]]
+  # Audited on the executing host: the start and the end, with the job's number.
+  n=${id#vps:}
+  wait_for 5 grep -q "audit job=$n event=end state=killed" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  grep -q "audit job=$n event=start" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+}

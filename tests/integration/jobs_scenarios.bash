@@ -144,7 +144,7 @@ scenario_job_wait_kill_names() {
   wait_for 5 pgrep -g "$pgid" sleep
   run dd desktop killJob "$id"
   [ "$status" -eq 0 ]
-  [ -z "$(pgrep -g "$pgid")" ]
+  ! group_alive "$pgid" || false
   [ "$(job_field laptop "$id" state)" = killed ]
   run dd laptop attachJob "$id"
   [ "$status" -ge 129 ]
@@ -244,4 +244,32 @@ scenario_job_retention() {
   dd laptop execOnPeer --peer vps --directory "$W" --detach -- true
   [ ! -d "$(job_dir vps "${ids[2]}")" ]
   [ "$(dd laptop listJobs --peer vps --json | jq length)" -eq 1 ]
+}
+
+# A daemon that stops (SIGTERM, as systemd's stop or restart does) ends its ordinary commands with
+# the kill cascade before it exits — one that ignores SIGINT included — while its jobs run on.
+scenario_job_daemon_stop() {
+  make_cluster
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach \
+    --command 'trap "" INT TERM; sleep 300 & sleep 301 & wait' | tail -n 1)
+  wait_for 5 test -s "$(job_dir vps "$id")/process.json"
+  job_pgid=$(jq -r .pgid "$(job_dir vps "$id")/process.json")
+  "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" execOnPeer --peer vps --directory "$W" -n \
+    --command 'trap "" INT; ps -o pgid= $$ | tr -d " " >pgid; sleep 302 & sleep 303; wait' &
+  local dpid=$!
+  wait_for 5 test -s "$W/pgid"
+  pgid=$(cat "$W/pgid")
+  wait_for 5 pgrep -g "$pgid" sleep
+  stop_daemon vps
+  wait "$dpid" || true
+  # Gone within the contract's second (a zombie awaiting its reaper counts as gone).
+  wait_for 2 eval '! group_alive "$pgid"'
+  # The job is untouched: its processes run, and the restarted daemon still knows it as running.
+  group_alive "$job_pgid"
+  start_peer vps
+  wait_for 15 peer_is laptop vps online
+  [ "$(job_field laptop "$id" state)" = running ]
+  run dd laptop killJob "$id"
+  [ "$status" -eq 0 ]
+  ! group_alive "$job_pgid" || false
 }

@@ -130,7 +130,7 @@ void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& h
   const auto running = running_requests_() + store_->check_running();
   if (running >= policy_.max_concurrent)
     return sdk::fail(stream, "busy: " + me + " is already running " + std::to_string(running) +
-                                 " commands and jobs");
+                                 " commands");
   const std::string mode = header.value("mode", "");
   const auto parts = split_nul(body);
   if ((mode == "shell" && parts.size() != 2) || (mode == "argv" && parts.size() < 2) ||

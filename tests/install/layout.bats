@@ -28,7 +28,7 @@ start_installed_daemon() {
 @test "install layout matches the contract" {
   for f in bin/d bin/automatelinux-daemon \
            "$LIBDIR/automatelinux/plugins/peer_exec.so" "$LIBDIR/automatelinux/plugins/git.so" \
-           "$LIBDIR/automatelinux/plugins/peer_config.so" \
+           "$LIBDIR/automatelinux/plugins/peer_config.so" "$LIBDIR/automatelinux/job-supervisor" \
            include/automatelinux/sdk/sdk.hpp include/automatelinux/sdk/stream.hpp \
            "$LIBDIR/cmake/AutomateLinuxSDK/AutomateLinuxSDKConfig.cmake" \
            share/automatelinux/shell/sshgit.sh share/bash-completion/completions/d \

@@ -7,6 +7,7 @@ load helpers
 load cluster_scenarios
 load netns
 load fanout_scenarios
+load jobs_scenarios
 
 setup_file() {
   if netns_available; then netns_setup; fi
@@ -24,9 +25,12 @@ setup() {
   LISTEN_HOST=0.0.0.0
   CLIENT_NS=$NET_PREFIX-intruder
   PORT=3600
+  W=$BATS_TEST_TMPDIR/work
+  mkdir -p "$W"
 }
 teardown() {
   kill_marked_sleeps
+  kill_job_supervisors
   stop_all_daemons
 }
 
@@ -100,3 +104,8 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
 @test "netns: fan-out --group merges identical output" { fanout_group; }
 @test "netns: fan-out to all, and gitOnPeer with a list" { fanout_all_and_git; }
 @test "netns: fan-out Ctrl-C reaches every peer" { fanout_ctrl_c; }
+
+@test "netns: a job started from laptop outlives d, laptop's daemon, the leader and its own daemon" { scenario_job_durability; }
+@test "netns: 20 MB of job output reaches two attachers and a replay byte-exact" { scenario_job_bulk_output; }
+@test "netns: a stopping daemon ends its commands with the cascade; its jobs run on" { scenario_job_daemon_stop; }
+@test "netns: a job whose supervisor died while its daemon was down is lost" { scenario_job_timeout_and_lost; }

@@ -27,7 +27,7 @@ constexpr const char* kCounter = "next-id";
 std::uint64_t byte_count(const nlohmann::json& section, const char* key, std::uint64_t fallback) {
   if (!section.contains(key)) return fallback;
   const auto& v = section[key];
-  if (!v.is_number_unsigned() || v.get<std::uint64_t>() < 65536)
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 65536)
     throw std::runtime_error(std::string("jobs.") + key + " must be a number of bytes (at least 65536)");
   return v.get<std::uint64_t>();
 }
@@ -233,6 +233,7 @@ void JobStore::prune() {
     std::time_t ended;
     std::uint64_t bytes;
   };
+  check_running();  // a job that has just ended counts as finished
   std::vector<Finished> finished;
   const std::time_t now = std::time(nullptr);
   for (const auto n : numbers()) {

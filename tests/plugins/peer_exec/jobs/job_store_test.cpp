@@ -1,0 +1,167 @@
+// The daemon's view of jobs on disk: numbers never reused, names, and the rules that tell a
+// running job from a finished or a lost one, and what retention removes.
+#include "plugins/peer_exec/jobs/job_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "plugins/peer_exec/jobs/job_files.hpp"
+
+using namespace automatelinux::peer_exec::jobs;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct StoreTest : ::testing::Test {
+  fs::path root = fs::temp_directory_path() / ("job_store_test." + std::to_string(::getpid()));
+  std::shared_ptr<spdlog::logger> log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  void TearDown() override { fs::remove_all(root); }
+
+  std::string boot_id() {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    std::getline(in, id);
+    return id;
+  }
+  // A job as job.start leaves it: spec.json written, supervisor confirmed.
+  std::uint64_t make_job(JobStore& store, const std::string& name) {
+    const auto n = store.create();
+    nlohmann::json spec = {{"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
+                           {"boot_id", boot_id()},
+                           {"started", "2026-11-27T10:00:00Z"},
+                           {"command", "true"},
+                           {"directory", "/"}};
+    files::write_atomically(store.dir(n), files::kSpec, spec.dump());
+    store.started(n);
+    return n;
+  }
+  void finish_job(JobStore& store, std::uint64_t n, int code) {
+    files::write_atomically(store.dir(n), files::kStatus,
+                            nlohmann::json{{"state", "exited"},
+                                           {"exit_code", code},
+                                           {"signal", nullptr},
+                                           {"ended", "2026-11-27T10:00:01Z"}}
+                                .dump());
+  }
+};
+
+// Holds a job's lock as its supervisor would.
+struct FakeSupervisor {
+  int fd;
+  explicit FakeSupervisor(const std::string& dir)
+      : fd(::open((dir + "/" + files::kLock).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    ::flock(fd, LOCK_EX);
+  }
+  ~FakeSupervisor() { ::close(fd); }
+};
+
+}  // namespace
+
+TEST_F(StoreTest, NumbersOnlyGoUpEvenWhenJobsAreRemoved) {
+  JobStore store(root, {}, log);
+  const auto a = store.create();
+  const auto b = store.create();
+  EXPECT_EQ(b, a + 1);
+  store.discard(b);
+  EXPECT_EQ(store.create(), b + 1);
+  // A lost counter file does not bring a number back while a newer directory exists.
+  fs::remove(root / "next-id");
+  EXPECT_EQ(store.create(), b + 2);
+}
+
+TEST_F(StoreTest, ANameMeansTheNewestJobOfThatName) {
+  JobStore store(root, {}, log);
+  const auto first = make_job(store, "build");
+  FakeSupervisor running(store.dir(first));
+  EXPECT_EQ(store.running_named("build"), first);
+  finish_job(store, first, 0);
+  EXPECT_FALSE(store.running_named("build"));
+  const auto second = make_job(store, "build");
+  EXPECT_EQ(store.resolve("build"), second);
+  EXPECT_EQ(store.resolve(std::to_string(first)), first);
+  EXPECT_FALSE(store.resolve("deploy"));
+  EXPECT_FALSE(store.resolve("999"));
+}
+
+TEST_F(StoreTest, RunningWhileItsSupervisorHoldsTheLockLostWhenNobodyDoes) {
+  JobStore store(root, {}, log);
+  const auto n = make_job(store, "");
+  {
+    FakeSupervisor supervisor(store.dir(n));
+    EXPECT_EQ(store.state(n).state, "running");
+    EXPECT_EQ(store.check_running(), 1u);
+  }
+  // The supervisor vanished without writing status.json: lost, and recorded as such.
+  EXPECT_EQ(store.state(n).state, "lost");
+  EXPECT_TRUE(fs::exists(store.dir(n) + "/" + files::kStatus));
+  EXPECT_EQ(store.check_running(), 0u);
+}
+
+TEST_F(StoreTest, AJobFromAnotherBootIsLostEvenIfSomethingHoldsItsLock) {
+  JobStore store(root, {}, log);
+  const auto n = store.create();
+  files::write_atomically(store.dir(n), files::kSpec,
+                          nlohmann::json{{"boot_id", "another-boot"}}.dump());
+  store.started(n);
+  FakeSupervisor impostor(store.dir(n));
+  EXPECT_EQ(store.state(n).state, "lost");
+}
+
+TEST_F(StoreTest, AFinishedJobReportsItsStatusAndItsEndIsAuditedOnce) {
+  JobStore store(root, {}, log);
+  const auto n = make_job(store, "");
+  finish_job(store, n, 3);
+  const auto state = store.state(n);
+  EXPECT_EQ(state.state, "exited");
+  EXPECT_EQ(state.exit_code, 3);
+  EXPECT_TRUE(fs::exists(store.dir(n) + "/" + files::kAudited));
+  const auto record = store.describe(n, "vps");
+  EXPECT_EQ(record["id"], "vps:" + std::to_string(n));
+  EXPECT_EQ(record["exit_code"], 3);
+  EXPECT_TRUE(record["signal"].is_null());
+}
+
+TEST_F(StoreTest, PruneRemovesExpiredJobsThenTheOldestBeyondTheTotal) {
+  JobLimits limits;
+  limits.max_total_bytes = 250000;
+  JobStore store(root, limits, log);
+  std::vector<std::uint64_t> jobs;
+  for (int i = 0; i < 3; ++i) {
+    const auto n = make_job(store, "");
+    std::ofstream(store.dir(n) + "/stdout.0") << std::string(100000, 'x');
+    finish_job(store, n, 0);
+    // Ended one after the other (status.json's time orders them).
+    const auto when = fs::file_time_type::clock::now() - std::chrono::hours(3 - i);
+    fs::last_write_time(store.dir(n) + "/" + files::kStatus, when);
+    jobs.push_back(n);
+  }
+  const auto running = make_job(store, "");
+  FakeSupervisor supervisor(store.dir(running));
+  store.prune();
+  EXPECT_FALSE(fs::exists(store.dir(jobs[0])));
+  EXPECT_TRUE(fs::exists(store.dir(jobs[1])));
+  EXPECT_TRUE(fs::exists(store.dir(jobs[2])));
+  EXPECT_TRUE(fs::exists(store.dir(running)));  // never a running job
+}
+
+TEST(JobLimits, BadValuesAreRefusedByName) {
+  EXPECT_THROW(JobLimits::from_json({{"max_output_bytes", "big"}}), std::runtime_error);
+  EXPECT_THROW(JobLimits::from_json({{"max_total_bytes", 10}}), std::runtime_error);
+  EXPECT_THROW(JobLimits::from_json({{"keep", "forever"}}), std::runtime_error);
+  const auto limits = JobLimits::from_json({{"keep", "2d"}, {"max_output_bytes", 1048576}});
+  EXPECT_EQ(limits.keep, std::chrono::seconds(2 * 86400));
+  EXPECT_EQ(limits.max_output_bytes, 1048576u);
+  try {
+    JobLimits::from_json({{"keep", 5}});
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("jobs.keep"), std::string::npos);
+  }
+}

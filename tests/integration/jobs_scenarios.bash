@@ -44,6 +44,23 @@ scenario_job_basics() {
   [ "$(job_field laptop "$id" exit_code)" = 3 ]
   # Without --peer: every online member's jobs.
   dd desktop listJobs | grep -q "^$id "
+  run dd desktop listJobs --peer nosuch
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"Peer not found: nosuch"* ]]
+
+  # Ctrl-C on attachJob detaches (130); the job runs on. A closed stdout ends attachJob with 141.
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach --command 'while :; do echo y; sleep 0.1; done' | tail -n 1)
+  "$D" --socket "$BATS_TEST_TMPDIR/desktop/sock" attachJob "$id" >"$W/attached" &
+  local apid=$!
+  wait_for 5 test -s "$W/attached"
+  kill -INT "$apid"
+  local rc=0
+  wait "$apid" || rc=$?
+  [ "$rc" -eq 130 ]
+  [ "$(job_field laptop "$id" state)" = running ]
+  dd laptop attachJob "$id" | head -n 1
+  [ "${PIPESTATUS[0]}" -eq 141 ]
+  dd laptop killJob "$id"
 }
 
 # A job started from the laptop outlives `d`, the laptop's daemon, the leader and its own daemon;

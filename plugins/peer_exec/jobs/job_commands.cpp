@@ -136,15 +136,17 @@ struct Listing : std::enable_shared_from_this<Listing> {
       for (auto& job : jobs) all.push_back(std::move(job));
     const std::string text =
         json ? all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" : table(all);
-    auto self = shared_from_this();
-    stream->write(sdk::Channel::out, text, [self](bool) {
-      if (self->errors.empty()) return self->stream->finish(sdk::Result::exited(0));
-      std::string lines;
-      for (const auto& e : self->errors) lines += e + "\n";
-      // Every peer that could not answer is named; the first reason ends the request (255).
-      self->stream->write(sdk::Channel::err, lines.substr(0, lines.rfind('\n', lines.size() - 2) + 1),
-                          [self](bool) { sdk::fail(self->stream, self->errors.back()); });
-    });
+    stream->write(sdk::Channel::out, text,
+                  [self = shared_from_this()](bool) { self->report_errors(); });
+  }
+  // Each peer that could not answer gets a line; the last one is the request's own (255).
+  void report_errors() {
+    if (errors.empty()) return stream->finish(sdk::Result::exited(0));
+    std::string earlier;
+    for (std::size_t i = 0; i + 1 < errors.size(); ++i) earlier += errors[i] + "\n";
+    if (earlier.empty()) return sdk::fail(stream, errors.back());
+    stream->write(sdk::Channel::err, earlier,
+                  [self = shared_from_this()](bool) { sdk::fail(self->stream, self->errors.back()); });
   }
 };
 

@@ -53,20 +53,32 @@ std::string default_supervisor() {
 // Waits for the supervisor's one line ("ok PID" or "error REASON"), then reaps it when it ends
 // (while this daemon lives; after a restart it is init's).
 struct Launch : std::enable_shared_from_this<Launch> {
+  static constexpr std::chrono::seconds kReportWithin{10};
   sdk::AsyncFdPtr out, pidfd;
+  sdk::TimerPtr deadline;
   pid_t pid = -1;
   std::string line;
   std::function<void(std::string)> on_line;
 
   void read() {
+    deadline->start(kReportWithin, [self = shared_from_this()] {
+      ::kill(self->pid, SIGKILL);  // stuck before it started the command: nothing else to end
+      self->report("error job-supervisor did not report within 10 s");
+    });
+    read_more();
+  }
+  void read_more() {
     out->read_some([self = shared_from_this()](std::string_view data, bool eof) {
       self->line.append(data);
       const auto newline = self->line.find('\n');
-      if (newline == std::string::npos && !eof && self->line.size() < 4096) return self->read();
-      self->out->close();
-      auto handler = std::exchange(self->on_line, {});
-      if (handler) handler(self->line.substr(0, newline));
+      if (newline == std::string::npos && !eof && self->line.size() < 4096) return self->read_more();
+      self->report(self->line.substr(0, newline));
     });
+  }
+  void report(const std::string& text) {
+    deadline->cancel();
+    out->close();
+    if (auto handler = std::exchange(on_line, {})) handler(text);
   }
   void reap() {
     pidfd->wait_readable([self = shared_from_this()](bool) {
@@ -200,6 +212,7 @@ void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& h
   launch->out = host_.adopt_fd(child.stdout_fd);
   launch->pidfd = host_.adopt_fd(child.pidfd);
   launch->pid = child.pid;
+  launch->deadline = host_.make_timer();
   launch->on_line = [self = shared_from_this(), stream, number, me](std::string line) {
     if (line.rfind("ok ", 0) != 0) {
       self->store_->discard(number);

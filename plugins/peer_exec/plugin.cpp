@@ -21,7 +21,7 @@ void init(automatelinux::sdk::Host& host) {
       host.logger());
   auto job_service = std::make_shared<jobs::JobService>(host, service->policy(), store,
                                                         [service] { return service->running(); });
-  service->count_jobs_with([store] { return store->check_running(); });
+  service->count_jobs_with([store] { return store->running_count(); });
   host.add_command(exec_command(host));
   host.add_peer_service(
       "exec", [service](automatelinux::sdk::StreamPtr stream, const nlohmann::json& request,

@@ -139,7 +139,7 @@ void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& h
   const std::string requester = stream->requester().peer;
   if (auto why = policy_.check_peer(requester); !why.empty())
     return sdk::fail(stream, "Denied on " + me + ": " + why);
-  const auto running = running_requests_() + store_->check_running();
+  const auto running = running_requests_() + store_->running_count();
   if (running >= policy_.max_concurrent)
     return sdk::fail(stream, "busy: " + me + " is already running " + std::to_string(running) +
                                  " commands");

@@ -44,6 +44,24 @@ bool is_number(const std::string& text) {
          text.find_first_not_of("0123456789") == std::string::npos;
 }
 
+std::uint64_t directory_bytes(const std::string& dir) {
+  std::uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.is_regular_file(ec)) bytes += entry.file_size(ec);
+  return bytes;
+}
+
+// When a finished job ended: the time its status.json was written (to the nanosecond, so that
+// jobs.keep holds to the second).
+std::chrono::system_clock::time_point ended_at(const std::string& dir) {
+  struct stat st {};
+  if (::stat((dir + "/" + files::kStatus).c_str(), &st) != 0) return std::chrono::system_clock::now();
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+}
+
 }  // namespace
 
 JobLimits JobLimits::from_json(const nlohmann::json& section) {
@@ -70,9 +88,15 @@ JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logg
     : root_(std::move(root)), limits_(std::move(limits)), log_(std::move(log)), boot_id_(boot_id()) {
   fs::create_directories(root_);
   fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace);
-  // Whatever was running when this daemon last stopped is checked from now on.
-  for (const auto n : numbers())
+  // Whatever was running when this daemon last stopped is checked from now on. Numbers continue
+  // past the counter and past every directory present (a lost counter file must not make an id
+  // come back).
+  if (auto counter = files::read_json(root_.string(), kCounter); counter && counter->is_number_unsigned())
+    next_ = counter->get<std::uint64_t>();
+  for (const auto n : numbers()) {
+    next_ = std::max(next_, n + 1);
     if (!fs::exists(dir(n) + "/" + files::kStatus)) running_.insert(n);
+  }
 }
 
 std::string JobStore::dir(std::uint64_t number) const {
@@ -80,23 +104,19 @@ std::string JobStore::dir(std::uint64_t number) const {
 }
 
 std::uint64_t JobStore::create() {
-  // The counter only moves forward, and past every directory present (a lost counter file
-  // must not make an id come back).
-  std::uint64_t next = 1;
-  if (auto counter = files::read_json(root_.string(), kCounter); counter && counter->is_number_unsigned())
-    next = counter->get<std::uint64_t>();
-  const auto existing = numbers();
-  if (!existing.empty()) next = std::max(next, existing.back() + 1);
-  files::write_atomically(root_.string(), kCounter, std::to_string(next + 1) + "\n");
-  if (::mkdir(dir(next).c_str(), 0700) != 0)
-    throw std::runtime_error("cannot create " + dir(next) + ": " + std::strerror(errno));
-  starting_.insert(next);
-  return next;
+  const std::uint64_t number = next_;
+  files::write_atomically(root_.string(), kCounter, std::to_string(number + 1) + "\n");
+  next_ = number + 1;
+  if (::mkdir(dir(number).c_str(), 0700) != 0)
+    throw std::runtime_error("cannot create " + dir(number) + ": " + std::strerror(errno));
+  starting_.insert(number);
+  return number;
 }
 
 void JobStore::discard(std::uint64_t number) {
   starting_.erase(number);
   running_.erase(number);
+  if (finished_) finished_->erase(number);
   std::error_code ignored;
   fs::remove_all(dir(number), ignored);
 }
@@ -175,8 +195,13 @@ JobState JobStore::state(std::uint64_t number) {
   if ((*status)["exit_code"].is_number_integer()) state.exit_code = (*status)["exit_code"].get<int>();
   if ((*status)["signal"].is_number_integer()) state.signal = (*status)["signal"].get<int>();
   if ((*status)["ended"].is_string()) state.ended = (*status)["ended"].get<std::string>();
-  if (!state.running() && running_.erase(number) > 0) audit_end(number, state);
+  if (!state.running() && running_.erase(number) > 0) ended(number, state);
   return state;
+}
+
+void JobStore::ended(std::uint64_t number, const JobState& state) {
+  audit_end(number, state);
+  if (finished_) (*finished_)[number] = {ended_at(dir(number)), directory_bytes(dir(number))};
 }
 
 void JobStore::audit_end(std::uint64_t number, const JobState& state) {
@@ -227,39 +252,33 @@ std::size_t JobStore::check_running() {
   return running_.size() + starting_.size();
 }
 
-void JobStore::prune() {
-  struct Finished {
-    std::uint64_t number;
-    std::time_t ended;
-    std::uint64_t bytes;
-  };
-  check_running();  // a job that has just ended counts as finished
-  std::vector<Finished> finished;
-  const std::time_t now = std::time(nullptr);
+void JobStore::index_finished() {
+  finished_.emplace();
   for (const auto n : numbers()) {
     if (running_.count(n) > 0 || starting_.count(n) > 0) continue;
     const auto d = dir(n);
-    struct stat st {};
-    // Ordered by when status.json was written, i.e. when the job ended.
-    if (::stat((d + "/" + files::kStatus).c_str(), &st) != 0) continue;
-    std::uint64_t bytes = 0;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(d, ec))
-      if (entry.is_regular_file(ec)) bytes += entry.file_size(ec);
-    finished.push_back({n, st.st_mtime, bytes});
+    if (!fs::exists(d + "/" + files::kStatus)) continue;
+    (*finished_)[n] = {ended_at(d), directory_bytes(d)};
   }
-  std::sort(finished.begin(), finished.end(),
-            [](const Finished& a, const Finished& b) { return a.ended < b.ended; });
+}
+
+void JobStore::prune() {
+  check_running();  // a job that has just ended counts as finished
+  if (!finished_) index_finished();
+  std::vector<std::pair<std::uint64_t, Finished>> oldest_first(finished_->begin(), finished_->end());
+  std::sort(oldest_first.begin(), oldest_first.end(),
+            [](const auto& a, const auto& b) { return a.second.ended < b.second.ended; });
   std::uint64_t total = 0;
-  for (const auto& f : finished) total += f.bytes;
-  for (const auto& f : finished) {
-    const bool expired = now - f.ended > limits_.keep.count();
+  for (const auto& [n, f] : oldest_first) total += f.bytes;
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [n, f] : oldest_first) {
+    const bool expired = now - f.ended > limits_.keep;
     if (!expired && total <= limits_.max_total_bytes) break;
-    state(f.number);  // audits the end first, if nobody has yet
     std::error_code ec;
-    fs::remove_all(dir(f.number), ec);
+    fs::remove_all(dir(n), ec);
+    finished_->erase(n);
     total -= f.bytes;
-    log_->info("job {}: removed ({})", f.number, expired ? "jobs.keep passed" : "jobs.max_total_bytes");
+    log_->info("job {}: removed ({})", n, expired ? "jobs.keep passed" : "jobs.max_total_bytes");
   }
 }
 

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -68,12 +70,23 @@ class JobStore {
   // Checks the jobs believed running: audits the ends, records the lost ones. Returns how many
   // still run (they count against exec.max_concurrent).
   std::size_t check_running();
+  // The same count as of the last check (at most a second old): cheap enough for every request.
+  std::size_t running_count() const { return running_.size() + starting_.size(); }
   // Removes finished jobs past jobs.keep, then the oldest until jobs.max_total_bytes holds.
   void prune();
 
  private:
   bool supervised(std::uint64_t number) const;
+  void ended(std::uint64_t number, const JobState& state);
   void audit_end(std::uint64_t number, const JobState& state);
+  void index_finished();
+
+  // Finished jobs by number, for retention: when they ended and the bytes they hold. Built from
+  // disk on first use, then kept up to date, so a start costs no directory walk.
+  struct Finished {
+    std::chrono::system_clock::time_point ended;
+    std::uint64_t bytes;
+  };
 
   std::filesystem::path root_;
   JobLimits limits_;
@@ -81,6 +94,8 @@ class JobStore {
   std::string boot_id_;
   std::set<std::uint64_t> starting_;  // created, supervisor not yet confirmed: not lost
   std::set<std::uint64_t> running_;
+  std::optional<std::map<std::uint64_t, Finished>> finished_;
+  std::uint64_t next_ = 1;  // the next job number
 };
 
 }  // namespace automatelinux::peer_exec::jobs

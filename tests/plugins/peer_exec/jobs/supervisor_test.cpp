@@ -93,9 +93,11 @@ TEST_F(SupervisorTest, AProgramThatCannotStartIsReportedAndNothingRuns) {
 
 TEST_F(SupervisorTest, AKillRequestRunsTheCascadeAndRecordsKilled) {
   // Ignores SIGINT: only the SIGTERM step ends it.
-  const auto s = start({"/bin/sh", "-c", "trap '' INT; sleep 30 & wait"});
+  const auto s = start({"/bin/sh", "-c", "trap '' INT; echo ready; sleep 30 & wait"});
   ASSERT_EQ(s.line.rfind("ok ", 0), 0u) << s.line;
   const pid_t group = std::stoi(s.line.substr(3));
+  for (int i = 0; i < 500 && file("stdout.0").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   {
     std::ofstream control(dir / files::kControl);
     control << "kill 2\n";

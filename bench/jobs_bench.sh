@@ -12,7 +12,7 @@ pids=()
 cleanup() {
   local pid f
   for f in "$dir"/vps/jobs/*/process.json; do
-    [ -f "$f" ] && kill -KILL "$(jq -r .supervisor "$f")" 2>/dev/null
+    [ -f "$f" ] && kill -KILL "$(jq -r .supervisor "$f")" 2>/dev/null || true
   done
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done

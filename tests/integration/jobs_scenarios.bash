@@ -152,6 +152,16 @@ scenario_job_wait_kill_names() {
   [ "$id2" != "$id" ]
   run dd laptop waitJob vps:sleeper
   [ "$status" -eq 0 ]
+  # Two starts of one name at the same moment: exactly one runs.
+  local twins=()
+  for who in laptop desktop; do
+    "$D" --socket "$BATS_TEST_TMPDIR/$who/sock" execOnPeer --peer vps --directory "$W" --detach \
+      --name twin --command 'sleep 2' >"$W/twin-$who" 2>&1 &
+    twins+=($!)
+  done
+  wait "${twins[@]}" || true
+  [ "$(cat "$W"/twin-* | grep -c '^vps:[0-9]*$')" -eq 1 ]
+  [ "$(cat "$W"/twin-* | grep -c 'Job already running: vps:twin')" -eq 1 ]
 
   # killJob: the whole group goes, background children and an INT-ignoring shell included.
   id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach \

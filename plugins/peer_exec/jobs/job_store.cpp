@@ -149,7 +149,10 @@ std::optional<std::uint64_t> JobStore::resolve(const std::string& ref) const {
 }
 
 std::optional<std::uint64_t> JobStore::running_named(const std::string& name) {
-  for (const auto n : std::set<std::uint64_t>(running_))
+  // Starting ones too: two starts of one name at once must not both run.
+  std::set<std::uint64_t> candidates(running_);
+  candidates.insert(starting_.begin(), starting_.end());
+  for (const auto n : candidates)
     if (auto s = spec(n); s && s->value("name", "") == name && state(n).running()) return n;
   return std::nullopt;
 }

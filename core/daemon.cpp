@@ -44,8 +44,10 @@ int run_daemon(const DaemonConfig& config) {
   // A client that disappears must never kill the daemon through SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 
-  asio::io_context io(1);
+  // The registry is made before the io_context so that it is destroyed after it: its entries hold
+  // the plugin libraries, and the io_context's destructor still destroys queued plugin callbacks.
   CommandRegistry registry;
+  asio::io_context io(1);
   peer::PeerManager peers(io, log, config, registry);
   Dispatcher dispatcher(registry, log);
   CoreServices services{io, log, config, registry, peers, dispatcher};

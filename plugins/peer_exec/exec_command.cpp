@@ -12,19 +12,10 @@ namespace automatelinux::peer_exec {
 namespace po = boost::program_options;
 namespace {
 
-// Joins byte strings with NUL separators: arguments and directories never travel as JSON text.
-std::string nul_joined(const std::vector<std::string>& parts) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out.push_back('\0');
-    out += parts[i];
-  }
-  return out;
-}
-
 // Ends the local request once the remote result and both output channels are in.
 struct Relay : std::enable_shared_from_this<Relay> {
-  sdk::StreamPtr local, remote;
+  sdk::ServedStreamPtr local;
+  sdk::RequestedStreamPtr remote;
   int pending = 3;
   sdk::Result result = sdk::Result::error("Failed to send command to peer");
   void step() {
@@ -67,7 +58,7 @@ FanoutRequest fanout_targets(sdk::Host& host, const std::string& spec, bool skip
   return request;
 }
 
-void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation& call) {
+void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
   const auto& peer = call.get<std::string>("peer");
   const auto& directory = call.get<std::string>("directory");
   const bool has_command = call.has("command");
@@ -116,7 +107,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
                      : call.has("group") ? FanoutRequest::Output::grouped
                                          : FanoutRequest::Output::prefixed;
     request.header = header;
-    request.body = nul_joined(body_parts);
+    request.body = sdk::join_nul(body_parts);
     return std::make_shared<Fanout>(host, stream, std::move(request))->start();
   }
   if (call.has("skip-offline") || call.has("fanout"))
@@ -126,7 +117,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
     return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
   auto relay = std::make_shared<Relay>();
   relay->local = stream;
-  relay->remote = host.open_peer_stream(peer, "exec", header, nul_joined(body_parts), stream);
+  relay->remote = host.open_peer_stream(peer, "exec", header, sdk::join_nul(body_parts), *stream);
   relay->remote->on_result([relay](const sdk::Result& result) {
     relay->result = result;
     relay->step();
@@ -164,7 +155,7 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
       "skip-offline", "several peers: leave out peers known to be offline")(
       "fanout", po::value<int>(), "several peers: how many run at once (default 32)");
   spec.positional_label = "PROG ARGS...";
-  spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  spec.handler = [&host](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);
   };
   return spec;

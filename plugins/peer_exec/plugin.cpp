@@ -15,7 +15,7 @@ void init(automatelinux::sdk::Host& host) {
       std::make_shared<ExecService>(host, ExecPolicy::from_json(host.config_section("exec")));
   host.add_command(exec_command(host));
   host.add_peer_service(
-      "exec", [service](automatelinux::sdk::StreamPtr stream, const nlohmann::json& request,
+      "exec", [service](automatelinux::sdk::ServedStreamPtr stream, const nlohmann::json& request,
                         const std::string& body) { service->serve(stream, request, body); });
 }
 

@@ -44,10 +44,10 @@ int run_daemon(const DaemonConfig& config) {
   // A client that disappears must never kill the daemon through SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 
-  // The registry is made before the io_context so that it is destroyed after it: its entries hold
-  // the plugin libraries, and the io_context's destructor still destroys queued plugin callbacks.
-  CommandRegistry registry;
+  // The registry goes before the io_context (plugin objects in it own Asio timers). Callbacks
+  // still queued then keep their library loaded through the streams and timers holding them.
   asio::io_context io(1);
+  CommandRegistry registry;
   peer::PeerManager peers(io, log, config, registry);
   Dispatcher dispatcher(registry, log);
   CoreServices services{io, log, config, registry, peers, dispatcher};

@@ -21,8 +21,8 @@ void call_plugin(const std::shared_ptr<spdlog::logger>& log, F&& f) {
 
 class AsyncFdImpl final : public sdk::AsyncFd, public std::enable_shared_from_this<AsyncFdImpl> {
  public:
-  AsyncFdImpl(asio::io_context& io, std::shared_ptr<spdlog::logger> log, int fd)
-      : descriptor_(io, fd), log_(std::move(log)) {
+  AsyncFdImpl(asio::io_context& io, std::shared_ptr<spdlog::logger> log, int fd, LibraryRef library)
+      : library_(std::move(library)), descriptor_(io, fd), log_(std::move(log)) {
     descriptor_.non_blocking(true);
   }
 
@@ -61,6 +61,7 @@ class AsyncFdImpl final : public sdk::AsyncFd, public std::enable_shared_from_th
   bool is_open() const override { return descriptor_.is_open(); }
 
  private:
+  LibraryRef library_;  // first: released after the pending plugin callbacks
   asio::posix::stream_descriptor descriptor_;
   std::shared_ptr<spdlog::logger> log_;
   std::array<char, 64 * 1024> buffer_{};
@@ -68,8 +69,8 @@ class AsyncFdImpl final : public sdk::AsyncFd, public std::enable_shared_from_th
 
 class TimerImpl final : public sdk::Timer, public std::enable_shared_from_this<TimerImpl> {
  public:
-  TimerImpl(asio::io_context& io, std::shared_ptr<spdlog::logger> log)
-      : timer_(io), log_(std::move(log)) {}
+  TimerImpl(asio::io_context& io, std::shared_ptr<spdlog::logger> log, LibraryRef library)
+      : library_(std::move(library)), timer_(io), log_(std::move(log)) {}
 
   void start(std::chrono::milliseconds after, std::function<void()> handler) override {
     const auto generation = ++generation_;
@@ -86,6 +87,7 @@ class TimerImpl final : public sdk::Timer, public std::enable_shared_from_this<T
   }
 
  private:
+  LibraryRef library_;  // first: released after the pending plugin callback
   asio::steady_timer timer_;
   std::shared_ptr<spdlog::logger> log_;
   std::uint64_t generation_ = 0;
@@ -93,12 +95,14 @@ class TimerImpl final : public sdk::Timer, public std::enable_shared_from_this<T
 
 }  // namespace
 
-sdk::AsyncFdPtr make_async_fd(asio::io_context& io, std::shared_ptr<spdlog::logger> log, int fd) {
-  return std::make_shared<AsyncFdImpl>(io, std::move(log), fd);
+sdk::AsyncFdPtr make_async_fd(asio::io_context& io, std::shared_ptr<spdlog::logger> log, int fd,
+                              LibraryRef library) {
+  return std::make_shared<AsyncFdImpl>(io, std::move(log), fd, std::move(library));
 }
 
-sdk::TimerPtr make_timer_for(asio::io_context& io, std::shared_ptr<spdlog::logger> log) {
-  return std::make_shared<TimerImpl>(io, std::move(log));
+sdk::TimerPtr make_timer_for(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+                             LibraryRef library) {
+  return std::make_shared<TimerImpl>(io, std::move(log), std::move(library));
 }
 
 }  // namespace automatelinux::core

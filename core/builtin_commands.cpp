@@ -26,7 +26,7 @@ sdk::CommandSpec help_command(const CommandRegistry& registry) {
   spec.summary = "List commands, or show one command's options";
   spec.usage = "[COMMAND]";
   spec.positional_label = "COMMAND";
-  spec.handler = [&registry](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  spec.handler = [&registry](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     if (call.positional.empty()) return sdk::reply(stream, overview(registry));
     if (call.positional.size() > 1) return sdk::fail(stream, "'help' takes at most one command");
     const auto* entry = registry.find(call.positional.front());
@@ -45,7 +45,7 @@ sdk::CommandSpec list_plugins_command(const PluginLoader& loader) {
   spec.summary = "List plugins with their version, file and state (loaded/disabled/failed)";
   spec.usage = "[--json]";
   spec.options.add_options()("json", "print JSON");
-  spec.handler = [&loader](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  spec.handler = [&loader](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     const auto& records = loader.records();
     if (call.has("json")) {
       auto out = nlohmann::json::array();

@@ -63,6 +63,8 @@ int run_daemon(const DaemonConfig& config) {
   // A client that disappears must never kill the daemon through SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The registry goes before the io_context (plugin objects in it own Asio timers). Callbacks
+  // still queued then keep their library loaded through the streams and timers holding them.
   asio::io_context io(1);
   CommandRegistry registry;
   peer::PeerManager peers(io, log, config, registry);

@@ -8,6 +8,7 @@
 
 #include "automatelinux/sdk/reply.hpp"
 #include "core/option_parser.hpp"
+#include "core/serving_stream.hpp"
 #include "core/untrusted_text.hpp"
 
 namespace automatelinux::core {
@@ -71,7 +72,7 @@ std::string did_you_mean(const std::string& typed, const std::vector<std::string
 }
 
 void Dispatcher::dispatch(const std::vector<std::string>& argv,
-                          const sdk::StreamPtr& stream) const {
+                          const sdk::ServedStreamPtr& stream) const {
   if (argv.empty()) return sdk::fail(stream, "no command given (see 'd help')");
   const std::string& name = argv.front();
   const CommandEntry* entry = registry_.find(name);
@@ -87,6 +88,9 @@ void Dispatcher::dispatch(const std::vector<std::string>& argv,
   } catch (const UsageError& e) {
     return sdk::fail(stream, e.what());
   }
+  // Every served stream in the daemon is core's; a plugin could only hand back one it was given.
+  if (auto* serving = dynamic_cast<ServingStream*>(stream.get()))
+    serving->keep_loaded(entry->library);
   try {
     entry->spec.handler(stream, call);
   } catch (const std::exception& e) {

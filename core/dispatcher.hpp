@@ -20,7 +20,9 @@ class Dispatcher {
   Dispatcher(const CommandRegistry& registry, std::shared_ptr<spdlog::logger> log)
       : registry_(registry), log_(std::move(log)) {}
 
-  void dispatch(const std::vector<std::string>& argv, const sdk::StreamPtr& stream) const;
+  // Runs the command on `stream`. A stream core made (a ServingStream) then keeps the command's
+  // plugin loaded for as long as it lives.
+  void dispatch(const std::vector<std::string>& argv, const sdk::ServedStreamPtr& stream) const;
   // The command line for an audit or log line: printable_command() with the values of the
   // command's secret options redacted.
   std::string printable(const std::vector<std::string>& argv) const;

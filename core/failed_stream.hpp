@@ -5,13 +5,19 @@
 
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
+#include "core/library_ref.hpp"
 
 namespace automatelinux::core {
 
-class FailedStream final : public sdk::Stream, public std::enable_shared_from_this<FailedStream> {
+class FailedStream final : public sdk::RequestedStream,
+                           public std::enable_shared_from_this<FailedStream> {
  public:
-  FailedStream(asio::io_context& io, sdk::Requester requester, std::string reason)
-      : io_(io), requester_(std::move(requester)), reason_(std::move(reason)) {}
+  FailedStream(asio::io_context& io, sdk::Requester requester, std::string reason,
+               LibraryRef library = {})
+      : library_(std::move(library)),
+        io_(io),
+        requester_(std::move(requester)),
+        reason_(std::move(reason)) {}
 
   void write(sdk::Channel, std::string, WriteHandler done) override {
     post([done] { done(false); });
@@ -20,8 +26,6 @@ class FailedStream final : public sdk::Stream, public std::enable_shared_from_th
   void read(sdk::Channel, ReadHandler handler) override {
     post([handler] { handler({}, true); });
   }
-  void on_cancel(CancelHandler) override {}
-  void finish(sdk::Result) override {}
   void cancel(int) override {}
   void on_result(ResultHandler handler) override {
     post([handler, reason = reason_] { handler(sdk::Result::error(reason)); });
@@ -35,6 +39,7 @@ class FailedStream final : public sdk::Stream, public std::enable_shared_from_th
   void post(F f) {
     asio::post(io_, [self = shared_from_this(), f = std::move(f)] { f(); });
   }
+  LibraryRef library_;  // the plugin that asked; released after the callbacks it gave
   asio::io_context& io_;
   sdk::Requester requester_;
   std::string reason_;

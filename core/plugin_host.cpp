@@ -6,9 +6,20 @@
 
 namespace automatelinux::core {
 
-PluginHost::PluginHost(CoreServices& core, std::string plugin,
-                       std::shared_ptr<boost::dll::shared_library> library)
-    : core_(core), plugin_(std::move(plugin)), library_(std::move(library)) {}
+void PluginPeers::become_leader(const std::string& id, const std::string& listen, Done done) {
+  peers_.become_leader(id, listen, keeping_loaded(library_, std::move(done)));
+}
+
+void PluginPeers::become_worker(const std::string& id, const std::string& leader,
+                                const std::optional<std::string>& token, Done done) {
+  peers_.become_worker(id, leader, token, keeping_loaded(library_, std::move(done)));
+}
+
+PluginHost::PluginHost(CoreServices& core, std::string plugin, LibraryRef library)
+    : core_(core),
+      plugin_(std::move(plugin)),
+      library_(std::move(library)),
+      peers_(core.peers, library_) {}
 
 void PluginHost::add_command(sdk::CommandSpec spec) {
   if (committed_) throw std::logic_error("commands can only be added during init");
@@ -55,23 +66,24 @@ void PluginHost::commit() {
   committed_ = true;
 }
 
-sdk::StreamPtr PluginHost::open_peer_stream(const std::string& peer, const std::string& type,
-                                            nlohmann::json header, std::string body,
-                                            const sdk::StreamPtr& on_behalf_of) {
+sdk::RequestedStreamPtr PluginHost::open_peer_stream(const std::string& peer,
+                                                     const std::string& type, nlohmann::json header,
+                                                     std::string body,
+                                                     const sdk::Stream& on_behalf_of) {
   return core_.peers.open_stream(peer, type, std::move(header), std::move(body),
-                                 on_behalf_of->requester(), on_behalf_of->request_id());
+                                 on_behalf_of.requester(), on_behalf_of.request_id(), library_);
 }
 
-void PluginHost::run_command(const std::vector<std::string>& argv, sdk::StreamPtr stream) {
+void PluginHost::run_command(const std::vector<std::string>& argv, sdk::ServedStreamPtr stream) {
   core_.dispatcher.dispatch(argv, stream);
 }
 
 sdk::AsyncFdPtr PluginHost::adopt_fd(int fd) {
-  return make_async_fd(core_.io, core_.log, fd);
+  return make_async_fd(core_.io, core_.log, fd, library_);
 }
 
 sdk::TimerPtr PluginHost::make_timer() {
-  return make_timer_for(core_.io, core_.log);
+  return make_timer_for(core_.io, core_.log, library_);
 }
 
 }  // namespace automatelinux::core

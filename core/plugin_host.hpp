@@ -12,6 +12,7 @@
 #include "core/command_registry.hpp"
 #include "core/config.hpp"
 #include "core/dispatcher.hpp"
+#include "core/library_ref.hpp"
 #include "core/peer/peer_manager.hpp"
 
 namespace automatelinux::core {
@@ -26,10 +27,35 @@ struct CoreServices {
   const Dispatcher& dispatcher;
 };
 
+// The peer network as one plugin sees it: core's, with every callback the plugin passes wrapped
+// so that it keeps the plugin's library loaded while core holds it (an enrollment in progress).
+class PluginPeers final : public sdk::PeerNetwork {
+ public:
+  PluginPeers(peer::PeerManager& peers, LibraryRef library)
+      : peers_(peers), library_(std::move(library)) {}
+  sdk::LocalPeerStatus local() const override { return peers_.local(); }
+  std::vector<sdk::PeerInfo> peers() const override { return peers_.peers(); }
+  void become_leader(const std::string& id, const std::string& listen, Done done) override;
+  void become_worker(const std::string& id, const std::string& leader,
+                     const std::optional<std::string>& token, Done done) override;
+  sdk::NewJoinToken create_join_token(std::chrono::seconds ttl,
+                                      std::optional<std::uint32_t> uses) override {
+    return peers_.create_join_token(ttl, uses);
+  }
+  std::vector<sdk::JoinTokenInfo> join_tokens() const override { return peers_.join_tokens(); }
+  void revoke_token(const std::string& id) override { peers_.revoke_token(id); }
+  std::vector<std::string> remove_peer(const std::string& id) override {
+    return peers_.remove_peer(id);
+  }
+
+ private:
+  peer::PeerManager& peers_;
+  LibraryRef library_;
+};
+
 class PluginHost final : public sdk::Host {
  public:
-  PluginHost(CoreServices& core, std::string plugin,
-             std::shared_ptr<boost::dll::shared_library> library);
+  PluginHost(CoreServices& core, std::string plugin, LibraryRef library);
 
   // Checks that nothing registered collides with what is already there; throws if it does.
   void check_conflicts() const;
@@ -45,16 +71,17 @@ class PluginHost final : public sdk::Host {
     return core_.config.plugin_section(key);
   }
   const std::filesystem::path& state_dir() const override { return core_.config.state_dir; }
-  sdk::PeerNetwork& peers() override { return core_.peers; }
-  sdk::StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
-                                  nlohmann::json header, std::string body,
-                                  const sdk::StreamPtr& on_behalf_of) override;
-  void run_command(const std::vector<std::string>& argv, sdk::StreamPtr stream) override;
+  sdk::PeerNetwork& peers() override { return peers_; }
+  sdk::RequestedStreamPtr open_peer_stream(const std::string& peer, const std::string& type,
+                                           nlohmann::json header, std::string body,
+                                           const sdk::Stream& on_behalf_of) override;
+  void run_command(const std::vector<std::string>& argv, sdk::ServedStreamPtr stream) override;
 
  private:
   CoreServices& core_;
   std::string plugin_;
-  std::shared_ptr<boost::dll::shared_library> library_;
+  LibraryRef library_;
+  PluginPeers peers_;
   bool committed_ = false;
   std::vector<sdk::CommandSpec> commands_;
   std::vector<std::pair<std::string, sdk::PeerHandler>> services_;

@@ -33,13 +33,6 @@ std::string boundary_mismatch(const sdk::BoundaryVersions& plugin) {
   return {};
 }
 
-// Plugins are never unloaded (v1): a loaded library stays mapped until the process exits, after
-// every object that might still hold plugin code (queued handlers, streams) is gone.
-void pin_for_process_lifetime(std::shared_ptr<boost::dll::shared_library> library) {
-  static std::vector<std::shared_ptr<boost::dll::shared_library>> pinned;
-  pinned.push_back(std::move(library));
-}
-
 bool valid_plugin_name(const std::string& name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
@@ -128,7 +121,7 @@ void PluginLoader::load_file(const std::filesystem::path& file) {
   } catch (...) {
     return refuse("init failed with a non-standard exception");
   }
-  pin_for_process_lifetime(library);
+  // From here the registry's entries (and whatever the plugin is handed or opens) hold the library.
   host->commit();
   hosts_.push_back(std::move(host));
   record.state = "loaded";

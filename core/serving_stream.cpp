@@ -1,5 +1,6 @@
 #include "core/serving_stream.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <random>
 
@@ -58,6 +59,11 @@ void ServingStream::set_subject(std::string subject) {
     subject = fmt::format("{}…(+{} bytes)", subject.substr(0, kMaxAuditText),
                           subject.size() - kMaxAuditText);
   subject_ = std::move(subject);
+}
+
+void ServingStream::keep_loaded(LibraryRef library) {
+  if (library && std::find(libraries_.begin(), libraries_.end(), library) == libraries_.end())
+    libraries_.push_back(std::move(library));
 }
 
 // Every call into plugin code goes through here: an exception ends the request, never the daemon.
@@ -125,7 +131,9 @@ void ServingStream::start_cancel(int signal) {
   }
   asio::post(io_, [self = shared_from_this(), signal] {
     if (self->finished_ || !self->cancel_handler_) return;
-    self->guarded([&] { self->cancel_handler_(signal); });
+    // A copy: the handler usually calls finish(), which drops the stored one.
+    auto handler = self->cancel_handler_;
+    self->guarded([&] { handler(signal); });
   });
   cancel_deadline_.expires_after(kCancelGrace);
   cancel_deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -240,7 +248,8 @@ void ServingStream::finish(sdk::Result result) {
   reader_ = {};
   pending_out_.clear();
   if (!waiting_writers_.empty()) {
-    asio::post(io_, [writers = std::exchange(waiting_writers_, {})] {
+    // `self` goes along: it keeps the plugin's library loaded while the writers exist.
+    asio::post(io_, [self = shared_from_this(), writers = std::exchange(waiting_writers_, {})] {
       for (const auto& done : writers) {
         try {
           done(false);
@@ -249,14 +258,6 @@ void ServingStream::finish(sdk::Result result) {
       }
     });
   }
-}
-
-void ServingStream::cancel(int) {
-  throw std::logic_error("cancel() is for the requesting side of a stream");
-}
-
-void ServingStream::on_result(ResultHandler) {
-  throw std::logic_error("on_result() is for the requesting side of a stream");
 }
 
 }  // namespace automatelinux::core

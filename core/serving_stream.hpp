@@ -11,6 +11,7 @@
 
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
+#include "core/library_ref.hpp"
 #include "wire/frame.hpp"
 
 namespace spdlog {
@@ -34,7 +35,8 @@ class StreamTransport {
   virtual void send_result(const sdk::Result& result) = 0;
 };
 
-class ServingStream final : public sdk::Stream, public std::enable_shared_from_this<ServingStream> {
+class ServingStream final : public sdk::ServedStream,
+                            public std::enable_shared_from_this<ServingStream> {
  public:
   ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
                 std::shared_ptr<StreamTransport> transport, sdk::Requester requester,
@@ -47,6 +49,9 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
 
   // What the audit line names (the command line, already printable; capped here).
   void set_subject(std::string subject);
+  // The library of a plugin this stream is handed to: the stream then holds that plugin's
+  // callbacks, so it keeps the library loaded (one request may pass through several plugins).
+  void keep_loaded(LibraryRef library);
 
   // Frames from the requester, after the one that opened the request. Throws wire::FrameError
   // on a protocol violation.
@@ -57,14 +62,12 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
   // Result::timeout, whatever the handler reports.
   void arm_timeout(std::chrono::milliseconds timeout);
 
-  // sdk::Stream
+  // sdk::ServedStream
   void write(sdk::Channel channel, std::string bytes, WriteHandler done) override;
   void close(sdk::Channel channel) override;
   void read(sdk::Channel channel, ReadHandler handler) override;
   void on_cancel(CancelHandler handler) override;
   void finish(sdk::Result result) override;
-  void cancel(int signal) override;
-  void on_result(ResultHandler handler) override;
   bool finished() const override { return finished_; }
   const sdk::Requester& requester() const override { return requester_; }
   const std::string& request_id() const override { return id_; }
@@ -78,6 +81,8 @@ class ServingStream final : public sdk::Stream, public std::enable_shared_from_t
 
   static inline std::size_t unfinished_ = 0;  // the event loop's thread only
 
+  // First, so it is released last: every plugin callback below is destroyed before it.
+  std::vector<LibraryRef> libraries_;
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<StreamTransport> transport_;

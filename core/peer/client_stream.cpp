@@ -10,7 +10,8 @@
 namespace automatelinux::core::peer {
 namespace {
 
-// Plugin callbacks must never unwind into the event loop.
+// Plugin callbacks must never unwind into the event loop. (Posted callbacks carry `self` along:
+// the stream keeps the plugin's library loaded while they exist.)
 template <class F>
 void guarded(F&& f) {
   try {
@@ -47,8 +48,10 @@ sdk::Result result_from(const wire::Frame& frame) {
 }  // namespace
 
 ClientStream::ClientStream(asio::io_context& io, std::shared_ptr<PeerSession> session,
-                           std::uint64_t sid, sdk::Requester requester, std::string request_id)
-    : io_(io),
+                           std::uint64_t sid, sdk::Requester requester, std::string request_id,
+                           LibraryRef library)
+    : library_(std::move(library)),
+      io_(io),
       session_(std::move(session)),
       sid_(sid),
       requester_(std::move(requester)),
@@ -105,7 +108,7 @@ void ClientStream::complete(sdk::Result result) {
   deliver(sdk::Channel::err);
   input_.clear();
   if (auto done = std::exchange(input_done_, {}))
-    asio::post(io_, [done] { guarded([&] { done(false); }); });
+    asio::post(io_, [self = shared_from_this(), done] { guarded([&] { done(false); }); });
   if (result_handler_)
     asio::post(io_, [self = shared_from_this()] {
       if (auto handler = std::exchange(self->result_handler_, {}))
@@ -127,7 +130,9 @@ void ClientStream::read(sdk::Channel channel, ReadHandler handler) {
   auto& o = output(channel);
   if (o.reader) throw std::logic_error("a read is already outstanding on this channel");
   if (o.eof_delivered) {
-    asio::post(io_, [handler = std::move(handler)] { guarded([&] { handler({}, true); }); });
+    asio::post(io_, [self = shared_from_this(), handler = std::move(handler)] {
+      guarded([&] { handler({}, true); });
+    });
     return;
   }
   o.reader = std::move(handler);
@@ -160,7 +165,7 @@ void ClientStream::deliver(sdk::Channel channel) {
 void ClientStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
   if (channel != sdk::Channel::in || result_ || input_closed_ || input_close_pending_ ||
       input_done_) {
-    if (done) asio::post(io_, [done] { guarded([&] { done(false); }); });
+    if (done) asio::post(io_, [self = shared_from_this(), done] { guarded([&] { done(false); }); });
     return;
   }
   for (std::size_t pos = 0; pos < bytes.size(); pos += wire::kMaxChunk)
@@ -183,7 +188,7 @@ void ClientStream::flush_input() {
   }
   if (!input_.empty()) return;
   if (auto done = std::exchange(input_done_, {}))
-    asio::post(io_, [done] { guarded([&] { done(true); }); });
+    asio::post(io_, [self = shared_from_this(), done] { guarded([&] { done(true); }); });
   if (input_close_pending_ && session_ && !input_closed_) {
     input_closed_ = true;
     session_->send({{"t", wire::msg::kEof}, {"sid", sid_}, {"ch", 0}});

@@ -10,14 +10,17 @@
 
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
+#include "core/library_ref.hpp"
 #include "core/peer/peer_session.hpp"
 
 namespace automatelinux::core::peer {
 
-class ClientStream final : public sdk::Stream, public std::enable_shared_from_this<ClientStream> {
+class ClientStream final : public sdk::RequestedStream,
+                           public std::enable_shared_from_this<ClientStream> {
  public:
+  // `library`: the plugin that opened the stream (it holds that plugin's callbacks).
   ClientStream(asio::io_context& io, std::shared_ptr<PeerSession> session, std::uint64_t sid,
-               sdk::Requester requester, std::string request_id);
+               sdk::Requester requester, std::string request_id, LibraryRef library = {});
 
   // Frames for this stream from the session (data/eof/credit/result).
   void on_frame(const wire::Frame& frame);
@@ -27,8 +30,6 @@ class ClientStream final : public sdk::Stream, public std::enable_shared_from_th
   void write(sdk::Channel channel, std::string bytes, WriteHandler done) override;
   void close(sdk::Channel channel) override;
   void read(sdk::Channel channel, ReadHandler handler) override;
-  void on_cancel(CancelHandler) override {}
-  void finish(sdk::Result) override {}
   void cancel(int signal) override;
   void on_result(ResultHandler handler) override;
   bool finished() const override { return result_.has_value(); }
@@ -47,6 +48,7 @@ class ClientStream final : public sdk::Stream, public std::enable_shared_from_th
   void flush_input();
   void complete(sdk::Result result);
 
+  LibraryRef library_;  // first, so it is released after every plugin callback below
   asio::io_context& io_;
   std::shared_ptr<PeerSession> session_;
   std::uint64_t sid_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "automatelinux/sdk/peer_json.hpp"
 #include "core/peer/peer_fields.hpp"
 #include "wire/messages.hpp"
 
@@ -16,10 +17,6 @@ constexpr std::size_t kMaxCommandNames = 128;
 std::string text(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-
-nlohmann::json or_null(const std::optional<std::string>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json();
 }
 
 }  // namespace
@@ -146,16 +143,7 @@ sdk::PeerInfo Membership::self_info() const {
 
 nlohmann::json Membership::members_json() const {
   auto out = nlohmann::json::array();
-  for (const auto& p : peers()) {
-    out.push_back({{"id", p.id},
-                   {"role", p.role},
-                   {"status", p.online ? "online" : "offline"},
-                   {"address", p.address},
-                   {"last_seen", or_null(p.last_seen)},
-                   {"rtt_ms", p.rtt_ms ? nlohmann::json(*p.rtt_ms) : nlohmann::json()},
-                   {"version", p.version},
-                   {"commands", p.commands}});
-  }
+  for (const auto& p : peers()) out.push_back(sdk::peer_json(p));
   return out;
 }
 

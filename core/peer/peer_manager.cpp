@@ -176,11 +176,13 @@ void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
   }
 }
 
-sdk::StreamPtr PeerManager::open_stream(const std::string& peer, const std::string& type,
-                                        nlohmann::json header, std::string body,
-                                        const sdk::Requester& requester,
-                                        const std::string& request_id) {
-  return router_.open(peer, type, std::move(header), std::move(body), requester, request_id);
+sdk::RequestedStreamPtr PeerManager::open_stream(const std::string& peer, const std::string& type,
+                                                 nlohmann::json header, std::string body,
+                                                 const sdk::Requester& requester,
+                                                 const std::string& request_id,
+                                                 LibraryRef library) {
+  return router_.open(peer, type, std::move(header), std::move(body), requester, request_id,
+                      std::move(library));
 }
 
 std::vector<sdk::PeerInfo> PeerManager::peers() const {
@@ -225,16 +227,16 @@ void PeerManager::make_leader_ca(const std::string& id, bool keep_ca, bool new_n
 }
 
 void PeerManager::become_leader(const std::string& id, const std::string& listen, Done done) {
-  if (!valid_peer_id(id)) return done(invalid_id_reason(id));
+  if (!valid_peer_id(id)) return done(sdk::Outcome::failure(invalid_id_reason(id)));
   std::string listen_address = listen.empty() ? fmt::format("0.0.0.0:{}", kDefaultPort) : listen;
   try {
     const auto [host, port] = split_host_port(listen_address);
     boost::system::error_code ec;
     asio::ip::make_address(host, ec);
-    if (ec) return done("--listen needs an IP address, not '" + host + "'");
+    if (ec) return done(sdk::Outcome::failure("--listen needs an IP address, not '" + host + "'"));
     listen_address = fmt::format("{}:{}", host, port);
   } catch (const std::exception& e) {
-    return done(std::string("--listen: ") + e.what());
+    return done(sdk::Outcome::failure(std::string("--listen: ") + e.what()));
   }
   const auto previous = state_.config;
   try {
@@ -247,21 +249,21 @@ void PeerManager::become_leader(const std::string& id, const std::string& listen
     start_listening();
   } catch (const std::exception& e) {
     state_.config = previous;
-    return done(std::string("cannot become leader: ") + e.what());
+    return done(sdk::Outcome::failure(std::string("cannot become leader: ") + e.what()));
   }
   state_.save_config();
-  done({});
+  done(sdk::Outcome::success());
 }
 
 void PeerManager::become_worker(const std::string& id, const std::string& leader,
                                 const std::optional<std::string>& token, Done done) {
-  if (!valid_peer_id(id)) return done(invalid_id_reason(id));
+  if (!valid_peer_id(id)) return done(sdk::Outcome::failure(invalid_id_reason(id)));
   std::string leader_address;
   try {
     const auto [host, port] = split_host_port(leader);
     leader_address = fmt::format("{}:{}", host, port);
   } catch (const std::exception& e) {
-    return done(std::string("--leader: ") + e.what());
+    return done(sdk::Outcome::failure(std::string("--leader: ") + e.what()));
   }
   auto commit = [this, id, leader_address, done] {
     connector_.reset();
@@ -272,19 +274,20 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
     mark_connection_change(false);
     connector_.reset();
     connector_.connect();
-    done({});
+    done(sdk::Outcome::success());
   };
   if (!token) {
     const auto cert_pem = state_.read_tls("node.crt");
     if (!cert_pem || !state_.is_worker() || common_name(cert_from_pem(*cert_pem).get()) != id)
-      return done("this daemon is not enrolled as '" + id + "': the first join needs --token");
+      return done(sdk::Outcome::failure("this daemon is not enrolled as '" + id +
+                                        "': the first join needs --token"));
     return commit();
   }
   const auto parsed = parse_token(*token);
-  if (!parsed) return done("bad token: not a join token from 'd joinToken'");
+  if (!parsed) return done(sdk::Outcome::failure("bad token: not a join token from 'd joinToken'"));
   enroll_with_leader(io_, log_, state_, id, leader_address, *parsed,
                      [commit, done](const std::string& error) {
-                       if (!error.empty()) return done(error);
+                       if (!error.empty()) return done(sdk::Outcome::failure(error));
                        commit();
                      });
 }

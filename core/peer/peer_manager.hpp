@@ -34,9 +34,11 @@ class PeerManager final : public sdk::PeerNetwork {
   void start();
   void stop();
 
-  sdk::StreamPtr open_stream(const std::string& peer, const std::string& type,
-                             nlohmann::json header, std::string body,
-                             const sdk::Requester& requester, const std::string& request_id);
+  // `library`: the plugin opening it, kept loaded by the stream (see core/library_ref.hpp).
+  sdk::RequestedStreamPtr open_stream(const std::string& peer, const std::string& type,
+                                      nlohmann::json header, std::string body,
+                                      const sdk::Requester& requester,
+                                      const std::string& request_id, LibraryRef library = {});
 
   // sdk::PeerNetwork
   sdk::LocalPeerStatus local() const override;

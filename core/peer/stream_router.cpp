@@ -63,11 +63,12 @@ StreamRouter::StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger>
       membership_(membership),
       on_abuse_(std::move(on_abuse)) {}
 
-sdk::StreamPtr StreamRouter::open(const std::string& peer, const std::string& type,
-                                  nlohmann::json header, std::string body,
-                                  const sdk::Requester& requester, const std::string& request_id) {
-  auto fail = [&](const std::string& reason) -> sdk::StreamPtr {
-    return std::make_shared<FailedStream>(io_, requester, reason);
+sdk::RequestedStreamPtr StreamRouter::open(const std::string& peer, const std::string& type,
+                                           nlohmann::json header, std::string body,
+                                           const sdk::Requester& requester,
+                                           const std::string& request_id, LibraryRef library) {
+  auto fail = [&](const std::string& reason) -> sdk::RequestedStreamPtr {
+    return std::make_shared<FailedStream>(io_, requester, reason, library);
   };
   if (!state_.config) return fail("Peer not found: " + peer);
   if (peer == state_.self_id()) return fail("Cannot exec on self (" + peer + ")");
@@ -75,7 +76,8 @@ sdk::StreamPtr StreamRouter::open(const std::string& peer, const std::string& ty
   const SessionPtr session = membership_.route_to(peer, reason);
   if (!session) return fail(reason);
   const auto sid = session->next_sid();
-  auto stream = std::make_shared<ClientStream>(io_, session, sid, requester, request_id);
+  auto stream =
+      std::make_shared<ClientStream>(io_, session, sid, requester, request_id, std::move(library));
   routes_[session.get()].opened[sid] = {stream, peer};
   session->send({{"t", msg::kOpen},
                  {"sid", sid},
@@ -245,6 +247,7 @@ void StreamRouter::start_service(const std::shared_ptr<ServingStream>& stream,
             "bad request: timeout_ms must be from 1 to {}", sdk::kMaxDuration.count())));
       stream->arm_timeout(std::chrono::milliseconds(ms));
     }
+    stream->keep_loaded(service.library);
     service.handler(stream, request, frame.body);
   } catch (const std::exception& e) {
     log_->error("peer service '{}' threw: {}", escape_untrusted(type), escape_untrusted(e.what()));

@@ -29,9 +29,10 @@ class StreamRouter {
                const CommandRegistry& registry, const Membership& membership,
                std::function<void()> on_abuse);
 
-  sdk::StreamPtr open(const std::string& peer, const std::string& type, nlohmann::json header,
-                      std::string body, const sdk::Requester& requester,
-                      const std::string& request_id);
+  sdk::RequestedStreamPtr open(const std::string& peer, const std::string& type,
+                               nlohmann::json header, std::string body,
+                               const sdk::Requester& requester, const std::string& request_id,
+                               LibraryRef library = {});
   // An `open` from a session: served here, relayed, or refused.
   void on_open(const SessionPtr& session, wire::Frame& frame);
   // data, eof, credit, cancel, result.

@@ -25,7 +25,7 @@ void init(sdk::Host& host) {
       "fanout", po::value<std::string>(), "several peers: how many run at once (default 32)");
   spec.positional_label = "GIT_ARGS...";
   spec.rest_is_positional = true;  // `log --oneline -5` belongs to git
-  spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  spec.handler = [&host](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     if (call.positional.empty())
       return sdk::fail(stream,
                        "gitOnPeer needs git arguments, e.g. 'status' (see 'd help gitOnPeer')");

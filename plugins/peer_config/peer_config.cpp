@@ -38,7 +38,8 @@ std::string table(const std::vector<std::array<std::string, N>>& rows) {
   return out;
 }
 
-void get_peer_status(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void get_peer_status(sdk::Host& host, const sdk::ServedStreamPtr& stream,
+                     const sdk::Invocation& call) {
   const auto s = host.peers().local();
   if (call.has("json")) {
     return sdk::reply(stream, pretty({{"id", or_null(s.id)},
@@ -55,21 +56,15 @@ void get_peer_status(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::I
                                  s.connected ? "yes" : "no", show(s.since)));
 }
 
-void list_peers(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void list_peers(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call) {
   const auto peers = host.peers().peers();
   const std::string self = host.peers().local().id.value_or("");
   if (call.has("json")) {
     json out = json::array();
     for (const auto& p : peers) {
-      out.push_back({{"id", p.id},
-                     {"role", p.role},
-                     {"status", p.online ? "online" : "offline"},
-                     {"address", p.address.empty() ? json() : json(p.address)},
-                     {"last_seen", or_null(p.last_seen)},
-                     {"rtt_ms", p.rtt_ms ? json(*p.rtt_ms) : json()},
-                     {"version", p.version.empty() ? json() : json(p.version)},
-                     {"commands", p.commands},
-                     {"self", p.id == self}});
+      auto entry = sdk::peer_json(p);
+      entry["self"] = p.id == self;
+      out.push_back(std::move(entry));
     }
     return sdk::reply(stream, pretty(out));
   }
@@ -92,7 +87,8 @@ void list_peers(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoca
 class TokenReader : public std::enable_shared_from_this<TokenReader> {
  public:
   using Got = std::function<void(const std::string& token)>;
-  TokenReader(sdk::StreamPtr stream, Got got) : stream_(std::move(stream)), got_(std::move(got)) {}
+  TokenReader(sdk::ServedStreamPtr stream, Got got)
+      : stream_(std::move(stream)), got_(std::move(got)) {}
 
   void next() {
     stream_->read(sdk::Channel::in, [self = shared_from_this()](std::string_view data, bool eof) {
@@ -131,16 +127,17 @@ class TokenReader : public std::enable_shared_from_this<TokenReader> {
     got_(last);
   }
 
-  sdk::StreamPtr stream_;
+  sdk::ServedStreamPtr stream_;
   Got got_;
   std::string buffer_;
 };
 
-void set_peer_config(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void set_peer_config(sdk::Host& host, const sdk::ServedStreamPtr& stream,
+                     const sdk::Invocation& call) {
   const auto& role = call.get<std::string>("role");
   const auto& id = call.get<std::string>("id");
-  auto done = [stream, role, id](const std::string& error) {
-    if (!error.empty()) return sdk::fail(stream, error);
+  auto done = [stream, role, id](const sdk::Outcome& outcome) {
+    if (!outcome.ok()) return sdk::fail(stream, outcome.reason());
     sdk::reply(stream, fmt::format("{} is now {} of the cluster\n", id,
                                    role == "leader" ? "the leader" : "a worker"));
   };
@@ -171,7 +168,7 @@ void set_peer_config(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::I
   sdk::fail(stream, "--role must be 'leader' or 'worker', not '" + role + "'");
 }
 
-void join_token(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void join_token(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call) {
   std::chrono::seconds ttl{24 * 3600};
   if (call.has("ttl")) {
     const auto& text = call.get<std::string>("ttl");
@@ -200,7 +197,7 @@ void join_token(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoca
                          token.token));
 }
 
-void list_tokens(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void list_tokens(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call) {
   const auto tokens = host.peers().join_tokens();
   if (call.has("json")) {
     json out = json::array();
@@ -229,13 +226,14 @@ void list_tokens(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invoc
   sdk::reply(stream, table(rows));
 }
 
-void revoke_token(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void revoke_token(sdk::Host& host, const sdk::ServedStreamPtr& stream,
+                  const sdk::Invocation& call) {
   if (call.positional.size() != 1) return sdk::fail(stream, "usage: d revokeToken ID");
   host.peers().revoke_token(call.positional.front());
   sdk::reply(stream, "revoked join token " + call.positional.front() + "\n");
 }
 
-void remove_peer(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+void remove_peer(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call) {
   if (call.positional.size() != 1) return sdk::fail(stream, "usage: d removePeer ID");
   const auto& id = call.positional.front();
   const auto tokens = host.peers().remove_peer(id);
@@ -256,8 +254,8 @@ sdk::CommandSpec command(std::string name, std::string summary, std::string usag
 void init(sdk::Host& host) {
   // Handlers that throw std::runtime_error (e.g. joinToken on a worker) become one-line errors.
   auto add = [&host](sdk::CommandSpec spec,
-                     void (*fn)(sdk::Host&, const sdk::StreamPtr&, const sdk::Invocation&)) {
-    spec.handler = [&host, fn](sdk::StreamPtr stream, const sdk::Invocation& call) {
+                     void (*fn)(sdk::Host&, const sdk::ServedStreamPtr&, const sdk::Invocation&)) {
+    spec.handler = [&host, fn](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
       try {
         fn(host, stream, call);
       } catch (const std::runtime_error& e) {

@@ -15,15 +15,6 @@ namespace automatelinux::peer_exec {
 namespace po = boost::program_options;
 namespace {
 
-// Joins byte strings with NUL separators: arguments and directories never travel as JSON text.
-std::string nul_joined(const std::vector<std::string>& parts) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out.push_back('\0');
-    out += parts[i];
-  }
-  return out;
-}
 
 // `--peer vps,laptop` or `--peer all`: the peers to fan out to, in order and without
 // duplicates; throws std::invalid_argument with a one-line reason.
@@ -71,7 +62,7 @@ bool valid_job_name(const std::string& name) {
 
 // `execOnPeer --detach`: the command becomes a durable job on the peer (jobs/job_service.hpp);
 // the peer answers with the job's id once it runs.
-void start_job(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocation& call,
+void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call,
                nlohmann::json header, std::string body) {
   const auto& peer = call.get<std::string>("peer");
   for (const char* option : {"json", "group", "skip-offline", "fanout"})
@@ -96,7 +87,7 @@ void start_job(sdk::Host& host, const sdk::StreamPtr& stream, const sdk::Invocat
   relay_to_peer(host, stream, peer, jobs::kStartJob, std::move(header), std::move(body), false);
 }
 
-void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation& call) {
+void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
   const auto& peer = call.get<std::string>("peer");
   const auto& directory = call.get<std::string>("directory");
   const bool has_command = call.has("command");
@@ -125,7 +116,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
     body_parts.insert(body_parts.end(), call.positional.begin(), call.positional.end());
   }
 
-  if (call.has("detach")) return start_job(host, stream, call, header, nul_joined(body_parts));
+  if (call.has("detach")) return start_job(host, stream, call, header, sdk::join_nul(body_parts));
   if (call.has("name")) return sdk::fail(stream, "--name is for --detach");
 
   // A list or `all` fans out (prefixed even when it names one peer); so do --json and --group.
@@ -148,7 +139,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
                      : call.has("group") ? FanoutRequest::Output::grouped
                                          : FanoutRequest::Output::prefixed;
     request.header = header;
-    request.body = nul_joined(body_parts);
+    request.body = sdk::join_nul(body_parts);
     return std::make_shared<Fanout>(host, stream, std::move(request))->start();
   }
   if (call.has("skip-offline") || call.has("fanout"))
@@ -156,7 +147,7 @@ void exec_on_peer(sdk::Host& host, sdk::StreamPtr stream, const sdk::Invocation&
                      "--skip-offline and --fanout are for several peers (--peer A,B or all)");
   if (const auto self = host.peers().local().id; self && *self == peer)
     return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
-  relay_to_peer(host, stream, peer, "exec", header, nul_joined(body_parts),
+  relay_to_peer(host, stream, peer, "exec", header, sdk::join_nul(body_parts),
                 !call.has("no-stdin"));
 }
 
@@ -184,7 +175,7 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
       "detach", "start the command as a durable job and print its id (see listJobs)")(
       "name", po::value<std::string>(), "with --detach: the job's name (one running at a time)");
   spec.positional_label = "PROG ARGS...";
-  spec.handler = [&host](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  spec.handler = [&host](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);
   };
   return spec;

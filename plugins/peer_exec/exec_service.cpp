@@ -5,22 +5,8 @@
 #include "process.hpp"
 
 namespace automatelinux::peer_exec {
-namespace {
 
-std::vector<std::string> split_nul(const std::string& body) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto nul = body.find('\0', start);
-    parts.push_back(body.substr(start, nul == std::string::npos ? std::string::npos : nul - start));
-    if (nul == std::string::npos) return parts;
-    start = nul + 1;
-  }
-}
-
-}  // namespace
-
-void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& request,
+void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json& request,
                         const std::string& body) {
   const std::string self = host_.peers().local().id.value_or("this peer");
   if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
@@ -31,7 +17,7 @@ void ExecService::serve(const sdk::StreamPtr& stream, const nlohmann::json& requ
 
   // Body: directory, then the command line (shell) or the argv; NUL-separated byte strings.
   const std::string mode = request.value("mode", "");
-  const auto parts = split_nul(body);
+  const auto parts = sdk::split_nul(body);
   if ((mode == "shell" && parts.size() != 2) || (mode == "argv" && parts.size() < 2) ||
       (mode != "shell" && mode != "argv"))
     return sdk::fail(stream, "bad request: malformed exec request (a NUL byte in a field?)");

@@ -14,7 +14,8 @@ class ExecService {
       : host_(host),
         policy_(std::move(policy)),
         isolation_(Isolation::create(host, policy_.isolation)) {}
-  void serve(const sdk::StreamPtr& stream, const nlohmann::json& request, const std::string& body);
+  void serve(const sdk::ServedStreamPtr& stream, const nlohmann::json& request,
+             const std::string& body);
 
   const ExecPolicy& policy() const { return policy_; }
   std::size_t running() const { return running_; }

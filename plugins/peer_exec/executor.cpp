@@ -16,7 +16,7 @@ constexpr std::chrono::milliseconds kGonePoll{20};
 constexpr int kGonePolls = 500;
 }  // namespace
 
-Execution::Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
+Execution::Execution(sdk::Host& host, sdk::ServedStreamPtr stream, Child child,
                      std::shared_ptr<Confinement> confinement, std::function<void()> on_done)
     : stream_(std::move(stream)),
       child_(child),

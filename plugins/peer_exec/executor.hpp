@@ -19,7 +19,7 @@ class Execution : public std::enable_shared_from_this<Execution> {
   // `on_done` runs once the request has finished (for the concurrency count) — for a cancelled or
   // timed-out request, once all its processes are gone. `confinement` holds every process the
   // request starts, wherever they go.
-  Execution(sdk::Host& host, sdk::StreamPtr stream, Child child,
+  Execution(sdk::Host& host, sdk::ServedStreamPtr stream, Child child,
             std::shared_ptr<Confinement> confinement, std::function<void()> on_done);
   // `deadline`: this host's exec.default_timeout, used when the request carries no timeout of its
   // own (a requested timeout is enforced by core).
@@ -42,7 +42,7 @@ class Execution : public std::enable_shared_from_this<Execution> {
   void finish();
   void release_when_gone(int polls_left);
 
-  sdk::StreamPtr stream_;
+  sdk::ServedStreamPtr stream_;
   Child child_;
   std::shared_ptr<Confinement> confinement_;
   std::function<void()> on_done_;

@@ -57,7 +57,7 @@ PeerOutcome peer_outcome(const sdk::Result& result) {
   return {"error", status, "error"};
 }
 
-Fanout::Fanout(sdk::Host& host, sdk::StreamPtr local, FanoutRequest request)
+Fanout::Fanout(sdk::Host& host, sdk::ServedStreamPtr local, FanoutRequest request)
     : host_(host), local_(std::move(local)), request_(std::move(request)) {
   for (const auto& id : request_.peers) {
     auto target = std::make_unique<Target>();
@@ -100,7 +100,8 @@ void Fanout::launch(std::size_t index) {
     target.out->spool = std::tmpfile();
     target.err->spool = std::tmpfile();
   }
-  target.remote = host_.open_peer_stream(target.id, "exec", request_.header, request_.body, local_);
+  target.remote =
+      host_.open_peer_stream(target.id, "exec", request_.header, request_.body, *local_);
   target.remote->close(sdk::Channel::in);  // fan-out never forwards stdin
   target.remote->on_result([self = shared_from_this(), index](const sdk::Result& result) {
     self->targets_[index]->result = result;

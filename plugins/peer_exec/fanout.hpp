@@ -37,7 +37,7 @@ PeerOutcome peer_outcome(const sdk::Result& result);
 
 class Fanout : public std::enable_shared_from_this<Fanout> {
  public:
-  Fanout(sdk::Host& host, sdk::StreamPtr local, FanoutRequest request);
+  Fanout(sdk::Host& host, sdk::ServedStreamPtr local, FanoutRequest request);
   ~Fanout();
   void start();
 
@@ -54,7 +54,7 @@ class Fanout : public std::enable_shared_from_this<Fanout> {
   };
   struct Target {
     std::string id;
-    sdk::StreamPtr remote;
+    sdk::RequestedStreamPtr remote;
     std::unique_ptr<Capture> out, err;
     std::optional<sdk::Result> result;
     std::chrono::steady_clock::time_point started;
@@ -83,7 +83,7 @@ class Fanout : public std::enable_shared_from_this<Fanout> {
   Capture& capture(Target& target, sdk::Channel channel);
 
   sdk::Host& host_;
-  sdk::StreamPtr local_;
+  sdk::ServedStreamPtr local_;
   FanoutRequest request_;
   std::vector<std::unique_ptr<Target>> targets_;
   std::size_t next_ = 0, running_ = 0, finished_ = 0;

@@ -24,7 +24,7 @@ void init(automatelinux::sdk::Host& host) {
   service->count_jobs_with([store] { return store->running_count(); });
   host.add_command(exec_command(host));
   host.add_peer_service(
-      "exec", [service](automatelinux::sdk::StreamPtr stream, const nlohmann::json& request,
+      "exec", [service](automatelinux::sdk::ServedStreamPtr stream, const nlohmann::json& request,
                         const std::string& body) { service->serve(stream, request, body); });
   for (auto& spec : jobs::job_commands(host, job_service)) host.add_command(std::move(spec));
   job_service->start();

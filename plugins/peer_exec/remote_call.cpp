@@ -5,7 +5,8 @@ namespace {
 
 // Ends the local request once the remote result and both output channels are in.
 struct Relay : std::enable_shared_from_this<Relay> {
-  sdk::StreamPtr local, remote;
+  sdk::ServedStreamPtr local;
+  sdk::RequestedStreamPtr remote;
   int pending = 3;
   sdk::Result result = sdk::Result::error("Failed to send command to peer");
   void step() {
@@ -15,7 +16,7 @@ struct Relay : std::enable_shared_from_this<Relay> {
 
 struct Collector : std::enable_shared_from_this<Collector> {
   static constexpr std::size_t kLimit = 64 << 20;
-  sdk::StreamPtr remote;
+  sdk::RequestedStreamPtr remote;
   std::string out, err;
   sdk::Result result = sdk::Result::error("Failed to send command to peer");
   int pending = 3;
@@ -35,12 +36,12 @@ struct Collector : std::enable_shared_from_this<Collector> {
 
 }  // namespace
 
-void relay_to_peer(sdk::Host& host, const sdk::StreamPtr& local, const std::string& peer,
+void relay_to_peer(sdk::Host& host, const sdk::ServedStreamPtr& local, const std::string& peer,
                    const std::string& type, nlohmann::json header, std::string body,
                    bool forward_stdin) {
   auto relay = std::make_shared<Relay>();
   relay->local = local;
-  relay->remote = host.open_peer_stream(peer, type, std::move(header), std::move(body), local);
+  relay->remote = host.open_peer_stream(peer, type, std::move(header), std::move(body), *local);
   relay->remote->on_result([relay](const sdk::Result& result) {
     relay->result = result;
     relay->step();
@@ -55,13 +56,13 @@ void relay_to_peer(sdk::Host& host, const sdk::StreamPtr& local, const std::stri
   local->on_cancel([relay](int signal) { relay->remote->cancel(signal); });
 }
 
-void collect_from_peer(sdk::Host& host, const sdk::StreamPtr& on_behalf_of,
+void collect_from_peer(sdk::Host& host, const sdk::ServedStreamPtr& on_behalf_of,
                        const std::string& peer, const std::string& type, nlohmann::json header,
                        std::string body, Collected done) {
   auto collector = std::make_shared<Collector>();
   collector->done = std::move(done);
   collector->remote =
-      host.open_peer_stream(peer, type, std::move(header), std::move(body), on_behalf_of);
+      host.open_peer_stream(peer, type, std::move(header), std::move(body), *on_behalf_of);
   collector->remote->close(sdk::Channel::in);
   collector->remote->on_result([collector](const sdk::Result& result) {
     collector->result = result;

@@ -10,13 +10,13 @@
 
 namespace automatelinux::peer_exec {
 
-void relay_to_peer(sdk::Host& host, const sdk::StreamPtr& local, const std::string& peer,
+void relay_to_peer(sdk::Host& host, const sdk::ServedStreamPtr& local, const std::string& peer,
                    const std::string& type, nlohmann::json header, std::string body,
                    bool forward_stdin);
 
 // `done` gets the result, the stdout (at most 64 MiB are kept) and the stderr.
 using Collected = std::function<void(const sdk::Result&, std::string out, std::string err)>;
-void collect_from_peer(sdk::Host& host, const sdk::StreamPtr& on_behalf_of,
+void collect_from_peer(sdk::Host& host, const sdk::ServedStreamPtr& on_behalf_of,
                        const std::string& peer, const std::string& type, nlohmann::json header,
                        std::string body, Collected done);
 

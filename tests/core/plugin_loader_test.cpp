@@ -1,8 +1,10 @@
 // The plugin loader against real shared objects: one fixture library per failure mode, and the
 // bundled plugins. Every failure is recorded with its reason; nothing a failed plugin registered
-// survives; disabled plugins are listed, not loaded.
+// survives; disabled plugins are listed, not loaded. A library stays mapped exactly as long as
+// something holds its code: a registry entry, a stream its handler was given, a stream it opened.
 #include "core/plugin_loader.hpp"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +14,25 @@
 
 #include "core/builtin_commands.hpp"
 #include "core/peer/peer_manager.hpp"
+#include "core/serving_stream.hpp"
 
 namespace core = automatelinux::core;
+namespace sdk = automatelinux::sdk;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Whether `file` is mapped in this process (RTLD_NOLOAD never loads it).
+bool mapped(const fs::path& file) {
+  void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (handle != nullptr) ::dlclose(handle);
+  return handle != nullptr;
+}
+
+struct NullTransport : core::StreamTransport {
+  void send(nlohmann::json, std::string_view) override {}
+  void send_result(const sdk::Result&) override {}
+};
 
 class PluginLoaderTest : public ::testing::Test {
  protected:
@@ -25,15 +41,15 @@ class PluginLoaderTest : public ::testing::Test {
                                               std::make_shared<spdlog::sinks::null_sink_mt>())) {
     char templ[] = "/tmp/al-loader-XXXXXX";
     config_.state_dir = ::mkdtemp(templ);
+    peers_ = std::make_unique<core::peer::PeerManager>(io_, log_, config_, registry_);
+    dispatcher_ = std::make_unique<core::Dispatcher>(registry_, log_);
+    services_ = std::make_unique<core::CoreServices>(
+        core::CoreServices{io_, log_, config_, registry_, *peers_, *dispatcher_});
   }
   ~PluginLoaderTest() override { fs::remove_all(config_.state_dir); }
 
-  // Loads `dir` with a fresh loader; records by name.
+  // Loads `dir` with a fresh loader, gone again on return (its hosts with it); records by name.
   std::map<std::string, core::PluginRecord> load(const fs::path& dir) {
-    core::peer::PeerManager peers(io_, log_, config_, registry_);
-    core::Dispatcher dispatcher(registry_, log_);
-    services_ = std::make_unique<core::CoreServices>(
-        core::CoreServices{io_, log_, config_, registry_, peers, dispatcher});
     core::PluginLoader loader(*services_);
     loader.load_directory(dir);
     std::map<std::string, core::PluginRecord> out;
@@ -41,10 +57,22 @@ class PluginLoaderTest : public ::testing::Test {
     return out;
   }
 
+  std::shared_ptr<core::ServingStream> new_stream() {
+    return std::make_shared<core::ServingStream>(io_, log_, std::make_shared<NullTransport>(),
+                                                 sdk::Requester{"", 0});
+  }
+
+  void run() {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(20));
+  }
+
   automatelinux::asio::io_context io_;
   std::shared_ptr<spdlog::logger> log_;
   core::DaemonConfig config_;
   core::CommandRegistry registry_;
+  std::unique_ptr<core::peer::PeerManager> peers_;
+  std::unique_ptr<core::Dispatcher> dispatcher_;
   std::unique_ptr<core::CoreServices> services_;
 };
 
@@ -87,6 +115,68 @@ TEST_F(PluginLoaderTest, DisabledPluginsAreListedButRegisterNothing) {
 
 TEST_F(PluginLoaderTest, AMissingDirectoryLoadsNothingAndDoesNotThrow) {
   EXPECT_TRUE(load(config_.state_dir / "no-such-dir").empty());
+}
+
+const fs::path kFixture = fs::path(AL_FIXTURE_PLUGIN_DIR) / "plugin_throws.so";
+
+// The references are what is tested (whether glibc then unmaps the file is its own business: a
+// library with STB_GNU_UNIQUE symbols stays, and debug builds make more of those).
+std::weak_ptr<boost::dll::shared_library> library_of(const core::CommandRegistry& registry,
+                                                     const std::string& command) {
+  const auto* entry = registry.find(command);
+  return entry != nullptr ? entry->library : nullptr;
+}
+
+TEST_F(PluginLoaderTest, RegistryEntriesKeepTheLibraryLoadedAndNothingElsePinsIt) {
+  load(AL_FIXTURE_PLUGIN_DIR);  // the loader and its hosts are gone again
+  const auto library = library_of(registry_, "echoInput");
+  ASSERT_FALSE(library.expired());
+  EXPECT_TRUE(mapped(kFixture));
+  registry_ = core::CommandRegistry{};
+  EXPECT_TRUE(library.expired());
+}
+
+TEST_F(PluginLoaderTest, AStreamHandedToAPluginKeepsItLoadedUntilTheStreamIsGone) {
+  load(AL_FIXTURE_PLUGIN_DIR);
+  const auto library = library_of(registry_, "waitForCancel");
+  auto stream = new_stream();
+  dispatcher_->dispatch({"waitForCancel"}, stream);  // stores the plugin's cancel handler
+  run();
+  registry_ = core::CommandRegistry{};
+  EXPECT_FALSE(library.expired()) << "the stream holds plugin code";
+  EXPECT_TRUE(mapped(kFixture));
+  stream->on_frame(automatelinux::wire::Frame{{{"t", "cancel"}, {"signal", 2}}, {}});
+  run();  // the plugin's handler runs (its code is still there) and finishes
+  EXPECT_TRUE(stream->finished());
+  EXPECT_FALSE(library.expired());
+  stream.reset();
+  run();
+  EXPECT_TRUE(library.expired());
+}
+
+TEST_F(PluginLoaderTest, WhatAPluginOpenedOrWasGivenByItsHostKeepsItLoaded) {
+  auto shared = std::make_shared<boost::dll::shared_library>(
+      boost::dll::fs::path(kFixture.string()), boost::dll::load_mode::rtld_now);
+  const std::weak_ptr<boost::dll::shared_library> library = shared;
+  auto host = std::make_unique<core::PluginHost>(*services_, "test_commands", std::move(shared));
+  auto asker = new_stream();
+  // No peer configuration: the stream fails at once, and still holds the library until dropped.
+  auto opened = host->open_peer_stream("vps", "exec", nlohmann::json::object(), "", *asker);
+  std::optional<sdk::Result> result;
+  opened->on_result([&](const sdk::Result& r) { result = r; });
+  auto timer = host->make_timer();
+  timer->start(std::chrono::hours(1), [] {});
+  host.reset();
+  run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->reason, "Peer not found: vps");
+  EXPECT_FALSE(library.expired());
+  opened.reset();
+  EXPECT_FALSE(library.expired()) << "the timer holds a plugin callback";
+  timer->cancel();
+  timer.reset();
+  run();
+  EXPECT_TRUE(library.expired());
 }
 
 }  // namespace

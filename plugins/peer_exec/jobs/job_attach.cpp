@@ -20,7 +20,7 @@ sdk::Result job_result(const JobState& state, const std::string& id) {
   return sdk::Result::error("Job lost: " + id);
 }
 
-JobAttach::JobAttach(sdk::Host& host, sdk::StreamPtr stream, std::shared_ptr<JobStore> store,
+JobAttach::JobAttach(sdk::Host& host, sdk::ServedStreamPtr stream, std::shared_ptr<JobStore> store,
                      std::uint64_t number, std::string id, bool follow)
     : stream_(std::move(stream)),
       store_(std::move(store)),

@@ -22,7 +22,7 @@ sdk::Result job_result(const JobState& state, const std::string& id);
 class JobAttach : public std::enable_shared_from_this<JobAttach> {
  public:
   // `follow`: keep going until the job ends; otherwise stop after what is stored now.
-  JobAttach(sdk::Host& host, sdk::StreamPtr stream, std::shared_ptr<JobStore> store,
+  JobAttach(sdk::Host& host, sdk::ServedStreamPtr stream, std::shared_ptr<JobStore> store,
             std::uint64_t number, std::string id, bool follow);
   void start();
 
@@ -49,7 +49,7 @@ class JobAttach : public std::enable_shared_from_this<JobAttach> {
   void wait_for_change();
   void finish(sdk::Result result);
 
-  sdk::StreamPtr stream_;
+  sdk::ServedStreamPtr stream_;
   std::shared_ptr<JobStore> store_;
   std::uint64_t number_;
   std::string id_, dir_;

@@ -39,16 +39,16 @@ int parse_signal(std::string text) {
 }
 
 // Runs the job request on the job's peer, or here when the job is this host's.
-void route(sdk::Host& host, JobService& local, const sdk::StreamPtr& stream, const JobId& id,
+void route(sdk::Host& host, JobService& local, const sdk::ServedStreamPtr& stream, const JobId& id,
            const char* type, nlohmann::json header,
-           void (JobService::*serve)(const sdk::StreamPtr&, const nlohmann::json&,
+           void (JobService::*serve)(const sdk::ServedStreamPtr&, const nlohmann::json&,
                                      const std::string&)) {
   header["job"] = id.ref;
   if (host.peers().local().id.value_or("") == id.peer) return (local.*serve)(stream, header, {});
   relay_to_peer(host, stream, id.peer, type, std::move(header), {}, false);
 }
 
-std::optional<JobId> job_argument(const sdk::StreamPtr& stream, const sdk::Invocation& call) {
+std::optional<JobId> job_argument(const sdk::ServedStreamPtr& stream, const sdk::Invocation& call) {
   if (call.positional.size() != 1) {
     sdk::fail(stream, "d " + call.command + " needs one job id (PEER:N or PEER:NAME)");
     return std::nullopt;
@@ -112,7 +112,7 @@ std::string table(const nlohmann::json& jobs) {
 
 // listJobs: asks each peer (the online ones, or --peer) for its jobs and prints them together.
 struct Listing : std::enable_shared_from_this<Listing> {
-  sdk::StreamPtr stream;
+  sdk::ServedStreamPtr stream;
   bool json = false;
   std::map<std::string, nlohmann::json> by_peer;
   std::vector<std::string> errors;
@@ -150,7 +150,7 @@ struct Listing : std::enable_shared_from_this<Listing> {
   }
 };
 
-void list_jobs(sdk::Host& host, JobService& local, const sdk::StreamPtr& stream,
+void list_jobs(sdk::Host& host, JobService& local, const sdk::ServedStreamPtr& stream,
                const sdk::Invocation& call) {
   auto listing = std::make_shared<Listing>();
   listing->stream = stream;
@@ -194,7 +194,7 @@ std::vector<sdk::CommandSpec> job_commands(sdk::Host& host, std::shared_ptr<JobS
                       "[--peer ID] [--json]");
   list.options.add_options()("peer", po::value<std::string>(), "only this peer's jobs")(
       "json", "print a JSON array");
-  list.handler = [&host, local](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  list.handler = [&host, local](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     list_jobs(host, *local, stream, call);
   };
   specs.push_back(std::move(list));
@@ -204,7 +204,7 @@ std::vector<sdk::CommandSpec> job_commands(sdk::Host& host, std::shared_ptr<JobS
                         "PEER:N|PEER:NAME [--no-follow]");
   attach.options.add_options()("no-follow", "stop after the output stored so far");
   attach.positional_label = "ID";
-  attach.handler = [&host, local](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  attach.handler = [&host, local](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     auto id = job_argument(stream, call);
     if (!id) return;
     route(host, *local, stream, *id, kAttachJob, {{"follow", !call.has("no-follow")}},
@@ -217,7 +217,7 @@ std::vector<sdk::CommandSpec> job_commands(sdk::Host& host, std::shared_ptr<JobS
   wait.options.add_options()("timeout", po::value<std::string>(),
                              "stop waiting after this long: 'still running', exit 75");
   wait.positional_label = "ID";
-  wait.handler = [&host, local](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  wait.handler = [&host, local](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     auto id = job_argument(stream, call);
     if (!id) return;
     nlohmann::json header = nlohmann::json::object();
@@ -238,7 +238,7 @@ std::vector<sdk::CommandSpec> job_commands(sdk::Host& host, std::shared_ptr<JobS
   kill.options.add_options()("signal", po::value<std::string>(),
                              "the first signal of the cascade (default INT)");
   kill.positional_label = "ID";
-  kill.handler = [&host, local](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  kill.handler = [&host, local](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     auto id = job_argument(stream, call);
     if (!id) return;
     int signal = SIGINT;

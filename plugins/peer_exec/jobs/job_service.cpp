@@ -21,17 +21,6 @@ namespace {
 constexpr std::chrono::seconds kCheckEvery{1};
 constexpr int kPruneEveryTicks = 600;
 
-std::vector<std::string> split_nul(const std::string& body) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto nul = body.find('\0', start);
-    parts.push_back(body.substr(start, nul == std::string::npos ? std::string::npos : nul - start));
-    if (nul == std::string::npos) return parts;
-    start = nul + 1;
-  }
-}
-
 // What listJobs shows as the command: the shell line, or the argv joined by spaces.
 std::string display_command(const std::vector<std::string>& parts, bool shell) {
   if (shell) return parts[1];
@@ -101,9 +90,9 @@ JobService::JobService(sdk::Host& host, const ExecPolicy& policy, std::shared_pt
 void JobService::start() {
   using namespace std::placeholders;
   auto self = shared_from_this();
-  auto bind = [self](void (JobService::*method)(const sdk::StreamPtr&, const nlohmann::json&,
+  auto bind = [self](void (JobService::*method)(const sdk::ServedStreamPtr&, const nlohmann::json&,
                                                 const std::string&)) {
-    return [self, method](sdk::StreamPtr stream, const nlohmann::json& header,
+    return [self, method](sdk::ServedStreamPtr stream, const nlohmann::json& header,
                           const std::string& body) { ((*self).*method)(stream, header, body); };
   };
   host_.add_peer_service(kStartJob, bind(&JobService::start_job));
@@ -133,7 +122,7 @@ std::string JobService::supervisor_path() const {
   return store_->limits().supervisor.value_or(default_supervisor());
 }
 
-void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& header,
+void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::json& header,
                            const std::string& body) {
   const std::string me = self();
   const std::string requester = stream->requester().peer;
@@ -144,7 +133,7 @@ void JobService::start_job(const sdk::StreamPtr& stream, const nlohmann::json& h
     return sdk::fail(stream, "busy: " + me + " is already running " + std::to_string(running) +
                                  " commands");
   const std::string mode = header.value("mode", "");
-  const auto parts = split_nul(body);
+  const auto parts = sdk::split_nul(body);
   if ((mode == "shell" && parts.size() != 2) || (mode == "argv" && parts.size() < 2) ||
       (mode != "shell" && mode != "argv"))
     return sdk::fail(stream, "bad request: malformed job request (a NUL byte in a field?)");
@@ -235,13 +224,13 @@ nlohmann::json JobService::list_json() {
   return jobs;
 }
 
-void JobService::list(const sdk::StreamPtr& stream, const nlohmann::json&, const std::string&) {
+void JobService::list(const sdk::ServedStreamPtr& stream, const nlohmann::json&, const std::string&) {
   if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
     return sdk::fail(stream, "Denied on " + self() + ": " + why);
   sdk::reply(stream, list_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-std::optional<std::uint64_t> JobService::find(const sdk::StreamPtr& stream,
+std::optional<std::uint64_t> JobService::find(const sdk::ServedStreamPtr& stream,
                                               const nlohmann::json& header) {
   if (!stream->requester().peer.empty()) {
     if (auto why = policy_.check_peer(stream->requester().peer); !why.empty()) {
@@ -255,7 +244,7 @@ std::optional<std::uint64_t> JobService::find(const sdk::StreamPtr& stream,
   return number;
 }
 
-void JobService::attach(const sdk::StreamPtr& stream, const nlohmann::json& header,
+void JobService::attach(const sdk::ServedStreamPtr& stream, const nlohmann::json& header,
                         const std::string&) {
   const auto number = find(stream, header);
   if (!number) return;
@@ -272,7 +261,7 @@ namespace {
 
 // waitJob and killJob: wake on every change of the job's directory until it has ended.
 struct Waiter : std::enable_shared_from_this<Waiter> {
-  sdk::StreamPtr stream;
+  sdk::ServedStreamPtr stream;
   std::shared_ptr<JobStore> store;
   std::shared_ptr<DirWatch> watch;
   sdk::TimerPtr timeout;
@@ -299,7 +288,7 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
 
 }  // namespace
 
-void JobService::wait(const sdk::StreamPtr& stream, const nlohmann::json& header,
+void JobService::wait(const sdk::ServedStreamPtr& stream, const nlohmann::json& header,
                       const std::string&) {
   const auto number = find(stream, header);
   if (!number) return;
@@ -330,7 +319,7 @@ void JobService::wait(const sdk::StreamPtr& stream, const nlohmann::json& header
   waiter->check();
 }
 
-void JobService::kill(const sdk::StreamPtr& stream, const nlohmann::json& header,
+void JobService::kill(const sdk::ServedStreamPtr& stream, const nlohmann::json& header,
                       const std::string&) {
   const auto number = find(stream, header);
   if (!number) return;

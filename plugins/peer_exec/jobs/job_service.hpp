@@ -30,11 +30,11 @@ class JobService : public std::enable_shared_from_this<JobService> {
   void start();
   std::size_t running_jobs() { return store_->check_running(); }
 
-  void start_job(const sdk::StreamPtr& stream, const nlohmann::json& header, const std::string& body);
-  void list(const sdk::StreamPtr& stream, const nlohmann::json& header, const std::string& body);
-  void attach(const sdk::StreamPtr& stream, const nlohmann::json& header, const std::string& body);
-  void wait(const sdk::StreamPtr& stream, const nlohmann::json& header, const std::string& body);
-  void kill(const sdk::StreamPtr& stream, const nlohmann::json& header, const std::string& body);
+  void start_job(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
+  void list(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
+  void attach(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
+  void wait(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
+  void kill(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
 
   // This host's jobs as listJobs --json shows them.
   nlohmann::json list_json();
@@ -44,7 +44,7 @@ class JobService : public std::enable_shared_from_this<JobService> {
   std::string supervisor_path() const;
   // Checks the requester and finds the job the header names; fails the stream and returns
   // nullopt when either is wrong.
-  std::optional<std::uint64_t> find(const sdk::StreamPtr& stream, const nlohmann::json& header);
+  std::optional<std::uint64_t> find(const sdk::ServedStreamPtr& stream, const nlohmann::json& header);
   void tick();
 
   sdk::Host& host_;

@@ -13,7 +13,7 @@ void init(sdk::Host& host) {
   spec.usage = "[--name NAME]";
   spec.options.add_options()("name", po::value<std::string>()->default_value("world"),
                              "who to greet");
-  spec.handler = [](sdk::StreamPtr stream, const sdk::Invocation& call) {
+  spec.handler = [](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     sdk::reply(stream, "hello, " + call.get<std::string>("name") + "\n");
   };
   host.add_command(std::move(spec));

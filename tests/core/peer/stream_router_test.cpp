@@ -101,7 +101,7 @@ TEST(StreamRouter, ALostSessionFailsEveryStreamOnIt) {
                                      ""};
   worker.membership.on_members(pair.client, members);
   std::vector<sdk::Result> results;
-  std::vector<sdk::StreamPtr> streams;
+  std::vector<sdk::RequestedStreamPtr> streams;
   for (const char* peer : {"x", "y"}) {
     streams.push_back(
         worker.router.open(peer, "exec", nlohmann::json::object(), "", sdk::Requester{"", 0}, "r"));

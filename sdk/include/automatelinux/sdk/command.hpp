@@ -25,7 +25,8 @@ struct Invocation {
   }
 };
 
-using CommandHandler = std::function<void(StreamPtr stream, const Invocation& invocation)>;
+// The handler serves the request on `stream` and must finish it, now or later.
+using CommandHandler = std::function<void(ServedStreamPtr stream, const Invocation& invocation)>;
 
 struct CommandSpec {
   std::string name;     // `d NAME …`

@@ -1,5 +1,5 @@
 // The services core offers a plugin. A plugin receives its Host in init() and may keep the
-// reference for its whole life (plugins are never unloaded).
+// reference for its whole life (plugins are never unloaded while the daemon runs).
 #pragma once
 
 #include <filesystem>
@@ -20,8 +20,8 @@
 namespace automatelinux::sdk {
 
 // A request arriving from a peer for a message type this plugin serves.
-using PeerHandler =
-    std::function<void(StreamPtr stream, const nlohmann::json& header, const std::string& body)>;
+using PeerHandler = std::function<void(ServedStreamPtr stream, const nlohmann::json& header,
+                                       const std::string& body)>;
 
 class BOOST_SYMBOL_VISIBLE Host {
  public:
@@ -50,12 +50,13 @@ class BOOST_SYMBOL_VISIBLE Host {
   // the serving core cancel the handler after that long and end the request as a timeout. Failures
   // ("Peer not found: vps", "Peer is offline: vps") arrive through the stream's on_result as
   // Result::error.
-  virtual StreamPtr open_peer_stream(const std::string& peer, const std::string& type,
-                                     nlohmann::json header, std::string body,
-                                     const StreamPtr& on_behalf_of) = 0;
+  virtual RequestedStreamPtr open_peer_stream(const std::string& peer, const std::string& type,
+                                              nlohmann::json header, std::string body,
+                                              const Stream& on_behalf_of) = 0;
 
-  // Composition: runs another registered command (parsed like a `d` request) on `stream`.
-  virtual void run_command(const std::vector<std::string>& argv, StreamPtr stream) = 0;
+  // Composition: runs another registered command (parsed like a `d` request) on `stream`, which
+  // that command then serves and finishes.
+  virtual void run_command(const std::vector<std::string>& argv, ServedStreamPtr stream) = 0;
 };
 
 }  // namespace automatelinux::sdk

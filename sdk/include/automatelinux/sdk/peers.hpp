@@ -11,6 +11,8 @@
 
 #include <boost/config.hpp>
 
+#include "automatelinux/sdk/outcome.hpp"
+
 namespace automatelinux::sdk {
 
 // This daemon's place in the cluster. Unset values are empty optionals.
@@ -54,8 +56,8 @@ struct NewJoinToken {
 
 class BOOST_SYMBOL_VISIBLE PeerNetwork {
  public:
-  // Empty on success, else a one-line reason.
-  using Done = std::function<void(const std::string& error)>;
+  // Runs once with how a role change went (the reason is one line for the user).
+  using Done = std::function<void(const Outcome& outcome)>;
 
   virtual ~PeerNetwork() = default;
   virtual LocalPeerStatus local() const = 0;

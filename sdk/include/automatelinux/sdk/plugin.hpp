@@ -18,7 +18,9 @@ namespace automatelinux::sdk {
 
 // Bump on any change to the SDK's types or virtual interfaces.
 // 2: CommandSpec::secret_options; PeerNetwork join-token management (uses, list, revoke).
-inline constexpr std::uint32_t kAbiVersion = 2;
+// 3: Stream split into ServedStream (on_cancel, finish) and RequestedStream (cancel, on_result);
+//    PeerNetwork::Done takes an Outcome; nul_list.hpp and peer_json.hpp helpers.
+inline constexpr std::uint32_t kAbiVersion = 3;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 
 // Versions of the libraries whose types cross the plugin boundary, as compiled.

@@ -8,13 +8,13 @@
 namespace automatelinux::sdk {
 
 // Writes `text` to stdout, then finishes with exit status 0.
-inline void reply(const StreamPtr& stream, std::string text) {
+inline void reply(const ServedStreamPtr& stream, std::string text) {
   stream->write(Channel::out, std::move(text),
                 [stream](bool) { stream->finish(Result::exited(0)); });
 }
 
 // Ends the request as a failure of `d` (exit 255) with a one-line reason.
-inline void fail(const StreamPtr& stream, std::string reason) {
+inline void fail(const ServedStreamPtr& stream, std::string reason) {
   stream->finish(Result::error(std::move(reason)));
 }
 

@@ -1,6 +1,6 @@
-// A request stream: the handle through which a plugin talks to whoever is on the other end of a
-// request — the local `d`, or a peer. Core implements it and owns credit windows, relaying,
-// timeouts, audit and exit-status mapping; plugins only read, write and finish.
+// Request streams: the handles through which a plugin talks to whoever is on the other end of a
+// request — the local `d`, or a peer. Core implements them and owns credit windows, relaying,
+// timeouts, audit and exit-status mapping; plugins only read, write, and finish or cancel.
 #pragma once
 
 #include <cstdint>
@@ -37,43 +37,62 @@ struct Requester {
   int uid = -1;
 };
 
+// What both ends of a request have in common: bytes on channels, and who asked. A plugin never
+// holds a bare Stream; it is given a ServedStream (it serves the request) or a RequestedStream (it
+// asked a peer), and each role has only the calls that make sense for it, so using the wrong one
+// does not compile.
 class BOOST_SYMBOL_VISIBLE Stream {
  public:
   // `ok` is false once the stream can no longer carry data (cancelled, finished, peer gone).
   using WriteHandler = std::function<void(bool ok)>;
   // `data` is valid only during the call; `eof` is true exactly once, with empty data.
   using ReadHandler = std::function<void(std::string_view data, bool eof)>;
-  using CancelHandler = std::function<void(int signal)>;
-  using ResultHandler = std::function<void(const Result&)>;
 
   virtual ~Stream() = default;
 
-  // Sends bytes on a channel. `done` runs (never inline) once the stream's credit window has
-  // room again: wait for it before writing more, and memory stays bounded.
+  // Sends bytes on a channel this side writes (a served request: out/err; a requested one: in).
+  // `done` runs (never inline) once the stream's credit window has room again: wait for it before
+  // writing more, and memory stays bounded.
   virtual void write(Channel channel, std::string bytes, WriteHandler done) = 0;
   // Ends a channel this side writes (EOF for the reader).
   virtual void close(Channel channel) = 0;
-  // Asks for the next chunk on a channel; one read may be outstanding per channel. The sender
-  // gets credit back only as chunks are consumed, so not reading applies backpressure.
+  // Asks for the next chunk on a channel this side reads; one read may be outstanding per
+  // channel. The sender gets credit back only as chunks are consumed, so not reading applies
+  // backpressure.
   virtual void read(Channel channel, ReadHandler handler) = 0;
 
-  // Serving side: called (never inline) when the requester cancels; the handler must still
-  // finish() promptly, or core ends the request with an error.
-  virtual void on_cancel(CancelHandler handler) = 0;
-  // Serving side: ends the request. Later calls are ignored.
-  virtual void finish(Result result) = 0;
-
-  // Requesting side: asks the serving side to stop (it receives `signal` in on_cancel).
-  virtual void cancel(int signal) = 0;
-  // Requesting side: called once with how the request ended.
-  virtual void on_result(ResultHandler handler) = 0;
-
+  // Served: finish() was called. Requested: the result arrived.
   virtual bool finished() const = 0;
   virtual const Requester& requester() const = 0;
   // A short id that appears in the audit lines of every daemon the request passes through.
   virtual const std::string& request_id() const = 0;
 };
 
+// The serving role: what a command handler and a peer-service handler are given.
+class BOOST_SYMBOL_VISIBLE ServedStream : public Stream {
+ public:
+  using CancelHandler = std::function<void(int signal)>;
+
+  // Called (never inline) when the requester cancels; the handler must still finish() promptly,
+  // or core ends the request with an error.
+  virtual void on_cancel(CancelHandler handler) = 0;
+  // Ends the request. Later calls are ignored.
+  virtual void finish(Result result) = 0;
+};
+
+// The requesting role: what Host::open_peer_stream returns.
+class BOOST_SYMBOL_VISIBLE RequestedStream : public Stream {
+ public:
+  using ResultHandler = std::function<void(const Result&)>;
+
+  // Asks the serving side to stop (it receives `signal` in its on_cancel handler).
+  virtual void cancel(int signal) = 0;
+  // Called once (never inline) with how the request ended.
+  virtual void on_result(ResultHandler handler) = 0;
+};
+
 using StreamPtr = std::shared_ptr<Stream>;
+using ServedStreamPtr = std::shared_ptr<ServedStream>;
+using RequestedStreamPtr = std::shared_ptr<RequestedStream>;
 
 }  // namespace automatelinux::sdk

@@ -10,6 +10,7 @@
 #include "core/logging.hpp"
 #include "core/plugin_loader.hpp"
 #include "core/serving_stream.hpp"
+#include "core/systemd.hpp"
 
 namespace automatelinux::core {
 
@@ -51,11 +52,24 @@ void wait_for_requests(asio::io_context& io, asio::steady_timer& timer,
   });
 }
 
+// WATCHDOG=1 from the event loop itself: if the loop hangs, the keep-alives stop and systemd
+// restarts the service (WatchdogSec=).
+void keep_watchdog_alive(asio::steady_timer& timer, const SystemdLink& systemd,
+                         std::chrono::microseconds interval) {
+  systemd.notify("WATCHDOG=1");
+  timer.expires_after(interval);
+  timer.async_wait([&timer, &systemd, interval](boost::system::error_code ec) {
+    if (!ec) keep_watchdog_alive(timer, systemd, interval);
+  });
+}
+
 }  // namespace
 
 int run_daemon(const DaemonConfig& config) {
+  // Before any thread exists: read what systemd passed and take it out of the environment.
+  const auto systemd = SystemdLink::from_environment();
   prepare_state_dir(config.state_dir);
-  auto log = make_logger(config.state_dir, config.log_level);
+  auto log = make_logger(config.state_dir, config.log_level, systemd.stderr_is_journal());
   log->info("automatelinux-daemon {} starting (pid {}, state dir {}{})", AL_VERSION, ::getpid(),
             config.state_dir.string(),
             config.config_file.empty() ? "" : ", config " + config.config_file.string());
@@ -78,11 +92,23 @@ int run_daemon(const DaemonConfig& config) {
   server.listen(config.socket);
   peers.start();
 
+  // Ready once the loop runs: the socket is listening and the plugins are loaded (Type=notify).
+  asio::post(io, [&] {
+    if (systemd.notify(fmt::format("READY=1\nSTATUS=serving on {}", config.socket.string())))
+      log->debug("told systemd we are ready ({})", systemd.notify_socket());
+  });
+  asio::steady_timer watchdog(io);
+  if (const auto interval = systemd.watchdog_interval()) {
+    log->info("systemd watchdog: keep-alive every {} ms", interval->count() / 1000);
+    keep_watchdog_alive(watchdog, systemd, *interval);
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     log->info("received signal {}, shutting down", signal);
+    systemd.notify("STOPPING=1");
     server.stop();
     peers.stop();
     // Stopping cancels every request: running commands get the kill cascade (SIGINT, SIGTERM,

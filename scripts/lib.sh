@@ -5,7 +5,8 @@ AL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AL_PACKAGES=(g++ cmake ninja-build pkg-config ccache
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libgtest-dev
-  bats jq python3 git iproute2 openssl procps clang libclang-rt-14-dev dpkg-dev file pmccabe)
+  bats jq python3 git iproute2 openssl procps clang libclang-rt-14-dev dpkg-dev file pmccabe
+  go-md2man lintian man-db systemd)
 
 # Installs missing Debian packages when root; otherwise prints the exact command and fails.
 ensure_packages() {

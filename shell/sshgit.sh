@@ -29,37 +29,72 @@ getCurrentPeerId() {
 _al_refuse_self() {
   local self
   self=$(getCurrentPeerId 2>/dev/null) || return 0
-  if [ "$self" = "$1" ]; then echo "Cannot exec on self ($1)" >&2; return 1; fi
+  if [ "$self" = "$1" ]; then echo "d: Cannot exec on self ($1)" >&2; return 1; fi
 }
 
-# execOnPeer PEER DIR CMD…: CMD's words are joined with spaces into one shell command, as ssh does.
+# _al_options ARGS…: the leading words that are options for `d` — anything that starts with "-"
+# before the peer; --timeout, --name and --fanout take the next word as their value; "--" ends
+# them — go to the array _al_opts; _al_nopts says how many words that was.
+_al_options() {
+  _al_opts=()
+  _al_nopts=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --) _al_nopts=$((_al_nopts + 1)); return 0 ;;
+      --timeout | --name | --fanout)
+        [ $# -ge 2 ] || { echo "d: '$1' needs a value" >&2; return 1; }
+        _al_opts+=("$1" "$2"); _al_nopts=$((_al_nopts + 2)); shift 2 ;;
+      -?*) _al_opts+=("$1"); _al_nopts=$((_al_nopts + 1)); shift ;;
+      *) return 0 ;;
+    esac
+  done
+}
+
+# execOnPeer [OPTIONS] PEER DIR CMD…: CMD's words are joined with spaces into one shell command,
+# as ssh does. OPTIONS go to `d execOnPeer` unchanged: -n/--no-stdin, --timeout D, --detach,
+# --name N, --json, --group, --skip-offline, --fanout N.
 execOnPeer() {
-  [ $# -ge 3 ] || { _al_usage "execOnPeer <peer> <dir> <cmd…>"; return 2; }
+  _al_options "$@" || return 255
+  local opts=("${_al_opts[@]}")
+  shift "$_al_nopts"
+  [ $# -ge 3 ] || { _al_usage "execOnPeer [options] <peer> <dir> <cmd…>"; return 2; }
   local peer=$1 dir=$2
   shift 2
   _al_refuse_self "$peer" || return 255
-  d execOnPeer --peer "$peer" --directory "$dir" --command "$*"
+  d execOnPeer "${opts[@]}" --peer "$peer" --directory "$dir" --command "$*"
 }
 
-# gitOnPeer PEER DIR GIT_ARGS…: git's arguments travel as an argv, untouched.
+# gitOnPeer [OPTIONS] PEER DIR GIT_ARGS…: git's arguments travel as an argv, untouched. OPTIONS
+# (before PEER) go to `d gitOnPeer`: -n/--no-stdin, --timeout D, --json, --group, …
 gitOnPeer() {
-  [ $# -ge 3 ] || { _al_usage "gitOnPeer <peer> <dir> <git-args…>"; return 2; }
+  _al_options "$@" || return 255
+  local opts=("${_al_opts[@]}")
+  shift "$_al_nopts"
+  [ $# -ge 3 ] || { _al_usage "gitOnPeer [options] <peer> <dir> <git-args…>"; return 2; }
   local peer=$1 dir=$2
   shift 2
   _al_refuse_self "$peer" || return 255
-  d gitOnPeer --peer "$peer" --directory "$dir" "$@"
+  d gitOnPeer "${opts[@]}" --peer "$peer" --directory "$dir" "$@"
 }
 
+# vpsPull and vpsCADPull: every argument is git's (vpsPull --rebase); vpsInstall [OPTIONS].
 vpsPull() { gitOnPeer "$AUTOMATELINUX_VPS_PEER" "$AUTOMATELINUX_REPO_DIR" pull "$@"; }
 vpsCADPull() { gitOnPeer "$AUTOMATELINUX_VPS_PEER" "$AUTOMATELINUX_CAD_DIR" pull "$@"; }
-vpsInstall() { execOnPeer "$AUTOMATELINUX_VPS_PEER" "$AUTOMATELINUX_REPO_DIR" ./install.sh --minimal; }
+vpsInstall() { execOnPeer "$@" "$AUTOMATELINUX_VPS_PEER" "$AUTOMATELINUX_REPO_DIR" ./install.sh --minimal; }
+# vpsExec [OPTIONS] CMD… and desktopExec [OPTIONS] CMD…: OPTIONS as for execOnPeer.
 vpsExec() {
-  [ $# -ge 1 ] || { _al_usage "vpsExec <cmd…>"; return 2; }
-  execOnPeer "$AUTOMATELINUX_VPS_PEER" "$AUTOMATELINUX_REPO_DIR" "$@"
+  _al_options "$@" || return 255
+  local opts=("${_al_opts[@]}")
+  shift "$_al_nopts"
+  [ $# -ge 1 ] || { _al_usage "vpsExec [options] <cmd…>"; return 2; }
+  execOnPeer "${opts[@]}" -- "$AUTOMATELINUX_VPS_PEER" "$AUTOMATELINUX_REPO_DIR" "$@"
 }
 desktopExec() {
-  [ $# -ge 1 ] || { _al_usage "desktopExec <cmd…>"; return 2; }
-  execOnPeer "$AUTOMATELINUX_DESKTOP_PEER" "$AUTOMATELINUX_REPO_DIR" "$@"
+  _al_options "$@" || return 255
+  local opts=("${_al_opts[@]}")
+  shift "$_al_nopts"
+  [ $# -ge 1 ] || { _al_usage "desktopExec [options] <cmd…>"; return 2; }
+  execOnPeer "${opts[@]}" -- "$AUTOMATELINUX_DESKTOP_PEER" "$AUTOMATELINUX_REPO_DIR" "$@"
 }
 
 # Deprecated ssh-based shapes, kept working for old scripts.

@@ -32,7 +32,8 @@ start_installed_daemon() {
            include/automatelinux/sdk/sdk.hpp include/automatelinux/sdk/stream.hpp \
            "$LIBDIR/cmake/AutomateLinuxSDK/AutomateLinuxSDKConfig.cmake" \
            share/automatelinux/shell/sshgit.sh share/bash-completion/completions/d \
-           lib/systemd/system/automatelinux-daemon.service; do
+           lib/systemd/system/automatelinux-daemon.service share/man/man1/d.1.gz \
+           share/man/man8/automatelinux-daemon.8.gz share/man/man5/automatelinux-daemon.json.5.gz; do
     [ -e "$P/$f" ] || { echo "missing $f"; false; }
   done
   run find "$P" -path '*/etc/*'
@@ -66,4 +67,57 @@ start_installed_daemon() {
   [ "$output" = "hello, vps" ]
   run "$P/bin/d" --socket "$BATS_TEST_TMPDIR/sock" listPlugins --json
   [ "$(echo "$output" | jq -r '.[0].name + " " + .[0].state')" = "hello loaded" ]
+}
+
+# render PAGE: the installed man page as man(1) shows it, failing on any groff warning.
+render() {
+  local page=$P/share/man/$1 err=$BATS_TEST_TMPDIR/man.err
+  [ -f "$page" ] || { echo "missing $page"; return 1; }
+  MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l "$page" 2>"$err"
+  [ ! -s "$err" ] || { cat "$err" >&2; return 1; }
+}
+
+@test "the man pages render; d(1) names every command that 'd help' lists" {
+  local d1
+  d1=$(render man1/d.1.gz)
+  [[ "$d1" == *"EXIT STATUS"* && "$d1" == *"ENVIRONMENT"* && "$d1" == *"FILES"* ]]
+  [[ "$d1" == *AUTOMATELINUX_SOCKET* && "$d1" == *255* ]]
+  start_installed_daemon
+  run "$P/bin/d" --socket "$BATS_TEST_TMPDIR/sock" help
+  [ "$status" -eq 0 ]
+  local commands
+  commands=$(echo "$output" | awk '/^  [A-Za-z]/ {print $1}')
+  [ "$(echo "$commands" | wc -l)" -ge 10 ]
+  for cmd in $commands; do
+    grep -qw -- "$cmd" <<<"$d1" || { echo "d(1) does not mention $cmd"; false; }
+  done
+  # automatelinux-daemon(8) names every option of the daemon's --help.
+  local d8 options
+  d8=$(render man8/automatelinux-daemon.8.gz)
+  options=$("$P/bin/automatelinux-daemon" --help | grep -o -- '--[a-z-]*' | sort -u)
+  [ -n "$options" ]
+  for opt in $options; do
+    grep -q -- "$opt" <<<"$d8" || { echo "automatelinux-daemon(8) does not mention $opt"; false; }
+  done
+  # automatelinux-daemon.json(5) names every key of docs/configuration.md's table.
+  local d5 keys
+  d5=$(render man5/automatelinux-daemon.json.5.gz)
+  keys=$(grep -o '^| `[a-z_.]*`' "$AL_SOURCE/docs/configuration.md" | tr -d '|` ')
+  [ "$(echo "$keys" | wc -l)" -ge 10 ]
+  for key in $keys; do
+    grep -q -- "$key" <<<"$d5" || { echo "automatelinux-daemon.json(5) does not mention $key"; false; }
+  done
+}
+
+@test "systemd-analyze verify accepts the installed unit (notify, watchdog, its man pages)" {
+  local unit=$P/lib/systemd/system/automatelinux-daemon.service
+  grep -qx "ExecStart=$P/bin/automatelinux-daemon" "$unit"
+  grep -qx 'Type=notify' "$unit"
+  grep -q '^WatchdogSec=' "$unit"
+  grep -qx 'KillMode=process' "$unit"
+  # verify checks that ExecStart exists and that each Documentation=man: page opens.
+  run env MANPATH="$P/share/man" systemd-analyze verify "$unit"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
 }

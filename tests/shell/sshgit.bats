@@ -69,12 +69,47 @@ wrap() {
   [[ "$stderr" == "getCurrentPeerId: cannot tell which peer this is"* ]]
 }
 
-@test "refuses to run on self with the seed's message" {
+@test "refuses to run on self with the seed's message, d's prefix first" {
   run --separate-stderr wrap vps 'execOnPeer vps /tmp true'
   [ "$status" -eq 255 ]
-  [ "$stderr" = "Cannot exec on self (vps)" ]
+  [ "$stderr" = "d: Cannot exec on self (vps)" ]
   run --separate-stderr wrap vps 'vpsExec true'
-  [ "$stderr" = "Cannot exec on self (vps)" ]
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: Cannot exec on self (vps)" ]
+  run --separate-stderr wrap vps 'gitOnPeer -n vps /tmp status'
+  [ "$stderr" = "d: Cannot exec on self (vps)" ]
+}
+
+@test "options before the peer go to d: -n, --timeout, --json; others get d's own error" {
+  # -n: stdin is not read (the remote cat sees EOF at once); without it, it is forwarded.
+  run --separate-stderr wrap laptop 'echo piped | execOnPeer -n vps /tmp cat'
+  [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+  run wrap laptop 'echo piped | execOnPeer vps /tmp cat'
+  [ "$output" = "piped" ]
+  run wrap laptop 'echo piped | execOnPeer --no-stdin -- vps /tmp cat'
+  [ "$status" -eq 0 ]
+  [ "$output" = "" ]
+  # --timeout with its value: 124, as d says.
+  run wrap laptop 'execOnPeer -n --timeout 0.5 vps /tmp sleep 10'
+  [ "$status" -eq 124 ]
+  run wrap laptop 'gitOnPeer --timeout 30s -n vps /tmp version'
+  [ "$status" -eq 0 ]
+  [[ "$output" == "git version"* ]]
+  run wrap laptop 'AUTOMATELINUX_REPO_DIR=/tmp; vpsExec --timeout 0.5 -n sleep 10'
+  [ "$status" -eq 124 ]
+  run --separate-stderr wrap laptop 'execOnPeer --json vps /tmp exit 3'
+  [ "$status" -eq 3 ]
+  echo "$output" | jq -e '.peer == "vps"'
+  # The command's own words are not options: only those before the peer are.
+  run wrap laptop 'execOnPeer vps /tmp echo -n x'
+  [ "$output" = "x" ]
+  run --separate-stderr wrap laptop 'execOnPeer --timeout'
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: '--timeout' needs a value" ]
+  run --separate-stderr wrap laptop 'execOnPeer --bogus vps /tmp true'
+  [ "$status" -eq 255 ]
+  [[ "$stderr" == "d: "*"--bogus"* ]]
 }
 
 @test "vpsPull, vpsCADPull, vpsInstall, vpsExec and desktopExec use their directory variables" {

@@ -116,7 +116,7 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
     --command 'echo first; sleep 4; echo second' >"$W/live" &
   local pid=$!
   wait_for 3 grep -q first "$W/live"
-  ! grep -q second "$W/live"
+  ! grep -q second "$W/live" || false
   kill -0 "$pid"   # still running
   wait "$pid"
   grep -q second "$W/live"

@@ -63,9 +63,9 @@ as_vps() {
   for on in desktop laptop; do
     run dd "$on" listPeers
     [ "$status" -eq 0 ]
-    ! printf '%s' "$output" | grep -q $'\x1b'
+    ! printf '%s' "$output" | grep -q $'\x1b' || false
     run dd "$on" listPeers --json
-    ! printf '%s' "$output" | grep -q 'pwned\|red'
+    ! printf '%s' "$output" | grep -q 'pwned\|red' || false
   done
   dd laptop listPeers --json | jq -e '.[] | select(.id == "vps") | .status == "offline"'
 }

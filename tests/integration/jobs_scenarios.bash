@@ -60,7 +60,19 @@ scenario_job_basics() {
   [ "$(job_field laptop "$id" state)" = running ]
   dd laptop attachJob "$id" | head -n 1
   [ "${PIPESTATUS[0]}" -eq 141 ]
-  dd laptop killJob "$id"
+  # --no-follow: what is stored, then 0 while the job still runs.
+  run dd desktop attachJob "$id" --no-follow
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | head -n 1)" = y ]
+  # killJob --signal TERM: the cascade starts with SIGTERM; the job's status is 128+15.
+  run dd laptop killJob "$id" --signal TERM
+  [ "$status" -eq 0 ]
+  [ "$(job_field laptop "$id" state)" = killed ]
+  [ "$(job_field laptop "$id" signal)" = 15 ]
+  run dd desktop attachJob "$id" --no-follow
+  [ "$status" -eq 143 ]
+  run dd desktop waitJob "$id"
+  [ "$status" -eq 143 ]
 }
 
 # A job started from the laptop outlives `d`, the laptop's daemon, the leader and its own daemon;

@@ -5,32 +5,14 @@
 set -euo pipefail
 N=$1
 B=${AL_BUILD:-build}
-D=$B/bin/d
 WORKERS=50
-dir=$(mktemp -d /tmp/al-fanout-XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
-start() {
-  "$B/bin/automatelinux-daemon" --socket "$dir/$1.sock" --state-dir "$dir/$1" --log-level warn 2>/dev/null &
-  pids+=($!)
-  for _ in $(seq 200); do [ -S "$dir/$1.sock" ] && $D --socket "$dir/$1.sock" help >/dev/null 2>&1 && return; sleep 0.05; done
-  echo "daemon $1 did not start" >&2
-  return 1
-}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start leader
-$D --socket "$dir/leader.sock" setPeerConfig --role leader --id leader --listen "127.0.0.1:$port" >/dev/null
-token=$($D --socket "$dir/leader.sock" joinToken | tail -n 1)
+start_daemon leader
+make_leader leader
 for i in $(seq "$WORKERS"); do
-  start "w$i"
-  $D --socket "$dir/w$i.sock" setPeerConfig --role worker --id "w$i" --leader "127.0.0.1:$port" --token - <<<"$token" >/dev/null
+  start_daemon "w$i"
+  join_worker "w$i"
 done
 for _ in $(seq 300); do
   online=$($D --socket "$dir/leader.sock" listPeers --json | grep -c '"status": "online"' || true)
@@ -38,16 +20,6 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
-now_ns() { date +%s%N; }
-mean_ms() {
-  local start end i
-  "$@" >/dev/null 2>&1
-  start=$(now_ns)
-  for ((i = 0; i < N; i++)); do "$@" >/dev/null 2>&1; done
-  end=$(now_ns)
-  awk -v t=$((end - start)) -v n="$N" 'BEGIN { printf "%.3f", t / n / 1e6 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 peers() { seq -s, -f 'w%g' 1 "$1"; }
 
 one=$(mean_ms $D --socket "$dir/leader.sock" execOnPeer --peer w1 --directory /tmp -n --command true)

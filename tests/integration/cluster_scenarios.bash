@@ -25,19 +25,22 @@ in_client_ns() {
 }
 
 # desktop = leader, vps and laptop = workers, all joined with one token.
-# cluster_with_vps_policy JSON: the usual cluster, with vps started under this exec policy.
-cluster_with_vps_policy() {
+# cluster_with_vps_config 'KEY: VALUE, …': the usual cluster, with vps started with these
+# top-level config keys (JSON, without braces) besides its heartbeat.
+cluster_with_vps_config() {
   start_peer desktop
   start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"exec\": $1}" >"$BATS_TEST_TMPDIR/vps.json"
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, $1}" >"$BATS_TEST_TMPDIR/vps.json"
   start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
   PORT=$(free_port)
-  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
   TOKEN=$(dd desktop joinToken | tail -n 1)
-  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
-  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
   wait_for 10 peer_is laptop vps online
 }
+# cluster_with_vps_policy JSON: the usual cluster, with vps started under this exec policy.
+cluster_with_vps_policy() { cluster_with_vps_config "\"exec\": $1"; }
 
 make_cluster() {
   PORT=${PORT:-$(free_port)}

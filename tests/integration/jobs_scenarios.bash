@@ -233,16 +233,7 @@ scenario_job_timeout_and_lost() {
 # jobs.max_output_bytes keeps the first bytes and the newest, with one marker line at the cut;
 # jobs.keep and jobs.max_total_bytes remove finished jobs, oldest first.
 scenario_job_retention() {
-  start_peer desktop
-  start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"jobs\": {\"max_output_bytes\": 131072, \"max_total_bytes\": 300000, \"keep\": \"4s\"}}" >"$BATS_TEST_TMPDIR/vps.json"
-  start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
-  PORT=$(free_port)
-  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
-  TOKEN=$(dd desktop joinToken | tail -n 1)
-  dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
-  dd laptop setPeerConfig --role worker --id laptop --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
-  wait_for 10 peer_is laptop vps online
+  cluster_with_vps_config '"jobs": {"max_output_bytes": 131072, "max_total_bytes": 300000, "keep": "4s"}'
 
   seq 1 100000 >"$W/lines"  # 588895 bytes
   total=$(stat -c %s "$W/lines")

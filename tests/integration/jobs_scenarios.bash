@@ -44,6 +44,13 @@ scenario_job_basics() {
   [ "$(job_field laptop "$id" exit_code)" = 3 ]
   # Without --peer: every online member's jobs.
   dd desktop listJobs | grep -q "^$id "
+  # A command line with control characters cannot break the table or reach the terminal.
+  evil=$(dd laptop execOnPeer --peer vps --directory "$W" --detach -- printf "$(printf 'a\nb\033[31mred')" | tail -n 1)
+  dd laptop waitJob "$evil"
+  run dd desktop listJobs --peer vps
+  [ "$(echo "$output" | grep -c "^$evil ")" -eq 1 ]
+  [[ "$output" != *$'\033'* ]]
+  [[ "$output" == *'a\nb\x1b[31mred'* ]]
   run dd desktop listJobs --peer nosuch
   [ "$status" -eq 255 ]
   [[ "$output" == *"Peer not found: nosuch"* ]]

@@ -71,8 +71,29 @@ std::string human_duration(long long seconds) {
   return std::to_string(seconds / 86400) + "d" + std::to_string(seconds / 3600 % 24) + "h";
 }
 
+// A table cell shows text from other machines (a command line, a directory): control characters
+// are escaped, so a cell can neither break the table nor drive the terminal.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 std::string text_or(const nlohmann::json& v, const std::string& fallback = "-") {
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return printable(v.get<std::string>());
   if (v.is_number()) return v.dump();
   return fallback;
 }

@@ -63,6 +63,34 @@ void keep_watchdog_alive(asio::steady_timer& timer, const SystemdLink& systemd,
   });
 }
 
+// Ready once the loop runs: the socket is listening and the plugins are loaded (Type=notify);
+// then keep-alives from the loop itself, so a hung loop is restarted by systemd.
+void tell_systemd_once_serving(asio::io_context& io, asio::steady_timer& watchdog,
+                               const SystemdLink& systemd,
+                               const std::shared_ptr<spdlog::logger>& log,
+                               const std::filesystem::path& socket) {
+  asio::post(io, [&systemd, log, socket] {
+    if (systemd.notify(fmt::format("READY=1\nSTATUS=serving on {}", socket.string())))
+      log->debug("told systemd we are ready ({})", systemd.notify_socket());
+  });
+  if (const auto interval = systemd.watchdog_interval()) {
+    log->info("systemd watchdog: keep-alive every {} ms", interval->count() / 1000);
+    keep_watchdog_alive(watchdog, systemd, *interval);
+  }
+}
+
+// Backstop: an exception escaping a handler is a bug, but it must not take every client down.
+void run_until_stopped(asio::io_context& io, const std::shared_ptr<spdlog::logger>& log) {
+  while (true) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      log->critical("unexpected exception in the event loop (bug): {}", e.what());
+    }
+  }
+}
+
 }  // namespace
 
 int run_daemon(const DaemonConfig& config) {
@@ -92,16 +120,8 @@ int run_daemon(const DaemonConfig& config) {
   server.listen(config.socket);
   peers.start();
 
-  // Ready once the loop runs: the socket is listening and the plugins are loaded (Type=notify).
-  asio::post(io, [&] {
-    if (systemd.notify(fmt::format("READY=1\nSTATUS=serving on {}", config.socket.string())))
-      log->debug("told systemd we are ready ({})", systemd.notify_socket());
-  });
   asio::steady_timer watchdog(io);
-  if (const auto interval = systemd.watchdog_interval()) {
-    log->info("systemd watchdog: keep-alive every {} ms", interval->count() / 1000);
-    keep_watchdog_alive(watchdog, systemd, *interval);
-  }
+  tell_systemd_once_serving(io, watchdog, systemd, log, config.socket);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
@@ -117,15 +137,7 @@ int run_daemon(const DaemonConfig& config) {
     wait_for_requests(io, drain, std::chrono::steady_clock::now() + kShutdownGrace, log);
   });
 
-  // Backstop: an exception escaping a handler is a bug, but it must not take every client down.
-  while (true) {
-    try {
-      io.run();
-      break;
-    } catch (const std::exception& e) {
-      log->critical("unexpected exception in the event loop (bug): {}", e.what());
-    }
-  }
+  run_until_stopped(io, log);
   log->info("automatelinux-daemon stopped");
   log->flush();
   return 0;

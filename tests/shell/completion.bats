@@ -32,8 +32,10 @@ complete_words() {
   [ "$output" = "execOnPeer" ]
   run complete_words "$sock" d ""
   [[ "$output" == *getPeerStatus* && "$output" == *listPlugins* && "$output" == *gitOnPeer* ]]
-  run complete_words "$sock" d execOnPeer --d
+  run complete_words "$sock" d execOnPeer --di
   [ "$output" = "--directory" ]
+  run complete_words "$sock" d execOnPeer --d
+  [ "$(echo "$output" | sort | tr '\n' ' ')" = "--detach --directory " ]
   run complete_words "$sock" d execOnPeer --peer ""
   [ "$(echo "$output" | sort | tr '\n' ' ')" = "all desktop laptop vps " ]
   run complete_words "$sock" d gitOnPeer --peer v

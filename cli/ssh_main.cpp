@@ -22,12 +22,12 @@ extern char** environ;
 namespace {
 
 constexpr const char* kDefaultSocket = "/run/automatelinux/automatelinux-daemon.sock";
-// OpenSSH's option table (ssh.c): flags, and options that take a value.
-constexpr const char* kFlags = "46AaCfGgKkMNnqsTtVvXxYy";
+// OpenSSH's option table (ssh.c): flags (sshfs still passes -2), and options that take a value.
+constexpr const char* kFlags = "1246AaCfGgKkMNnqsTtVvXxYy";  // -1, -2: obsolete, still accepted
 constexpr const char* kWithValue = "BbcDEeFIiJLlmOoPpQRSWw";
 
 constexpr const char* kUsage =
-    "usage: d-ssh [-46AaCfGgKkMNnqsTtVvXxYy] [-B bind_interface] [-b bind_address]\n"
+    "usage: d-ssh [-1246AaCfGgKkMNnqsTtVvXxYy] [-B bind_interface] [-b bind_address]\n"
     "           [-c cipher_spec] [-D port] [-E log_file] [-e escape_char] [-F configfile]\n"
     "           [-I pkcs11] [-i identity_file] [-J destination] [-L address]\n"
     "           [-l login_name] [-m mac_spec] [-O ctl_cmd] [-o option] [-P tag] [-p port]\n"

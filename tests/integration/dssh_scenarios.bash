@@ -37,7 +37,7 @@ dssh_scenario_git() {
   # clone, with the packet trace to see protocol v2 negotiated through GIT_PROTOCOL (SendEnv).
   GIT_TRACE_PACKET="$W/trace" with_dssh "$from" env GIT_SSH_COMMAND=d-ssh \
     git -c protocol.version=2 clone -q "$to:$W/origin.git" "$W/clone"
-  grep -q "git< version 2" "$W/trace"
+  grep -q "< version 2" "$W/trace"
   cmp "$W/seed/blob.bin" "$W/clone/blob.bin"
   # push a change back (core.sshCommand), then fetch it into the seed.
   dssh_git -C "$W/clone" config core.sshCommand d-ssh
@@ -47,7 +47,7 @@ dssh_scenario_git() {
   with_dssh "$from" dssh_git -C "$W/clone" push -q origin HEAD:main
   [ "$(git -C "$W/origin.git" log -1 --format=%s main)" = "second" ]
   dssh_git -C "$W/seed" remote add vps "$to:$W/origin.git"
-  with_dssh "$from" env GIT_SSH_COMMAND=d-ssh dssh_git -C "$W/seed" fetch -q vps
+  GIT_SSH_COMMAND=d-ssh with_dssh "$from" dssh_git -C "$W/seed" fetch -q vps
   [ "$(git -C "$W/seed" log -1 --format=%s vps/main)" = "second" ]
 }
 
@@ -62,7 +62,7 @@ dssh_scenario_rsync() {
   cmp "$W/src/big.bin" "$W/dst/big.bin"
   cmp "$W/src/sub/small.txt" "$W/dst/sub/small.txt"
   # A few bytes in the middle of the big file: only a small delta may travel.
-  printf 'CHANGED' | dd of="$W/src/big.bin" bs=1 seek=15000000 conv=notrunc status=none
+  printf 'CHANGED' | command dd of="$W/src/big.bin" bs=1 seek=15000000 conv=notrunc status=none
   with_dssh "$from" rsync -a --no-whole-file --stats -e d-ssh "$W/src/" "$to:$W/dst/" >"$W/stats"
   cmp "$W/src/big.bin" "$W/dst/big.bin"
   local literal

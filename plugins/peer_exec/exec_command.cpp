@@ -186,7 +186,8 @@ void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invoc
   for (const char* option : {"env", "subsystem"})
     if (call.has(option)) return sdk::fail(stream, std::string("--") + option + " is for --login");
   if (!call.has("directory"))
-    return sdk::fail(stream, "the option '--directory' is required but missing");
+    return sdk::fail(stream,
+                     "the option 'directory' is required but missing (see 'd help execOnPeer')");
   const auto& peer = call.get<std::string>("peer");
   const auto& directory = call.get<std::string>("directory");
   const bool has_command = call.has("command");

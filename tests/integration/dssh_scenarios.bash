@@ -146,6 +146,39 @@ dssh_scenario_basics() {
     -o "SetEnv AL_SET=set-value" -T -- "$to" 'echo $AL_SENT $AL_SET'
   [ "$status" -eq 0 ]
   [ "$output" = "sent-value set-value" ]
+  # -o RemoteCommand= when no command is given; -s with an unknown subsystem fails (255).
+  run dssh "$from" -o "RemoteCommand=echo from-config" "$to"
+  [ "$status" -eq 0 ]
+  [ "$output" = "from-config" ]
+  run dssh "$from" "$to" -s no-such-subsystem
+  [ "$status" -eq 255 ]
+  [[ "$output" == *"unknown subsystem"* ]]
+  # Terminals, with ssh's rules: -t without a terminal on stdin is refused with ssh's notice
+  # (not with -q); -tt forces one, which this daemon cannot give: said, then run without.
+  run --separate-stderr dssh "$from" -t "$to" 'echo ran; [ -t 0 ] || echo no-tty' </dev/null
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'ran\nno-tty')" ]
+  [[ "$stderr" == "Pseudo-terminal will not be allocated because stdin is not a terminal."* ]]
+  run --separate-stderr dssh "$from" -q -t "$to" true </dev/null
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  run --separate-stderr dssh "$from" -tt "$to" 'echo ran' </dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == ran* ]]  # a terminal, where there is one, ends the line with \r\n
+  if dd "$from" help execOnPeer | grep -q -- --tty; then
+    [ -z "$stderr" ]
+  else
+    [ "$stderr" = "d-ssh: this daemon offers no terminals (execOnPeer --tty); running without one" ]
+  fi
+  # -N runs nothing and waits until told to stop.
+  AUTOMATELINUX_SOCKET=$BATS_TEST_TMPDIR/$from/sock "$DSSH" -N "$to" &
+  local waiting=$!
+  sleep 0.3
+  kill -0 "$waiting"
+  kill -TERM "$waiting"
+  local n_status=0
+  wait "$waiting" || n_status=$?
+  [ "$n_status" -eq 0 ]
   # -G: a minimal OpenSSH-style configuration, without the daemon.
   run env AUTOMATELINUX_SOCKET=/nonexistent "$DSSH" -G -p 2200 someone@"$to"
   [ "$status" -eq 0 ]

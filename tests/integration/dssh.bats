@@ -71,6 +71,8 @@ teardown() {
   [ "${lines[1]}" = "$home" ]
   [ "${lines[2]}" = "$home $TEST_USER $TEST_USER" ]
   [ "$(stat -c %U "$home/made-here")" = "$TEST_USER" ]
+  # The executing daemon's audit line says whom it ran as.
+  grep "decision=ran" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "command=\[exec user=$TEST_USER "
   # -l does the same; supplementary groups come from initgroups.
   run dssh laptop -l "$TEST_USER" vps 'id -u'
   [ "$output" = "$(id -u "$TEST_USER")" ]

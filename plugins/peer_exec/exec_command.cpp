@@ -66,7 +66,8 @@ bool valid_job_name(const std::string& name) {
 void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call,
                nlohmann::json header, std::string body) {
   const auto& peer = call.get<std::string>("peer");
-  for (const char* option : {"json", "group", "skip-offline", "fanout"})
+  // "user" included: the job services run jobs as the host's default user only.
+  for (const char* option : {"json", "group", "skip-offline", "fanout", "user"})
     if (call.has(option))
       return sdk::fail(stream, std::string("--detach cannot be combined with --") + option);
   if (peer == "all" || peer.find(',') != std::string::npos)

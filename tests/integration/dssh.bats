@@ -90,6 +90,14 @@ teardown() {
   [ "$status" -eq 255 ]
   [[ "$stderr" == *"No such user on vps: no-such-user-x"* ]]
   grep "decision=refused" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "User .*daemon.* is not allowed"
+  # execOnPeer --user: the same choice and the same policy for a plain command.
+  run dd laptop execOnPeer --peer vps --user "$TEST_USER" --directory / --command 'id -un; echo $HOME'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '%s\n%s' "$TEST_USER" "$home")" ]
+  run dd laptop execOnPeer --peer vps --user daemon --directory / --command true
+  [ "$status" -eq 255 ]
+  run dd laptop execOnPeer --peer vps --user "$TEST_USER" --detach --directory / --command true
+  [ "$status" -eq 255 ]
   # The daemon's own user (root) stays allowed.
   run dssh laptop root@vps 'id -un'
   [ "$output" = root ]

@@ -136,6 +136,14 @@ dssh_scenario_basics() {
   run bash -c "printf 'in-data' | AUTOMATELINUX_SOCKET=$BATS_TEST_TMPDIR/$from/sock $DSSH $to 'cat; echo; echo eof-seen; for i in 1 2 3; do echo \$i; sleep 0.2; done'"
   [ "$status" -eq 0 ]
   [ "$output" = "$(printf 'in-data\neof-seen\n1\n2\n3')" ]
+  # No command: the user's shell as a login shell, reading its commands from stdin.
+  run bash -c "printf 'echo from-stdin; pwd\n' | AUTOMATELINUX_SOCKET=$BATS_TEST_TMPDIR/$from/sock $DSSH $to"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'from-stdin\n%s' "$home")" ]
+  if [ "$(getent passwd "$(id -un)" | cut -d: -f7)" = /bin/bash ]; then
+    run bash -c "echo 'shopt -q login_shell && echo login' | AUTOMATELINUX_SOCKET=$BATS_TEST_TMPDIR/$from/sock $DSSH $to"
+    [ "$output" = login ]
+  fi
   # -n: no stdin at all.
   run bash -c "echo nope | AUTOMATELINUX_SOCKET=$BATS_TEST_TMPDIR/$from/sock $DSSH -n $to cat"
   [ "$status" -eq 0 ]

@@ -54,7 +54,8 @@ void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json
       if (subsystem != "sftp")
         return sdk::fail(stream, "subsystem request failed on " + self + ": unknown subsystem '" +
                                      subsystem + "'");
-      spawn_request.argv = {policy_.sftp_server};
+      // As sshd: by the user's shell, so an account whose shell refuses logins gets no sftp.
+      spawn_request.argv = {shell, "-c", policy_.sftp_server};
     } else if (parts[0].empty()) {
       spawn_request.argv = {shell, "-l"};
     } else {

@@ -90,6 +90,14 @@ teardown() {
   [ "$status" -eq 255 ]
   [[ "$stderr" == *"No such user on vps: no-such-user-x"* ]]
   grep "decision=refused" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "User .*daemon.* is not allowed"
+  # Without user@, the caller's login name, which laptop's daemon takes from the socket.
+  local dir=$BATS_TEST_TMPDIR/laptop
+  while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done  # bats' dirs are 0700
+  chmod 666 "$BATS_TEST_TMPDIR/laptop/sock"
+  run runuser -u "$TEST_USER" -- env AUTOMATELINUX_SOCKET="$BATS_TEST_TMPDIR/laptop/sock" \
+    "$DSSH" vps 'id -un; pwd'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '%s\n%s' "$TEST_USER" "$home")" ]
   # execOnPeer --user: the same choice and the same policy for a plain command.
   run dd laptop execOnPeer --peer vps --user "$TEST_USER" --directory / --command 'id -un; echo $HOME'
   [ "$status" -eq 0 ]

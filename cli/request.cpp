@@ -207,6 +207,8 @@ void set_program_name(const char* name) {
 
 std::optional<std::string> query(const std::string& socket_path,
                                  const std::vector<std::string>& argv) {
+  // The daemon may close as soon as it has answered: a late credit must not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
   const int fd = connect_to_daemon(socket_path);
   if (fd < 0) return std::nullopt;
   std::optional<std::string> answer;
@@ -234,8 +236,9 @@ std::optional<std::string> query(const std::string& socket_path,
         }
       }
       if (received > 0 && !done) {
+        // A failed send is not fatal: the answer may be complete and the daemon gone already.
         const std::string credit = wire::encode({{"t", wire::msg::kCredit}, {"n", received}}, {});
-        if (write_all(fd, credit.data(), credit.size()) != 0) break;
+        write_all(fd, credit.data(), credit.size());
       }
     }
   } catch (const std::exception&) {

@@ -20,6 +20,7 @@ namespace automatelinux::cli {
 namespace {
 
 int signal_pipe[2] = {-1, -1};
+const char* program_name = "d";
 
 void on_signal(int signal) {
   const int saved = errno;
@@ -29,7 +30,7 @@ void on_signal(int signal) {
 }
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "d: %s\n", message.c_str());
+  std::fprintf(stderr, "%s: %s\n", program_name, message.c_str());
   return kExitFailure;
 }
 
@@ -154,7 +155,7 @@ class Request {
       if (code == kExitFailure) {
         std::string reason = frame.body.empty() ? "the request failed" : frame.body;
         if (reason.back() == '\n') reason.pop_back();
-        std::fprintf(stderr, "d: %s\n", reason.c_str());
+        std::fprintf(stderr, "%s: %s\n", program_name, reason.c_str());
       }
       return code;
     }
@@ -198,6 +199,53 @@ bool daemon_reachable(const std::string& socket_path) {
   if (fd < 0) return false;
   ::close(fd);
   return true;
+}
+
+void set_program_name(const char* name) {
+  program_name = name;
+}
+
+std::optional<std::string> query(const std::string& socket_path,
+                                 const std::vector<std::string>& argv) {
+  // The daemon may close as soon as it has answered: a late credit must not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
+  const int fd = connect_to_daemon(socket_path);
+  if (fd < 0) return std::nullopt;
+  std::optional<std::string> answer;
+  std::string out;
+  try {
+    std::string frames = wire::encode({{"t", wire::msg::kRun}}, wire::join_nul(argv));
+    frames += wire::encode({{"t", wire::msg::kEof}, {"ch", 0}}, {});
+    wire::Decoder decoder;
+    static char buffer[64 * 1024];
+    bool done = write_all(fd, frames.data(), frames.size()) != 0;
+    while (!done) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      decoder.feed(buffer, static_cast<std::size_t>(n));
+      std::size_t received = 0;
+      while (auto frame = decoder.next()) {
+        if (frame->type() == wire::msg::kData && frame->header.value("ch", 1) == 1) {
+          out += frame->body;
+          received += frame->body.size();
+        } else if (frame->type() == wire::msg::kExit) {
+          if (frame->header.value("code", kExitFailure) == 0) answer = out;
+          done = true;
+          break;
+        }
+      }
+      if (received > 0 && !done) {
+        // A failed send is not fatal: the answer may be complete and the daemon gone already.
+        const std::string credit = wire::encode({{"t", wire::msg::kCredit}, {"n", received}}, {});
+        write_all(fd, credit.data(), credit.size());
+      }
+    }
+  } catch (const std::exception&) {
+    answer.reset();
+  }
+  ::close(fd);
+  return answer;
 }
 
 int run_request(const std::string& socket_path, const std::vector<std::string>& argv) {

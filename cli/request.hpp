@@ -2,6 +2,7 @@
 // and signals until the daemon reports the exit status.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,5 +17,13 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
 
 // True when something accepts connections on the daemon's socket.
 bool daemon_reachable(const std::string& socket_path);
+
+// The name our own one-line failures start with ("d", or "d-ssh").
+void set_program_name(const char* name);
+
+// Runs a request with no input and returns what it printed on stdout when it exited 0 (for
+// short answers such as `help execOnPeer`); nothing otherwise, without printing anything.
+std::optional<std::string> query(const std::string& socket_path,
+                                 const std::vector<std::string>& argv);
 
 }  // namespace automatelinux::cli

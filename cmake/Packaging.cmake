@@ -26,6 +26,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Not found by dpkg-shlibdeps: git (gitOnPeer), adduser (postinst's addgroup),
 # init-system-helpers (deb-systemd-helper, deb-systemd-invoke).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "git, adduser, init-system-helpers (>= 1.52)")
+# d-ssh -s sftp runs the host's sftp-server (scp, sftp, sshfs over d-ssh).
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-sftp-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/debian/postinst
     ${PROJECT_SOURCE_DIR}/packaging/debian/prerm

@@ -6,7 +6,10 @@ AL_PACKAGES=(g++ cmake ninja-build pkg-config ccache
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libgtest-dev
   bats jq python3 git iproute2 openssl procps clang libclang-rt-14-dev dpkg-dev file pmccabe
-  go-md2man lintian man-db systemd)
+  go-md2man lintian man-db systemd
+  openssh-client openssh-sftp-server rsync)
+# d-ssh's tests mount with sshfs where the fuse device exists (they skip it elsewhere).
+[ -c /dev/fuse ] && AL_PACKAGES+=(sshfs)
 
 # Installs missing Debian packages when root; otherwise prints the exact command and fails.
 ensure_packages() {

@@ -228,7 +228,13 @@ void StreamRouter::serve_locally(const SessionPtr& session, std::uint64_t sid,
   });
   auto stream = std::make_shared<ServingStream>(io_, log_, transport, sdk::Requester{from, -1},
                                                 wire::string_field(frame.header, "rid", ""));
-  stream->set_subject(type + " " + printable_command(wire::split_nul(frame.body)));
+  // Who it runs as, when the request names a user (d-ssh's user@): part of what was asked.
+  std::string as_user;
+  if (const auto req = frame.header.find("req"); req != frame.header.end() && req->is_object() &&
+                                                 req->contains("user") &&
+                                                 (*req)["user"].is_string())
+    as_user = "user=" + printable_command({(*req)["user"].get<std::string>()}) + " ";
+  stream->set_subject(type + " " + as_user + printable_command(wire::split_nul(frame.body)));
   routes_[session.get()].served[sid] = stream;
   start_service(stream, *service, type, frame);
 }

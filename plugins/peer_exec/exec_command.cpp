@@ -2,8 +2,10 @@
 // stdin/stdout/stderr and cancellation between the local request and the remote one.
 #include "exec_command.hpp"
 
+#include <pwd.h>
 #include <algorithm>
 #include <cctype>
+
 #include <map>
 #include <stdexcept>
 
@@ -14,7 +16,6 @@
 namespace automatelinux::peer_exec {
 namespace po = boost::program_options;
 namespace {
-
 
 // `--peer vps,laptop` or `--peer all`: the peers to fan out to, in order and without
 // duplicates; throws std::invalid_argument with a one-line reason.
@@ -65,7 +66,8 @@ bool valid_job_name(const std::string& name) {
 void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call,
                nlohmann::json header, std::string body) {
   const auto& peer = call.get<std::string>("peer");
-  for (const char* option : {"json", "group", "skip-offline", "fanout"})
+  // "user" included: the job services run jobs as the host's default user only.
+  for (const char* option : {"json", "group", "skip-offline", "fanout", "user"})
     if (call.has(option))
       return sdk::fail(stream, std::string("--detach cannot be combined with --") + option);
   if (peer == "all" || peer.find(',') != std::string::npos)
@@ -87,7 +89,106 @@ void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::I
   relay_to_peer(host, stream, peer, jobs::kStartJob, std::move(header), std::move(body), false);
 }
 
+// The IP part of a listPeers address ("10.0.0.1:3600", "[::1]:3600", "10.0.0.1").
+std::string address_host(const std::string& address) {
+  if (!address.empty() && address.front() == '[') {
+    const auto end = address.find(']');
+    return end == std::string::npos ? address : address.substr(1, end - 1);
+  }
+  const auto colon = address.find(':');
+  if (colon != std::string::npos && address.find(':', colon + 1) == std::string::npos)
+    return address.substr(0, colon);
+  return address;
+}
+
+// d-ssh's HOST: a peer id, else the address of exactly one peer as listPeers shows it. Unknown
+// names stay as they are (the request then fails with "Peer not found: HOST").
+std::string resolve_host(sdk::Host& host, const std::string& name) {
+  const auto peers = host.peers().peers();
+  for (const auto& p : peers)
+    if (p.id == name) return name;
+  std::vector<std::string> matches;
+  for (const auto& p : peers)
+    if (!p.address.empty() && (p.address == name || address_host(p.address) == name))
+      matches.push_back(p.id);
+  if (matches.size() > 1) {
+    std::string ids;
+    for (const auto& id : matches) ids += (ids.empty() ? "" : ", ") + id;
+    throw std::invalid_argument("Ambiguous host " + name + ": it is the address of " + ids);
+  }
+  return matches.empty() ? name : matches.front();
+}
+
+bool valid_environment_entry(const std::string& entry) {
+  const auto eq = entry.find('=');
+  if (eq == std::string::npos || eq == 0 || std::isdigit(static_cast<unsigned char>(entry[0])))
+    return false;
+  return std::all_of(entry.begin(), entry.begin() + static_cast<std::ptrdiff_t>(eq), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// `execOnPeer --login` (what d-ssh sends): an ssh session as sshd runs one — the command line
+// (none: a login shell) by the user's shell, in the user's home, as USER (default: the caller's
+// login name), with the environment entries it was given.
+void login_on_peer(sdk::Host& host, const sdk::ServedStreamPtr& stream,
+                   const sdk::Invocation& call) {
+  for (const char* option :
+       {"directory", "detach", "name", "json", "group", "skip-offline", "fanout"})
+    if (call.has(option))
+      return sdk::fail(stream, std::string("--login cannot be combined with --") + option);
+  if (!call.positional.empty())
+    return sdk::fail(stream, "--login takes its command line as --command CMD");
+  std::string peer;
+  try {
+    peer = resolve_host(host, call.get<std::string>("peer"));
+  } catch (const std::invalid_argument& e) {
+    return sdk::fail(stream, e.what());
+  }
+  if (peer.empty()) return sdk::fail(stream, "--peer must not be empty");
+  nlohmann::json header = {{"mode", "login"}};
+  if (call.has("user")) {
+    header["user"] = call.get<std::string>("user");
+  } else {
+    const int uid = stream->requester().uid;
+    const passwd* caller = uid >= 0 ? ::getpwuid(static_cast<uid_t>(uid)) : nullptr;
+    if (caller == nullptr)
+      return sdk::fail(stream, "cannot tell the caller's login name (uid " + std::to_string(uid) +
+                                   "); give --user");
+    header["user"] = caller->pw_name;
+  }
+  if (call.has("subsystem")) {
+    if (call.has("command")) return sdk::fail(stream, "use either --subsystem or --command");
+    header["subsystem"] = call.get<std::string>("subsystem");
+  }
+  if (call.has("timeout")) {
+    const auto& text = call.get<std::string>("timeout");
+    const auto timeout = sdk::parse_duration(text);
+    if (!timeout || timeout->count() <= 0)
+      return sdk::fail(stream, "invalid --timeout '" + text + "'");
+    header["timeout_ms"] = timeout->count();
+  }
+  std::vector<std::string> body_parts{call.has("command") ? call.get<std::string>("command") : ""};
+  if (call.has("env")) {
+    for (const auto& entry : call.get<std::vector<std::string>>("env")) {
+      if (!valid_environment_entry(entry))
+        return sdk::fail(stream, "invalid --env '" + entry + "' (use NAME=VALUE)");
+      body_parts.push_back(entry);
+    }
+  }
+  if (const auto self = host.peers().local().id; self && *self == peer)
+    return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
+  relay_to_peer(host, stream, peer, "exec", header, sdk::join_nul(body_parts),
+                !call.has("no-stdin"));
+}
+
 void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
+  if (call.has("login")) return login_on_peer(host, stream, call);
+  for (const char* option : {"env", "subsystem"})
+    if (call.has(option)) return sdk::fail(stream, std::string("--") + option + " is for --login");
+  if (!call.has("directory"))
+    return sdk::fail(stream,
+                     "the option 'directory' is required but missing (see 'd help execOnPeer')");
   const auto& peer = call.get<std::string>("peer");
   const auto& directory = call.get<std::string>("directory");
   const bool has_command = call.has("command");
@@ -99,6 +200,7 @@ void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invoc
   if (peer.empty()) return sdk::fail(stream, "--peer must not be empty");
   if (directory.empty()) return sdk::fail(stream, "--directory must not be empty");
   nlohmann::json header = {{"mode", has_command ? "shell" : "argv"}};
+  if (call.has("user")) header["user"] = call.get<std::string>("user");
   if (call.has("timeout")) {
     const auto& text = call.get<std::string>("timeout");
     const auto timeout = sdk::parse_duration(text);
@@ -160,12 +262,14 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
   spec.usage =
       "--peer ID[,ID...]|all --directory DIR (--command CMD | -- PROG ARGS...) "
       "[--timeout DURATION] [--no-stdin] [--json | --group] [--skip-offline] [--fanout N] "
-      "[--detach [--name NAME]]";
+      "[--detach [--name NAME]] [--user USER]\n"
+      "       --peer ID|ADDRESS --login [--user USER] [--command CMD | --subsystem NAME] "
+      "[--env NAME=VALUE]... (an ssh session, as d-ssh sends it)";
   spec.options.add_options()("peer", po::value<std::string>()->required(),
                              "the peer to run on; a comma-separated list or 'all' for several")(
-      "directory", po::value<std::string>()->required(),
-      "absolute directory to run in (entered with chdir)")("command", po::value<std::string>(),
-                                                           "command line for /bin/sh -c")(
+      "directory", po::value<std::string>(),
+      "absolute directory to run in (entered with chdir); required unless --login")(
+      "command", po::value<std::string>(), "command line for /bin/sh -c")(
       "timeout", po::value<std::string>(), "kill the command after this long (1.5, 30s, 10m, 24h)")(
       "no-stdin,n", "do not forward stdin (like ssh -n)")(
       "json", "print one JSON record per peer when it ends instead of its output")(
@@ -173,7 +277,16 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
       "skip-offline", "several peers: leave out peers known to be offline")(
       "fanout", po::value<int>(), "several peers: how many run at once (default 32)")(
       "detach", "start the command as a durable job and print its id (see listJobs)")(
-      "name", po::value<std::string>(), "with --detach: the job's name (one running at a time)");
+      "name", po::value<std::string>(), "with --detach: the job's name (one running at a time)")(
+      "user", po::value<std::string>(),
+      "run as this user on the peer (its exec.allowed_users decides; see d-ssh)")(
+      "login",
+      "an ssh session as sshd runs it: the command (none: a login shell) by the user's shell "
+      "in the user's home, with the user's environment; the user defaults to the caller's "
+      "login name (what d-ssh sends)")(
+      "env", po::value<std::vector<std::string>>()->composing(),
+      "with --login: set NAME=VALUE in the command's environment (ssh's SendEnv/SetEnv)")(
+      "subsystem", po::value<std::string>(), "with --login: run a subsystem (sftp)");
   spec.positional_label = "PROG ARGS...";
   spec.handler = [&host](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -91,6 +92,14 @@ ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
     if (!section["run_as"].is_string()) throw std::runtime_error("exec.run_as must be a user name");
     policy.run_as = section["run_as"].get<std::string>();
   }
+  if (section.contains("allowed_users"))
+    policy.allowed_users = string_list(section, "allowed_users");
+  if (section.contains("sftp_server")) {
+    const auto& v = section["sftp_server"];
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().front() != '/')
+      throw std::runtime_error("exec.sftp_server must be an absolute path");
+    policy.sftp_server = v.get<std::string>();
+  }
   if (section.contains("default_timeout")) {
     const auto& v = section["default_timeout"];
     const auto parsed = v.is_string() ? sdk::parse_duration(v.get<std::string>()) : std::nullopt;
@@ -119,6 +128,25 @@ std::string ExecPolicy::check_peer(const std::string& peer) const {
   for (const auto& allowed : *allowed_peers)
     if (allowed == peer) return {};
   return "peer '" + peer + "' may not run commands here";
+}
+
+std::string ExecPolicy::default_user() const {
+  if (run_as) return *run_as;
+  const passwd* user = ::getpwuid(::geteuid());
+  return user != nullptr ? user->pw_name : std::string();
+}
+
+std::string ExecPolicy::check_user(const std::string& user, const std::string& self) const {
+  if (user.empty() || ::getpwnam(user.c_str()) == nullptr)
+    return "No such user on " + self + ": " + user;
+  if (user == default_user()) return {};
+  if (!allowed_users) {
+    if (!run_as) return {};
+  } else {
+    for (const auto& allowed : *allowed_users)
+      if (allowed == user) return {};
+  }
+  return "User '" + user + "' is not allowed on " + self + " (exec.allowed_users)";
 }
 
 OpenDirectory ExecPolicy::open_directory(const std::string& directory,

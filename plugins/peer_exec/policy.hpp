@@ -23,6 +23,11 @@ struct ExecPolicy {
   std::optional<std::vector<std::string>> allowed_peers;  // unset: every cluster member
   std::vector<std::string> allowed_roots{"/"};            // realpath'ed at load
   std::optional<std::string> run_as;                      // user name; unset: the daemon's user
+  // Users a request may name (d-ssh's user@): unset means any existing user when run_as is unset,
+  // else only run_as. The default user (run_as, or the daemon's user) is always allowed.
+  std::optional<std::vector<std::string>> allowed_users;
+  // What `d-ssh -s sftp` runs.
+  std::string sftp_server = "/usr/lib/openssh/sftp-server";
   std::size_t max_concurrent = 256;
   std::optional<std::chrono::milliseconds> default_timeout;  // when the request sets none
   // How a request's processes are tracked so that a timeout or cancel ends all of them:
@@ -34,6 +39,10 @@ struct ExecPolicy {
 
   // Empty when allowed, else the one-line reason.
   std::string check_peer(const std::string& peer) const;
+  // The user a command runs as when a request names none: run_as, else the daemon's user.
+  std::string default_user() const;
+  // Empty when a request may run as `user` (which must exist), else the one-line reason.
+  std::string check_user(const std::string& user, const std::string& self) const;
   // Resolves `directory` (absolute, existing, a directory, inside a root after realpath) and opens
   // what was checked, so that the command enters exactly that directory (by fchdir) even if the
   // path is changed afterwards. Throws std::runtime_error with the reason.

@@ -26,13 +26,13 @@ start_installed_daemon() {
 }
 
 @test "install layout matches the contract" {
-  for f in bin/d bin/automatelinux-daemon \
+  for f in bin/d bin/d-ssh bin/automatelinux-daemon \
            "$LIBDIR/automatelinux/plugins/peer_exec.so" "$LIBDIR/automatelinux/plugins/git.so" \
            "$LIBDIR/automatelinux/plugins/peer_config.so" "$LIBDIR/automatelinux/job-supervisor" \
            include/automatelinux/sdk/sdk.hpp include/automatelinux/sdk/stream.hpp \
            "$LIBDIR/cmake/AutomateLinuxSDK/AutomateLinuxSDKConfig.cmake" \
            share/automatelinux/shell/sshgit.sh share/bash-completion/completions/d \
-           lib/systemd/system/automatelinux-daemon.service share/man/man1/d.1.gz \
+           lib/systemd/system/automatelinux-daemon.service share/man/man1/d.1.gz share/man/man1/d-ssh.1.gz \
            share/man/man8/automatelinux-daemon.8.gz share/man/man5/automatelinux-daemon.json.5.gz; do
     [ -e "$P/$f" ] || { echo "missing $f"; false; }
   done
@@ -50,6 +50,14 @@ start_installed_daemon() {
 @test "the d binary links neither Boost.DLL nor any plugin" {
   run ldd "$P/bin/d"
   [[ "$output" != *boost* && "$output" != *spdlog* ]]
+  run ldd "$P/bin/d-ssh"
+  [[ "$output" != *boost* && "$output" != *spdlog* ]]
+}
+
+@test "the installed d-ssh answers -G without a daemon" {
+  run env AUTOMATELINUX_SOCKET=/nonexistent "$P/bin/d-ssh" -G -l someone vps
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"hostname vps"* && "$output" == *"user someone"* && "$output" == *"port 22"* ]]
 }
 
 @test "an out-of-tree plugin builds against the installed SDK and 'd hello' works" {

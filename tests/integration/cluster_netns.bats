@@ -8,6 +8,7 @@ load cluster_scenarios
 load netns
 load fanout_scenarios
 load jobs_scenarios
+load dssh_scenarios
 
 setup_file() {
   if netns_available; then netns_setup; fi
@@ -29,6 +30,7 @@ setup() {
   mkdir -p "$W"
 }
 teardown() {
+  dssh_cleanup_mounts
   kill_marked_sleeps
   kill_job_supervisors
   stop_all_daemons
@@ -109,3 +111,17 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
 @test "netns: 20 MB of job output reaches two attachers and a replay byte-exact" { scenario_job_bulk_output; }
 @test "netns: a stopping daemon ends its commands with the cascade; its jobs run on" { scenario_job_daemon_stop; }
 @test "netns: a job whose supervisor died while its daemon was down is lost" { scenario_job_timeout_and_lost; }
+
+# d-ssh across the namespace hosts: laptop → vps is relayed through the leader; HOST may be an
+# address as listPeers shows it.
+@test "netns: d-ssh basics, and HOST given as the peer's address" {
+  make_cluster
+  dssh_scenario_basics laptop vps
+  run dssh laptop 10.0.0.1 'cat /proc/net/fib_trie | grep -c 10.0.0.1'
+  [ "$status" -eq 0 ]
+  [ "$output" -ge 1 ]
+}
+@test "netns: git clone/push/fetch over d-ssh, relayed through the leader" { make_cluster; dssh_scenario_git laptop 10.0.0.1; }
+@test "netns: rsync over d-ssh with a small delta and --delete" { make_cluster; dssh_scenario_rsync laptop vps; }
+@test "netns: scp -S d-ssh both ways and sftp -S d-ssh" { make_cluster; dssh_scenario_scp_sftp desktop vps; }
+@test "netns: sshfs over d-ssh" { make_cluster; dssh_scenario_sshfs laptop vps; }

@@ -23,7 +23,7 @@ teardown() {
   local lib
   lib=$(echo "$output" | grep -o '\./usr/lib[^ ]*/automatelinux/plugins/peer_exec.so' | sed 's|/automatelinux/plugins/peer_exec.so||')
   [[ "$lib" == ./usr/lib || "$lib" == ./usr/lib/*-linux-gnu ]]
-  for f in ./usr/bin/d ./usr/bin/automatelinux-daemon \
+  for f in ./usr/bin/d ./usr/bin/d-ssh ./usr/bin/automatelinux-daemon \
            "$lib/automatelinux/plugins/peer_exec.so" "$lib/automatelinux/plugins/git.so" \
            "$lib/automatelinux/plugins/peer_config.so" \
            ./usr/include/automatelinux/sdk/sdk.hpp \
@@ -33,7 +33,7 @@ teardown() {
            ./usr/lib/systemd/system/automatelinux-daemon.service \
            ./usr/share/doc/automatelinux/daemon.example.json \
            ./usr/share/doc/automatelinux/copyright ./usr/share/doc/automatelinux/changelog.gz \
-           ./usr/share/man/man1/d.1.gz ./usr/share/man/man8/automatelinux-daemon.8.gz \
+           ./usr/share/man/man1/d.1.gz ./usr/share/man/man1/d-ssh.1.gz ./usr/share/man/man8/automatelinux-daemon.8.gz \
            ./usr/share/man/man5/automatelinux-daemon.json.5.gz \
            ./usr/share/lintian/overrides/automatelinux; do
     [[ "$output" == *" $f"* ]] || { echo "missing $f"; false; }

@@ -79,6 +79,36 @@ TEST_F(PolicyTest, OnlyListedPeersMayRunCommands) {
   EXPECT_EQ(policy.check_peer("vps"), "peer 'vps' may not run commands here");
 }
 
+// Users that exist on every Debian system: root (uid 0), daemon (1), bin (2).
+TEST_F(PolicyTest, AllowedUsersDefaultToAnyoneUnlessRunAsIsSet) {
+  const auto open = ExecPolicy::from_json(json::object());
+  EXPECT_EQ(open.check_user("daemon", "vps"), "");
+  EXPECT_EQ(open.check_user("no-such-user-x", "vps"), "No such user on vps: no-such-user-x");
+  const auto confined = ExecPolicy::from_json({{"run_as", "daemon"}});
+  EXPECT_EQ(confined.default_user(), "daemon");
+  EXPECT_EQ(confined.check_user("daemon", "vps"), "");
+  EXPECT_EQ(confined.check_user("bin", "vps"),
+            "User 'bin' is not allowed on vps (exec.allowed_users)");
+}
+
+TEST_F(PolicyTest, AllowedUsersListAndEmptyList) {
+  const auto listed = ExecPolicy::from_json({{"allowed_users", {"bin"}}});
+  EXPECT_EQ(listed.check_user("bin", "vps"), "");
+  EXPECT_NE(listed.check_user("daemon", "vps"), "");
+  EXPECT_EQ(listed.check_user(listed.default_user(), "vps"), "");  // the daemon's own user
+  const auto none = ExecPolicy::from_json({{"allowed_users", json::array()}});
+  EXPECT_NE(none.check_user("bin", "vps"), "");
+  EXPECT_EQ(none.check_user(none.default_user(), "vps"), "");
+  EXPECT_NE(error_of([] {
+              ExecPolicy::from_json({{"allowed_users", "bin"}});
+            }).find("allowed_users"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              ExecPolicy::from_json({{"sftp_server", "sftp-server"}});
+            }).find("sftp_server"),
+            std::string::npos);
+}
+
 TEST_F(PolicyTest, RootsAreRealpathed) {
   const auto policy =
       ExecPolicy::from_json({{"allowed_roots", {(dir_ / "root" / "inner").string()}}});

@@ -37,6 +37,7 @@ drive() {
 @test "the remote terminal starts at the local size, follows a resize, is a tty, has TERM (relayed)" {
   make_cluster
   run drive laptop --rows 33 --cols 101 -- execOnPeer --peer vps --directory "$W" -t -- sh <<'EOF'
+expect [$#] 
 raw
 send stty size; tty; echo "term=$TERM"\r
 expect \r\n33 101\r\n
@@ -57,6 +58,8 @@ EOF
 @test "Ctrl-C reaches the remote terminal as a byte: it interrupts sleep and cat, the shell goes on" {
   make_cluster
   run drive desktop -- execOnPeer --peer vps --directory "$W" --tty -- sh <<'EOF'
+expect [$#] 
+raw
 send sleep 30\r
 sleep 0.5
 send \x03
@@ -93,7 +96,8 @@ EOF
   wait_for 5 bash -c "! kill -0 $(cat "$W/remote.pid") 2>/dev/null"
 
   # A ~ that is not at the start of a line, or not followed by '.', goes through.
-  run drive desktop -- execOnPeer --peer vps --directory "$W" -t -- cat <<'EOF'
+  run drive desktop -- execOnPeer --peer vps --directory "$W" -t --command 'echo ready; exec cat' <<'EOF'
+expect ready
 send a~.b\r
 expect a~\.b
 send ~x\r
@@ -106,7 +110,8 @@ EOF
   echo "$output"
   [ "$status" -eq 0 ]
 
-  run drive desktop -- execOnPeer --peer vps --directory "$W" -t -e none -- cat <<'EOF'
+  run drive desktop -- execOnPeer --peer vps --directory "$W" -t -e none --command 'echo ready; exec cat' <<'EOF'
+expect ready
 send ~.\r
 expect ~\.\r\n~\.\r\n
 send \x04

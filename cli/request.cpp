@@ -247,7 +247,7 @@ class Request {
         if (byte == '.') return true;
         if (byte != *escape_) out.push_back(static_cast<char>(*escape_));
         out.push_back(c);
-        at_line_start_ = false;
+        at_line_start_ = byte != *escape_ && (c == '\r' || c == '\n');
         continue;
       }
       if (at_line_start_ && byte == *escape_) {

@@ -40,13 +40,13 @@ drive() {
 expect [$#] 
 raw
 send stty size; tty; echo "term=$TERM"\r
-expect \r\n33 101\r\n
-expect \r\n/dev/pts/[0-9]+\r\n
+expect \n33 101\r\n
+expect /dev/pts/[0-9]+\r\n
 expect term=vt220
 resize 40 120
 sleep 0.5
 send stty size\r
-expect \r\n40 120\r\n
+expect \n40 120\r\n
 send exit 7\r
 exit 7
 EOF
@@ -63,11 +63,13 @@ raw
 send sleep 30\r
 sleep 0.5
 send \x03
+expect \^C\r\n[$#] 
 send echo after-$((1+1))\r
 expect after-2
 send cat\r
 sleep 0.5
 send \x03
+expect \^C\r\n[$#] 
 send echo still-$((3+3))\r
 expect still-6
 send exit\r

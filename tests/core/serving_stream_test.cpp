@@ -113,9 +113,12 @@ TEST_F(ServingStreamTest, WindowSizesReachTheControlReaderAndAreChecked) {
                wire::FrameError);
   EXPECT_THROW(stream_->on_frame(frame({{"t", "winsize"}, {"rows", 70000}, {"cols", 1}})),
                wire::FrameError);
+  // The requester going away ends the control channel (for a handler still running).
+  stream_->on_cancel([](int) {});
   stream_->on_transport_lost();
   run();
   EXPECT_EQ(got.back(), "eof");
+  stream_->finish(sdk::Result::cancelled());
 }
 
 TEST_F(ServingStreamTest, TerminalModeGoesOnlyToALocalRequester) {

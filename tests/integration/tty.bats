@@ -179,3 +179,18 @@ EOF
   [ "$status" -eq 255 ]
   [ "$stderr" = "d: invalid --escape-char 'ab' (one character, ^X, or none)" ]
 }
+
+@test "-t with exec.run_as: the terminal belongs to that user; --timeout and the policy hold" {
+  cluster_with_vps_policy '{"run_as": "nobody", "allowed_roots": ["/usr"]}'
+  run --separate-stderr dd laptop execOnPeer --peer vps --directory /usr -t \
+    --command 'id -un; stat -c %U "$(tty)"' </dev/null
+  [ "$status" -eq 0 ]
+  [ "$output" = $'nobody\r\nnobody\r' ]
+  # The request's timeout ends a terminal command too.
+  run --separate-stderr dd laptop execOnPeer --peer vps --directory /usr -t --timeout 1 \
+    --command 'sleep 30' </dev/null
+  [ "$status" -eq 124 ]
+  run --separate-stderr dd laptop execOnPeer --peer vps --directory /tmp -t --command true </dev/null
+  [ "$status" -eq 255 ]
+  [ "$stderr" = "d: Directory outside the allowed roots on vps: /tmp" ]
+}

@@ -2,15 +2,19 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "wire/frame.hpp"
@@ -29,7 +33,22 @@ void on_signal(int signal) {
   errno = saved;
 }
 
+// Terminal mode: stdin's modes before raw mode, put back on every way out (normal end, error, lost
+// daemon, SIGTERM/SIGHUP — those end the request, and run_request returns through here).
+struct SavedTerminal {
+  bool saved = false;
+  termios modes{};
+} saved_terminal;
+
+void restore_terminal() {
+  if (!saved_terminal.saved) return;
+  ::tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_terminal.modes);
+  saved_terminal.saved = false;
+}
+
+// d's own line in terminal mode starts on a fresh line of a terminal in its normal modes.
 int fail(const std::string& message) {
+  restore_terminal();
   std::fprintf(stderr, "%s: %s\n", program_name, message.c_str());
   return kExitFailure;
 }
@@ -79,12 +98,12 @@ class Request {
   }
 
   int run() {
-    const bool no_input = stdin_has_no_input();
+    no_input_ = stdin_has_no_input();
     static char buffer[256 * 1024];  // several frames per read: fewer wake-ups
     while (true) {
       pollfd fds[3] = {{fd_, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {-1, 0, 0}};
-      const bool want_input = input_credit_ > 0 && !input_done_;
-      if (want_input && no_input) {
+      const bool want_input = input_credit_ > (escape_held_ ? 1u : 0u) && !input_done_;
+      if (want_input && no_input_) {
         input_done_ = true;
         send({{"t", wire::msg::kEof}, {"ch", 0}});
         continue;
@@ -96,16 +115,31 @@ class Request {
       }
       if (fds[1].revents & POLLIN) {
         unsigned char sig = 0;
-        if (::read(signal_pipe[0], &sig, 1) == 1)
-          send({{"t", wire::msg::kCancel}, {"signal", sig}});
+        if (::read(signal_pipe[0], &sig, 1) == 1) {
+          if (sig == SIGWINCH)
+            send_window_size(false);
+          else
+            send({{"t", wire::msg::kCancel}, {"signal", sig}});
+        }
       }
       if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-        const std::size_t want = std::min({input_credit_, sizeof(buffer), wire::kMaxChunk});
+        // In terminal mode a held escape character may go out with the next byte (want_input
+        // leaves room for it).
+        const std::size_t want =
+            std::min({input_credit_ - (escape_held_ ? std::size_t{1} : std::size_t{0}),
+                      sizeof(buffer), wire::kMaxChunk});
         const ssize_t n = ::read(STDIN_FILENO, buffer, want);
         if (n > 0) {
-          input_credit_ -= static_cast<std::size_t>(n);
-          send({{"t", wire::msg::kData}, {"ch", 0}},
-               std::string_view(buffer, static_cast<std::size_t>(n)));
+          std::string_view input(buffer, static_cast<std::size_t>(n));
+          std::string filtered;
+          if (terminal_ && escape_) {
+            if (filter_escapes(input, filtered)) return disconnect();
+            input = filtered;
+          }
+          if (!input.empty()) {
+            input_credit_ -= input.size();
+            send({{"t", wire::msg::kData}, {"ch", 0}}, input);
+          }
         } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
           input_done_ = true;
           send({{"t", wire::msg::kEof}, {"ch", 0}});
@@ -150,7 +184,10 @@ class Request {
       // The command closed one of its outputs; nothing to do for a terminal or pipe we share.
     } else if (type == wire::msg::kCredit) {
       input_credit_ += frame.header.value("n", std::size_t{0});
+    } else if (type == wire::msg::kTty) {
+      enter_terminal_mode(frame);
     } else if (type == wire::msg::kExit) {
+      restore_terminal();
       const int code = frame.header.value("code", kExitFailure);
       if (code == kExitFailure) {
         std::string reason = frame.body.empty() ? "the request failed" : frame.body;
@@ -164,12 +201,84 @@ class Request {
 
   int lost() { return fail("connection to the daemon was lost"); }
 
+  // The daemon runs this request on a terminal (execOnPeer --tty): stdin goes raw (when it is a
+  // terminal) and is forwarded even so, window changes follow, and the escape character works.
+  void enter_terminal_mode(const wire::Frame& frame) {
+    if (terminal_) return;
+    terminal_ = true;
+    no_input_ = false;
+    if (const auto e = frame.header.find("escape");
+        e != frame.header.end() && e->is_number_unsigned() && e->get<unsigned>() < 256)
+      escape_ = static_cast<unsigned char>(e->get<unsigned>());
+    if (::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved_terminal.modes) == 0) {
+      saved_terminal.saved = true;
+      termios raw = saved_terminal.modes;
+      ::cfmakeraw(&raw);
+      ::tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+    } else {
+      escape_.reset();  // as ssh: escapes only when there is a terminal
+    }
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    ::sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(SIGWINCH, &action, nullptr);
+    send_window_size(true);
+  }
+
+  // The local window's size (0 × 0 when stdin is no terminal); the first one names TERM.
+  void send_window_size(bool with_term) {
+    winsize size{};
+    if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) != 0) size = {};
+    nlohmann::json header = {
+        {"t", wire::msg::kWinsize}, {"rows", size.ws_row}, {"cols", size.ws_col}};
+    if (const char* term = std::getenv("TERM"); with_term && term != nullptr && *term != '\0')
+      header["term"] = term;
+    send(header);
+  }
+
+  // ssh's escapes: the escape character right after a newline (or at the start) is held; then
+  // '.' disconnects, the escape character again sends one, anything else sends both. Returns true
+  // for a disconnect.
+  bool filter_escapes(std::string_view input, std::string& out) {
+    for (const char c : input) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (escape_held_) {
+        escape_held_ = false;
+        if (byte == '.') return true;
+        if (byte != *escape_) out.push_back(static_cast<char>(*escape_));
+        out.push_back(c);
+        at_line_start_ = byte != *escape_ && (c == '\r' || c == '\n');
+        continue;
+      }
+      if (at_line_start_ && byte == *escape_) {
+        escape_held_ = true;
+        continue;
+      }
+      out.push_back(c);
+      at_line_start_ = c == '\r' || c == '\n';
+    }
+    return false;
+  }
+
+  // `~.`: the remote command is cancelled as if the connection were lost, and d leaves at once.
+  int disconnect() {
+    send({{"t", wire::msg::kCancel}, {"signal", SIGHUP}});
+    return fail("disconnected (" + std::string(1, static_cast<char>(*escape_)) + ".)");
+  }
+
   int fd_;
   wire::Decoder decoder_;
   std::size_t input_credit_ = 0;
   std::size_t credit_owed_ = 0;
   bool input_done_ = false;
   bool send_failed_ = false;
+  bool no_input_ = true;
+  // Terminal mode.
+  bool terminal_ = false;
+  std::optional<unsigned char> escape_;
+  bool escape_held_ = false;
+  bool at_line_start_ = true;
 };
 
 // A connected socket to the daemon, or -1 with errno set.
@@ -269,6 +378,7 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
   if (!request.send({{"t", wire::msg::kRun}}, body))
     return fail("cannot send the request to the daemon");
   const int status = request.run();
+  restore_terminal();
   ::close(fd);
   return status;
 }

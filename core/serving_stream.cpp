@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "automatelinux/sdk/terminal.hpp"
 #include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
 #include "core/untrusted_text.hpp"
@@ -14,6 +15,9 @@
 
 namespace automatelinux::core {
 namespace {
+
+// Window sizes a handler has not read yet: only the newest few matter.
+constexpr std::size_t kMaxQueuedControl = 16;
 
 // A request id from a peer is used only if it looks like one of ours (no log injection).
 bool plausible_request_id(const std::string& id) {
@@ -100,6 +104,8 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     if (n > unacked_) throw wire::FrameError("credit for more bytes than were sent");
     unacked_ -= n;
     flush_output();
+  } else if (type == wire::msg::kWinsize) {
+    on_window_size(frame);
   } else if (type == wire::msg::kCancel) {
     const auto signal = wire::int_field(frame.header, "signal", SIGINT);
     start_cancel(signal > 0 && signal < 65 ? static_cast<int>(signal) : SIGINT);
@@ -108,8 +114,28 @@ void ServingStream::on_frame(const wire::Frame& frame) {
   }
 }
 
+// A terminal request's window size from the requester, queued for the handler's control reads.
+void ServingStream::on_window_size(const wire::Frame& frame) {
+  const auto rows = wire::int_field(frame.header, "rows", 0);
+  const auto cols = wire::int_field(frame.header, "cols", 0);
+  if (rows < 0 || cols < 0 || rows > sdk::kMaxTerminalDimension ||
+      cols > sdk::kMaxTerminalDimension)
+    throw wire::FrameError("window size out of range");
+  sdk::TerminalSize size{static_cast<int>(rows), static_cast<int>(cols), {}};
+  // Only `d` names the terminal type; a peer passes it on in the open request.
+  if (requester_.peer.empty()) {
+    const auto term = wire::string_field(frame.header, "term", "");
+    if (sdk::valid_term(term)) size.term = term;
+  }
+  if (finished_) return;
+  if (control_in_.size() >= kMaxQueuedControl) control_in_.pop_front();
+  control_in_.push_back(sdk::window_size(size));
+  deliver_control();
+}
+
 void ServingStream::on_transport_lost() {
   transport_lost_ = true;
+  asio::post(io_, [self = shared_from_this()] { self->deliver_control(); });
   start_cancel(SIGHUP);
 }
 
@@ -145,6 +171,7 @@ void ServingStream::start_cancel(int signal) {
 }
 
 void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
+  if (channel == sdk::Channel::control) return write_control(bytes, std::move(done));
   if (finished_ || transport_lost_ ||
       (channel != sdk::Channel::out && channel != sdk::Channel::err)) {
     if (done)
@@ -182,7 +209,47 @@ void ServingStream::close(sdk::Channel channel) {
   transport_->send({{"t", wire::msg::kEof}, {"ch", static_cast<int>(channel)}}, {});
 }
 
+// Control from the handler: only the switch to terminal mode, and only towards a local `d` (a
+// peer's requester is a daemon, which has no terminal to switch).
+void ServingStream::write_control(const std::string& payload, WriteHandler done) {
+  const auto mode = sdk::parse_terminal_mode(payload);
+  const bool ok = mode && !finished_ && !transport_lost_ && requester_.peer.empty();
+  if (ok) {
+    nlohmann::json header = {{"t", wire::msg::kTty}};
+    if (*mode) header["escape"] = **mode;
+    transport_->send(std::move(header), {});
+  }
+  if (done)
+    asio::post(io_, [self = shared_from_this(), done, ok] { self->guarded([&] { done(ok); }); });
+}
+
+void ServingStream::deliver_control() {
+  if (!control_reader_) return;
+  if (!control_in_.empty()) {
+    std::string payload = std::move(control_in_.front());
+    control_in_.pop_front();
+    auto reader = std::exchange(control_reader_, {});
+    guarded([&] { reader(payload, false); });
+  } else if ((transport_lost_ || finished_) && !control_eof_delivered_) {
+    control_eof_delivered_ = true;
+    auto reader = std::exchange(control_reader_, {});
+    guarded([&] { reader({}, true); });
+  }
+}
+
 void ServingStream::read(sdk::Channel channel, ReadHandler handler) {
+  if (channel == sdk::Channel::control) {
+    if (control_reader_) throw std::logic_error("a read is already outstanding on this channel");
+    if (finished_) {
+      asio::post(io_, [self = shared_from_this(), handler = std::move(handler)] {
+        self->guarded([&] { handler({}, true); });
+      });
+      return;
+    }
+    control_reader_ = std::move(handler);
+    asio::post(io_, [self = shared_from_this()] { self->deliver_control(); });
+    return;
+  }
   if (channel != sdk::Channel::in) throw std::logic_error("a served request reads only its input");
   if (reader_) throw std::logic_error("a read is already outstanding on this channel");
   if (finished_) {
@@ -246,6 +313,7 @@ void ServingStream::finish(sdk::Result result) {
   // Drop plugin callbacks now: they usually hold this stream and would keep it alive forever.
   cancel_handler_ = {};
   reader_ = {};
+  control_reader_ = {};
   pending_out_.clear();
   if (!waiting_writers_.empty()) {
     // `self` goes along: it keeps the plugin's library loaded while the writers exist.

@@ -76,6 +76,9 @@ class ServingStream final : public sdk::ServedStream,
   template <class F>
   void guarded(F&& f);
   void deliver_input();
+  void on_window_size(const wire::Frame& frame);
+  void deliver_control();
+  void write_control(const std::string& payload, WriteHandler done);
   void flush_output();
   void start_cancel(int signal);
 
@@ -106,6 +109,11 @@ class ServingStream final : public sdk::ServedStream,
   bool input_eof_delivered_ = false;
   ReadHandler reader_;
   std::uint64_t bytes_in_ = 0;
+
+  // Control (terminal requests): window sizes from the requester, waiting for the handler.
+  std::deque<std::string> control_in_;
+  ReadHandler control_reader_;
+  bool control_eof_delivered_ = false;
 
   CancelHandler cancel_handler_;
   bool cancelled_ = false;

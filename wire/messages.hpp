@@ -10,11 +10,15 @@ namespace msg {
 // `d` ↔ daemon (Unix socket).
 inline constexpr char kRun[] = "run";
 inline constexpr char kExit[] = "exit";
+// daemon → `d`: switch to terminal mode (execOnPeer --tty).
+inline constexpr char kTty[] = "tty";
 // Stream frames, on both protocols.
 inline constexpr char kData[] = "data";
 inline constexpr char kEof[] = "eof";
 inline constexpr char kCredit[] = "credit";
 inline constexpr char kCancel[] = "cancel";
+// Requester → server: the terminal's size (and, first from `d`, its type) for a --tty stream.
+inline constexpr char kWinsize[] = "winsize";
 // Daemon ↔ daemon, before authentication.
 inline constexpr char kEnroll[] = "enroll";
 inline constexpr char kEnrolled[] = "enrolled";

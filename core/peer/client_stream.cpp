@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "automatelinux/sdk/terminal.hpp"
 #include "core/serving_stream.hpp"
 #include "wire/messages.hpp"
 
@@ -163,6 +164,18 @@ void ClientStream::deliver(sdk::Channel channel) {
 }
 
 void ClientStream::write(sdk::Channel channel, std::string bytes, WriteHandler done) {
+  if (channel == sdk::Channel::control) {
+    // A new window size for a terminal request; it needs no credit. The terminal type went in
+    // the open request.
+    const auto size = sdk::parse_window_size(bytes);
+    const bool ok = size && session_ && !result_;
+    if (ok)
+      session_->send(
+          {{"t", wire::msg::kWinsize}, {"sid", sid_}, {"rows", size->rows}, {"cols", size->cols}});
+    if (done)
+      asio::post(io_, [self = shared_from_this(), done, ok] { guarded([&] { done(ok); }); });
+    return;
+  }
   if (channel != sdk::Channel::in || result_ || input_closed_ || input_close_pending_ ||
       input_done_) {
     if (done) asio::post(io_, [self = shared_from_this(), done] { guarded([&] { done(false); }); });

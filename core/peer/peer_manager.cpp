@@ -56,7 +56,8 @@ PeerManager::~PeerManager() {
 PeerManager::DispatchTable PeerManager::stream_handlers() {
   DispatchTable table;
   table[msg::kOpen] = [this](const SessionPtr& s, wire::Frame& f) { router_.on_open(s, f); };
-  for (const char* type : {msg::kData, msg::kEof, msg::kCredit, msg::kCancel, msg::kResult})
+  for (const char* type :
+       {msg::kData, msg::kEof, msg::kCredit, msg::kCancel, msg::kWinsize, msg::kResult})
     table[type] = [this](const SessionPtr& s, wire::Frame& f) { router_.on_stream_frame(s, f); };
   return table;
 }

@@ -49,7 +49,9 @@ class PeerStreamTransport final : public StreamTransport {
 
 bool stream_frame_allowed(const std::string& type, int ch, bool from_requester) {
   const bool bytes = type == msg::kData || type == msg::kEof;
-  if (from_requester) return type == msg::kCredit || type == msg::kCancel || (bytes && ch == 0);
+  if (from_requester)
+    return type == msg::kCredit || type == msg::kCancel || type == msg::kWinsize ||
+           (bytes && ch == 0);
   return type == msg::kCredit || type == msg::kResult || (bytes && (ch == 1 || ch == 2));
 }
 

@@ -3,6 +3,9 @@
 #include "exec_command.hpp"
 
 #include <pwd.h>
+
+#include <automatelinux/sdk/terminal.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -128,6 +131,10 @@ bool valid_environment_entry(const std::string& entry) {
   });
 }
 
+void exec_on_terminal(sdk::Host& host, const sdk::ServedStreamPtr& stream,
+                      const sdk::Invocation& call, const std::string& peer, nlohmann::json header,
+                      std::string body);
+
 // `execOnPeer --login` (what d-ssh sends): an ssh session as sshd runs one — the command line
 // (none: a login shell) by the user's shell, in the user's home, as USER (default: the caller's
 // login name), with the environment entries it was given.
@@ -178,8 +185,48 @@ void login_on_peer(sdk::Host& host, const sdk::ServedStreamPtr& stream,
   }
   if (const auto self = host.peers().local().id; self && *self == peer)
     return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
+  if (call.has("escape-char") && !call.has("tty"))
+    return sdk::fail(stream, "--escape-char is for --tty");
+  // d-ssh asks for a terminal by ssh's rules (-t, a login shell on a terminal).
+  if (call.has("tty"))
+    return exec_on_terminal(host, stream, call, peer, header, sdk::join_nul(body_parts));
   relay_to_peer(host, stream, peer, "exec", header, sdk::join_nul(body_parts),
                 !call.has("no-stdin"));
+}
+
+// `-e CHAR`: the escape character of terminal mode, as ssh's -e: one character, `^X` for a
+// control character, or `none`.
+std::optional<std::optional<unsigned char>> escape_char(const std::string& text) {
+  if (text == "none") return std::optional<unsigned char>{};
+  if (text.size() == 1) return static_cast<unsigned char>(text[0]);
+  if (text.size() == 2 && text[0] == '^' && text[1] >= '@' && text[1] <= '_')
+    return static_cast<unsigned char>(text[1] & 0x1f);
+  return std::nullopt;
+}
+
+// `execOnPeer --tty`: switch `d` into terminal mode, wait for its window size and terminal type,
+// then run the command on a pseudo-terminal on the peer and pass window changes on.
+void exec_on_terminal(sdk::Host& host, const sdk::ServedStreamPtr& stream,
+                      const sdk::Invocation& call, const std::string& peer, nlohmann::json header,
+                      std::string body) {
+  const std::string escape_text =
+      call.has("escape-char") ? call.get<std::string>("escape-char") : "~";
+  const auto escape = escape_char(escape_text);
+  if (!escape)
+    return sdk::fail(stream,
+                     "invalid --escape-char '" + escape_text + "' (one character, ^X, or none)");
+  stream->write(sdk::Channel::control, sdk::terminal_mode(*escape), [](bool) {});
+  stream->read(sdk::Channel::control,
+               [&host, stream, peer, header, body, forward_stdin = !call.has("no-stdin")](
+                   std::string_view data, bool eof) mutable {
+                 if (eof) return;  // `d` went away: the request is cancelled
+                 const auto size = sdk::parse_window_size(data);
+                 if (!size) return sdk::fail(stream, "bad request: no window size from d");
+                 header["tty"] = {{"rows", size->rows}, {"cols", size->cols}};
+                 if (!size->term.empty()) header["tty"]["term"] = size->term;
+                 relay_to_peer(host, stream, peer, "exec", std::move(header), std::move(body),
+                               forward_stdin, true);
+               });
 }
 
 void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
@@ -218,6 +265,18 @@ void exec_on_peer(sdk::Host& host, sdk::ServedStreamPtr stream, const sdk::Invoc
     body_parts.insert(body_parts.end(), call.positional.begin(), call.positional.end());
   }
 
+  if (call.has("escape-char") && !call.has("tty"))
+    return sdk::fail(stream, "--escape-char is for --tty");
+  if (call.has("tty")) {
+    for (const char* option : {"detach", "json", "group", "skip-offline", "fanout"})
+      if (call.has(option))
+        return sdk::fail(stream, std::string("--tty cannot be combined with --") + option);
+    if (peer == "all" || peer.find(',') != std::string::npos)
+      return sdk::fail(stream, "--tty runs on one peer, not on '" + peer + "'");
+    if (const auto self = host.peers().local().id; self && *self == peer)
+      return sdk::fail(stream, "Cannot exec on self (" + peer + ")");
+    return exec_on_terminal(host, stream, call, peer, header, sdk::join_nul(body_parts));
+  }
   if (call.has("detach")) return start_job(host, stream, call, header, sdk::join_nul(body_parts));
   if (call.has("name")) return sdk::fail(stream, "--name is for --detach");
 
@@ -262,7 +321,7 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
   spec.usage =
       "--peer ID[,ID...]|all --directory DIR (--command CMD | -- PROG ARGS...) "
       "[--timeout DURATION] [--no-stdin] [--json | --group] [--skip-offline] [--fanout N] "
-      "[--detach [--name NAME]] [--user USER]\n"
+      "[--detach [--name NAME]] [--user USER] [--tty [--escape-char C]]\n"
       "       --peer ID|ADDRESS --login [--user USER] [--command CMD | --subsystem NAME] "
       "[--env NAME=VALUE]... (an ssh session, as d-ssh sends it)";
   spec.options.add_options()("peer", po::value<std::string>()->required(),
@@ -286,7 +345,10 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
       "login name (what d-ssh sends)")(
       "env", po::value<std::vector<std::string>>()->composing(),
       "with --login: set NAME=VALUE in the command's environment (ssh's SendEnv/SetEnv)")(
-      "subsystem", po::value<std::string>(), "with --login: run a subsystem (sftp)");
+      "subsystem", po::value<std::string>(), "with --login: run a subsystem (sftp)")(
+      "tty,t", "run on a pseudo-terminal (interactive programs; stderr merged, not byte-exact)")(
+      "escape-char,e", po::value<std::string>(),
+      "with --tty: escape character (default ~; ~. after a newline disconnects; 'none')");
   spec.positional_label = "PROG ARGS...";
   spec.handler = [&host](sdk::ServedStreamPtr stream, const sdk::Invocation& call) {
     exec_on_peer(host, std::move(stream), call);

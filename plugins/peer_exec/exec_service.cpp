@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <automatelinux/sdk/terminal.hpp>
 
 #include "environment.hpp"
 #include "executor.hpp"
@@ -79,6 +80,16 @@ void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json
       sent_environment.push_back(entry);
     }
   }
+  // A terminal request: `tty` {term, rows, cols}; stderr is merged into the terminal.
+  std::vector<std::string> terminal_environment;
+  if (const auto tty = request.find("tty"); tty != request.end()) {
+    const auto size = tty->is_object() ? sdk::parse_window_size(tty->dump()) : std::nullopt;
+    if (!size) return sdk::fail(stream, "bad request: malformed terminal request");
+    spawn_request.terminal = true;
+    if (size->rows > 0) spawn_request.rows = static_cast<unsigned short>(size->rows);
+    if (size->cols > 0) spawn_request.cols = static_cast<unsigned short>(size->cols);
+    terminal_environment.push_back("TERM=" + (size->term.empty() ? "dumb" : size->term));
+  }
   OpenDirectory directory;
   try {
     directory = policy_.open_directory(mode == "login" ? home : parts[0], self);
@@ -100,6 +111,7 @@ void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json
     spawn_request.cgroup_fd = confinement->cgroup_fd();
     auto extra = confinement->environment();
     extra.insert(extra.begin(), sent_environment.begin(), sent_environment.end());
+    extra.insert(extra.end(), terminal_environment.begin(), terminal_environment.end());
     spawn_request.environment = command_environment({user, self, stream->requester().peer}, extra);
     child = spawn(spawn_request);
   } catch (const std::exception& e) {

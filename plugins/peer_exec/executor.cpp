@@ -1,5 +1,8 @@
 #include "executor.hpp"
 
+#include <automatelinux/sdk/terminal.hpp>
+
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -25,7 +28,9 @@ Execution::Execution(sdk::Host& host, sdk::ServedStreamPtr stream, Child child,
       stdin_(host.adopt_fd(child.stdin_fd)),
       pidfd_(host.adopt_fd(child.pidfd)),
       out_{host.adopt_fd(child.stdout_fd), sdk::Channel::out},
-      err_{host.adopt_fd(child.stderr_fd), sdk::Channel::err},
+      err_{child.stderr_fd >= 0 ? host.adopt_fd(child.stderr_fd) : nullptr, sdk::Channel::err,
+           child.stderr_fd < 0},
+      terminal_fd_(child.stderr_fd < 0 ? child.stdout_fd : -1),
       kill_timer_(host.make_timer()),
       idle_timer_(host.make_timer()),
       deadline_timer_(host.make_timer()),
@@ -42,9 +47,26 @@ void Execution::start(std::optional<std::chrono::milliseconds> deadline) {
   }
   stream_->on_cancel([self](int) { self->on_cancel(); });
   pump(out_);
-  pump(err_);
+  if (err_.pipe) pump(err_);
   feed_stdin();
+  if (terminal_fd_ >= 0) follow_window_size();
   wait_for_exit();
+}
+
+// A terminal's new size (the requester's window changed): the kernel tells the foreground
+// process group with SIGWINCH.
+void Execution::follow_window_size() {
+  stream_->read(sdk::Channel::control, [self = shared_from_this()](std::string_view data,
+                                                                   bool eof) {
+    if (eof || self->finished_ || self->out_.eof) return;
+    if (const auto size = sdk::parse_window_size(data); size && size->rows > 0 && size->cols > 0) {
+      winsize ws{};
+      ws.ws_row = static_cast<unsigned short>(size->rows);
+      ws.ws_col = static_cast<unsigned short>(size->cols);
+      ::ioctl(self->terminal_fd_, TIOCSWINSZ, &ws);
+    }
+    self->follow_window_size();
+  });
 }
 
 void Execution::pump(Output& output) {

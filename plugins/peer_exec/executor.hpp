@@ -19,6 +19,8 @@ class Execution : public std::enable_shared_from_this<Execution> {
   // `on_done` runs once the request has finished (for the concurrency count) — for a cancelled or
   // timed-out request, once all its processes are gone. `confinement` holds every process the
   // request starts, wherever they go.
+  // A child without stderr_fd runs on a terminal: stdout_fd is its master, output and stderr
+  // together, and window sizes from the requester are applied to it.
   Execution(sdk::Host& host, sdk::ServedStreamPtr stream, Child child,
             std::shared_ptr<Confinement> confinement, std::function<void()> on_done);
   // `deadline`: this host's exec.default_timeout, used when the request carries no timeout of its
@@ -34,6 +36,7 @@ class Execution : public std::enable_shared_from_this<Execution> {
 
   void pump(Output& output);
   void feed_stdin();
+  void follow_window_size();
   void wait_for_exit();
   void arm_idle_timer();
   void on_cancel();
@@ -48,6 +51,7 @@ class Execution : public std::enable_shared_from_this<Execution> {
   std::function<void()> on_done_;
   sdk::AsyncFdPtr stdin_, pidfd_;
   Output out_, err_;
+  int terminal_fd_ = -1;  // a terminal request: the pseudo-terminal's master (owned by out_.pipe)
   sdk::TimerPtr kill_timer_, idle_timer_, deadline_timer_, gone_timer_;
   std::shared_ptr<spdlog::logger> logger_;
   std::optional<int> wait_status_;

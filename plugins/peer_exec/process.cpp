@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,8 +16,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <stdexcept>
+#include <utility>
 
 namespace automatelinux::peer_exec {
 namespace {
@@ -48,6 +52,7 @@ struct ChildSetup {
   char* const* envp;
   int in, out, err, directory_fd, report_fd;
   bool switch_user = false;
+  bool controlling_terminal = false;  // `in` is a terminal to make the controlling one
   uid_t uid = 0;
   gid_t gid = 0;
   const gid_t* groups = nullptr;
@@ -75,6 +80,7 @@ struct ChildSetup {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();  // own session and process group, so the whole group can be signalled
+  if (s.controlling_terminal && ::ioctl(s.in, TIOCSCTTY, 0) != 0) die(0);
   if (::dup2(s.in, 0) < 0 || ::dup2(s.out, 1) < 0 || ::dup2(s.err, 2) < 0) die(0);
   if (s.switch_user) {
     if (::syscall(SYS_setgroups, s.group_count, s.groups) != 0 ||
@@ -196,7 +202,10 @@ Child spawn_fast(const SpawnRequest& request, char* const* argv, char* const* en
 // clone3 (into a cgroup when asked, with a pidfd; vfork-like where implemented) or, where clone3 is
 // missing and no cgroup is needed, fork. Signals stay blocked in the parent across the fork so that
 // no handler of the daemon runs in the child before it has reset them.
-Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, Pipe& in, Pipe& out, Pipe& err) {
+// Starts the child; `child_ends` are closed in the parent once the child has them. Returns the pid
+// and its pidfd.
+std::pair<pid_t, int> start_cloned(const SpawnRequest& request, ChildSetup& setup,
+                                   std::initializer_list<UniqueFd*> child_ends) {
   Pipe report;
   setup.report_fd = report.write.get();
   int pidfd = -1;
@@ -226,7 +235,8 @@ Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, Pipe& in, Pip
   ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
 
   // The child's ends are the child's now.
-  for (auto* end : {&in.read, &out.write, &err.write, &report.write}) end->reset();
+  for (auto* end : child_ends) end->reset();
+  report.write.reset();
   if (pid < 0) throw std::runtime_error(std::string("clone3: ") + std::strerror(clone_errno));
   int error[2] = {0, 0};
   ssize_t n;
@@ -249,7 +259,42 @@ Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, Pipe& in, Pip
     if (error[0] == 3) throw std::runtime_error(request.argv[0] + ": " + what);
     throw std::runtime_error(std::string(stages[error[0] & 3]) + ": " + what);
   }
+  return {pid, pidfd};
+}
+
+Child spawn_cloned(const SpawnRequest& request, ChildSetup& setup, Pipe& in, Pipe& out, Pipe& err) {
+  const auto [pid, pidfd] = start_cloned(request, setup, {&in.read, &out.write, &err.write});
   return {pid, pidfd, in.write.release(), out.read.release(), err.read.release()};
+}
+
+// A terminal request: a new pseudo-terminal pair; the child gets the slave (its controlling
+// terminal, on stdin, stdout and stderr), the daemon keeps the master.
+Child spawn_on_terminal(const SpawnRequest& request, ChildSetup& setup) {
+  auto fail = [](const char* what) {
+    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+  };
+  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) fail("posix_openpt");
+  if (::grantpt(master.get()) != 0) fail("grantpt");
+  if (::unlockpt(master.get()) != 0) fail("unlockpt");
+  char name[128];
+  if (::ptsname_r(master.get(), name, sizeof name) != 0) fail("ptsname");
+  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) fail("open pseudo-terminal");
+  // As a login does: the terminal belongs to the user the command runs as.
+  if (setup.switch_user && ::fchown(slave.get(), setup.uid, static_cast<gid_t>(-1)) != 0)
+    fail("chown pseudo-terminal");
+  // The size before the program starts, so it never sees a default of its own.
+  winsize size{};
+  size.ws_row = request.rows;
+  size.ws_col = request.cols;
+  if (::ioctl(master.get(), TIOCSWINSZ, &size) != 0) fail("TIOCSWINSZ");
+  UniqueFd input(::fcntl(master.get(), F_DUPFD_CLOEXEC, 3));
+  if (!input) fail("dup");
+  setup.in = setup.out = setup.err = slave.get();
+  setup.controlling_terminal = true;
+  const auto [pid, pidfd] = start_cloned(request, setup, {&slave});
+  return {pid, pidfd, input.release(), master.release(), -1};
 }
 
 }  // namespace
@@ -283,6 +328,7 @@ Child spawn(const SpawnRequest& request) {
     setup.group_count = groups.size();
   }
 
+  if (request.terminal) return spawn_on_terminal(request, setup);
   Pipe in, out, err;
   if (!request.run_as && request.cgroup_fd < 0)
     return spawn_fast(request, argv.data(), env, in, out, err);

@@ -20,11 +20,17 @@ struct SpawnRequest {
   int cgroup_fd =
       -1;  // >= 0: the child starts in this cgroup (clone3 CLONE_INTO_CGROUP); not owned
   std::vector<std::string> environment;  // the child's whole environment, "NAME=value"
+  // A terminal request (execOnPeer --tty): the child runs on a new pseudo-terminal, as its
+  // controlling terminal, with stdin, stdout and stderr on it; the size it starts with.
+  bool terminal = false;
+  unsigned short rows = 24, cols = 80;
 };
 
 struct Child {
   pid_t pid = -1;
   int pidfd = -1;  // readable once the child has exited
+  // For a terminal, stdout_fd is the pseudo-terminal's master (output, stderr merged into it),
+  // stdin_fd a duplicate of it (input) and stderr_fd -1.
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
 };
 

@@ -14,6 +14,16 @@ struct Relay : std::enable_shared_from_this<Relay> {
   }
 };
 
+// A terminal request's window changes, from the local `d` to the peer, until either ends.
+void forward_window_sizes(const sdk::ServedStreamPtr& local,
+                          const sdk::RequestedStreamPtr& remote) {
+  local->read(sdk::Channel::control, [local, remote](std::string_view data, bool eof) {
+    if (eof || remote->finished()) return;
+    remote->write(sdk::Channel::control, std::string(data), [](bool) {});
+    forward_window_sizes(local, remote);
+  });
+}
+
 struct Collector : std::enable_shared_from_this<Collector> {
   static constexpr std::size_t kLimit = 64 << 20;
   sdk::RequestedStreamPtr remote;
@@ -38,7 +48,7 @@ struct Collector : std::enable_shared_from_this<Collector> {
 
 void relay_to_peer(sdk::Host& host, const sdk::ServedStreamPtr& local, const std::string& peer,
                    const std::string& type, nlohmann::json header, std::string body,
-                   bool forward_stdin) {
+                   bool forward_stdin, bool forward_window_size) {
   auto relay = std::make_shared<Relay>();
   relay->local = local;
   relay->remote = host.open_peer_stream(peer, type, std::move(header), std::move(body), *local);
@@ -54,6 +64,7 @@ void relay_to_peer(sdk::Host& host, const sdk::ServedStreamPtr& local, const std
     relay->remote->close(sdk::Channel::in);
   }
   local->on_cancel([relay](int signal) { relay->remote->cancel(signal); });
+  if (forward_window_size) forward_window_sizes(local, relay->remote);
 }
 
 void collect_from_peer(sdk::Host& host, const sdk::ServedStreamPtr& on_behalf_of,

@@ -12,7 +12,7 @@ namespace automatelinux::peer_exec {
 
 void relay_to_peer(sdk::Host& host, const sdk::ServedStreamPtr& local, const std::string& peer,
                    const std::string& type, nlohmann::json header, std::string body,
-                   bool forward_stdin);
+                   bool forward_stdin, bool forward_window_size = false);
 
 // `done` gets the result, the stdout (at most 64 MiB are kept) and the stderr.
 using Collected = std::function<void(const sdk::Result&, std::string out, std::string err)>;

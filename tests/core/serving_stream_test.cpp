@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include "automatelinux/sdk/terminal.hpp"
 
 namespace core = automatelinux::core;
 namespace sdk = automatelinux::sdk;
@@ -88,6 +90,56 @@ TEST_F(ServingStreamTest, InputBeyondGrantedCreditIsAProtocolError) {
   EXPECT_THROW(stream_->on_frame(
                    frame({{"t", "data"}, {"ch", 0}}, std::string(core::kStreamWindow + 1, 'y'))),
                wire::FrameError);
+}
+
+TEST_F(ServingStreamTest, WindowSizesReachTheControlReaderAndAreChecked) {
+  std::vector<std::string> got;
+  std::function<void(std::string_view, bool)> reader = [&](std::string_view data, bool eof) {
+    if (eof) return got.push_back("eof");
+    got.emplace_back(data);
+    stream_->read(sdk::Channel::control, reader);
+  };
+  stream_->read(sdk::Channel::control, reader);
+  // From a peer, the terminal type is not taken (it travels in the open request).
+  stream_->on_frame(frame({{"t", "winsize"}, {"rows", 40}, {"cols", 120}, {"term", "xterm"}}));
+  run();
+  ASSERT_EQ(got.size(), 1u);
+  const auto size = sdk::parse_window_size(got[0]);
+  ASSERT_TRUE(size);
+  EXPECT_EQ(size->rows, 40);
+  EXPECT_EQ(size->cols, 120);
+  EXPECT_EQ(size->term, "");
+  EXPECT_THROW(stream_->on_frame(frame({{"t", "winsize"}, {"rows", -1}, {"cols", 1}})),
+               wire::FrameError);
+  EXPECT_THROW(stream_->on_frame(frame({{"t", "winsize"}, {"rows", 70000}, {"cols", 1}})),
+               wire::FrameError);
+  // The requester going away ends the control channel (for a handler still running).
+  stream_->on_cancel([](int) {});
+  stream_->on_transport_lost();
+  run();
+  EXPECT_EQ(got.back(), "eof");
+  stream_->finish(sdk::Result::cancelled());
+}
+
+TEST_F(ServingStreamTest, TerminalModeGoesOnlyToALocalRequester) {
+  // This stream serves a peer: a peer has no terminal to switch.
+  bool ok = true;
+  stream_->write(sdk::Channel::control, sdk::terminal_mode('~'), [&](bool r) { ok = r; });
+  run();
+  EXPECT_FALSE(ok);
+  EXPECT_TRUE(transport_->frames.empty());
+  auto local = std::make_shared<core::ServingStream>(io_, log_, transport_, sdk::Requester{"", 0});
+  local->write(sdk::Channel::control, sdk::terminal_mode('~'), [&](bool r) { ok = r; });
+  run();
+  EXPECT_TRUE(ok);
+  ASSERT_EQ(transport_->frames.size(), 1u);
+  EXPECT_EQ(transport_->frames[0].first["t"], "tty");
+  EXPECT_EQ(transport_->frames[0].first["escape"], 126);
+  local->write(sdk::Channel::control, "{\"rows\":1,\"cols\":1}", [&](bool r) { ok = r; });
+  run();
+  EXPECT_FALSE(ok);  // a window size is not the server's to send
+  EXPECT_EQ(transport_->frames.size(), 1u);
+  local->finish(sdk::Result::exited(0));
 }
 
 TEST_F(ServingStreamTest, CancelReachesTheHandlerWithItsSignal) {

@@ -121,6 +121,11 @@ TEST(StreamRouter, DirectionRules) {
   EXPECT_TRUE(stream_frame_allowed(msg::kResult, -1, false));
   EXPECT_FALSE(stream_frame_allowed(msg::kCancel, -1, false));
   EXPECT_FALSE(stream_frame_allowed(msg::kEof, 0, false));
+  // Window sizes go from the requester to the server only.
+  EXPECT_TRUE(stream_frame_allowed(msg::kWinsize, -1, true));
+  EXPECT_FALSE(stream_frame_allowed(msg::kWinsize, -1, false));
+  EXPECT_FALSE(stream_frame_allowed(msg::kTty, -1, true));
+  EXPECT_FALSE(stream_frame_allowed(msg::kTty, -1, false));
 }
 
 }  // namespace

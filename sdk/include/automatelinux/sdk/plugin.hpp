@@ -20,7 +20,9 @@ namespace automatelinux::sdk {
 // 2: CommandSpec::secret_options; PeerNetwork join-token management (uses, list, revoke).
 // 3: Stream split into ServedStream (on_cancel, finish) and RequestedStream (cancel, on_result);
 //    PeerNetwork::Done takes an Outcome; nul_list.hpp and peer_json.hpp helpers.
-inline constexpr std::uint32_t kAbiVersion = 3;
+// 4: sdk/terminal.hpp — terminal mode and window sizes on Channel::control (a core of ABI 3
+//    would pass such payloads on uninterpreted).
+inline constexpr std::uint32_t kAbiVersion = 4;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 
 // Versions of the libraries whose types cross the plugin boundary, as compiled.

@@ -194,3 +194,17 @@ EOF
   [ "$status" -eq 255 ]
   [ "$stderr" = "d: Directory outside the allowed roots on vps: /tmp" ]
 }
+
+@test "d-ssh -t: the remote login command runs on a terminal at the local size; modes restored" {
+  make_cluster
+  run env TERM=vt220 AUTOMATELINUX_SOCKET="$BATS_TEST_TMPDIR/laptop/sock" python3 "$DRIVER" \
+    --rows 33 --cols 101 --transcript "$BATS_TEST_TMPDIR/transcript" -- \
+    "$AL_BUILD/bin/d-ssh" -t vps 'stty size; tty; echo "term=$TERM"' <<'EOF2'
+expect \n?33 101\r\n
+expect /dev/pts/[0-9]+\r\n
+expect term=vt220
+exit 0
+EOF2
+  echo "$output"
+  [ "$status" -eq 0 ]
+}

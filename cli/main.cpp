@@ -1,7 +1,5 @@
 // d: the thin CLI. It parses only its own --socket option and pipes everything else to the daemon,
 // which parses the command's options against what the plugin registered.
-#include <fcntl.h>
-#include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -59,15 +57,7 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // If we were started with stdin/stdout/stderr closed, the daemon socket must not land on one of
-  // those numbers (we would read our own connection as "stdin"): park /dev/null there.
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
-      return 255;
-  }
-  // Frames of ~64 KiB are allocated per read: keep them in the heap (see core/main.cpp).
-  ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-  ::mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+  if (!automatelinux::cli::prepare_client_process()) return automatelinux::cli::kExitFailure;
   std::string socket_path = kDefaultSocket;
   if (const char* env = std::getenv("AUTOMATELINUX_SOCKET"); env != nullptr && *env != '\0')
     socket_path = env;

@@ -1,6 +1,7 @@
 #include "cli/request.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -307,6 +308,17 @@ bool daemon_reachable(const std::string& socket_path) {
   const int fd = connect_to_daemon(socket_path);
   if (fd < 0) return false;
   ::close(fd);
+  return true;
+}
+
+bool prepare_client_process() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+      return false;
+  }
+  // Frames of ~64 KiB are allocated per read: keep them in the heap (see core/main.cpp).
+  ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
   return true;
 }
 

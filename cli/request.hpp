@@ -18,6 +18,11 @@ int run_request(const std::string& socket_path, const std::vector<std::string>& 
 // True when something accepts connections on the daemon's socket.
 bool daemon_reachable(const std::string& socket_path);
 
+// Once at start, before anything opens a descriptor: parks /dev/null on a closed stdin, stdout
+// or stderr (else the daemon socket could land on one of those numbers and be read as "stdin")
+// and keeps the ~64 KiB frames of each read in the heap. False if that cannot be done.
+bool prepare_client_process();
+
 // The name our own one-line failures start with ("d", or "d-ssh").
 void set_program_name(const char* name);
 

@@ -1,9 +1,7 @@
 // d-ssh: an OpenSSH-compatible front end over the local daemon, so that git, rsync, scp, sftp and
 // sshfs ride on the peer network unchanged. It parses ssh's command line and sends the request
 // `d execOnPeer --login` sends; the daemon does the rest (see docs/d-ssh.md).
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <malloc.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -261,12 +259,7 @@ int wait_for_signal() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
-      return 255;
-  }
-  ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-  ::mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+  if (!automatelinux::cli::prepare_client_process()) return automatelinux::cli::kExitFailure;
   automatelinux::cli::set_program_name("d-ssh");
   Options o;
   if (auto status = parse(argc, argv, o)) return *status;

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 
 #include "../environment.hpp"
 #include "../process.hpp"
@@ -168,13 +167,9 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
                            {"requester", requester},
                            {"request_id", stream->request_id()},
                            {"started", files::iso_utc(std::time(nullptr))},
-                           {"boot_id", ""},
+                           {"boot_id", store_->boot_id()},
                            {"max_output_bytes", cap},
                            {"timeout_ms", timeout_ms > 0 ? nlohmann::json(timeout_ms) : nullptr}};
-    std::ifstream boot("/proc/sys/kernel/random/boot_id");
-    std::string boot_id;
-    std::getline(boot, boot_id);
-    spec["boot_id"] = boot_id;
     files::write_atomically(
         dir, files::kSpec,
         spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");

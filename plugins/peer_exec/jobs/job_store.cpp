@@ -32,7 +32,7 @@ std::uint64_t byte_count(const nlohmann::json& section, const char* key, std::ui
   return v.get<std::uint64_t>();
 }
 
-std::string boot_id() {
+std::string read_boot_id() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
   std::string id;
   std::getline(in, id);
@@ -85,7 +85,7 @@ JobLimits JobLimits::from_json(const nlohmann::json& section) {
 }
 
 JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log)
-    : root_(std::move(root)), limits_(std::move(limits)), log_(std::move(log)), boot_id_(boot_id()) {
+    : root_(std::move(root)), limits_(std::move(limits)), log_(std::move(log)), boot_id_(read_boot_id()) {
   fs::create_directories(root_);
   fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace);
   // Whatever was running when this daemon last stopped is checked from now on. Numbers continue

@@ -44,6 +44,7 @@ class JobStore {
   JobStore(std::filesystem::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log);
 
   const JobLimits& limits() const { return limits_; }
+  const std::string& boot_id() const { return boot_id_; }  // what spec.json records
   std::string dir(std::uint64_t number) const;
 
   // A new job number and its (empty, 0700) directory. Throws std::runtime_error.

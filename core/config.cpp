@@ -34,6 +34,33 @@ std::set<std::string> expect_string_list(const nlohmann::json& v, const std::str
   return out;
 }
 
+// An integer key of the `streams` section within [low, high].
+std::size_t expect_size(const nlohmann::json& section, const char* key, std::size_t low,
+                        std::size_t high, const std::string& origin) {
+  const auto& v = section.at(key);
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() < low || v.get<std::uint64_t>() > high)
+    throw ConfigError(origin + ": 'streams." + key + "' must be an integer from " +
+                      std::to_string(low) + " to " + std::to_string(high));
+  return v.get<std::size_t>();
+}
+
+// Stream windows: how far one grows, and how much all grown windows may hold together.
+void apply_streams(DaemonConfig& config, const nlohmann::json& json, const std::string& origin) {
+  const auto& streams = json.at("streams");
+  if (!streams.is_object()) throw ConfigError(origin + ": 'streams' must be an object");
+  for (const auto& [key, value] : streams.items()) {
+    if (key == "max_window_bytes")
+      config.max_window_bytes =
+          expect_size(streams, "max_window_bytes", kStreamWindow, kMaxStreamWindow, origin);
+    else if (key == "budget_bytes")
+      config.window_budget_bytes =
+          expect_size(streams, "budget_bytes", 0, std::size_t{1} << 40, origin);
+    else
+      throw ConfigError(origin + ": unknown key 'streams." + key +
+                        "' (use max_window_bytes or budget_bytes)");
+  }
+}
+
 }  // namespace
 
 bool DaemonConfig::plugin_allowed(const std::string& name) const {
@@ -77,6 +104,7 @@ void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
       }
     }
   }
+  if (json.contains("streams")) apply_streams(config, json, origin);
   if (json.contains("exec") && !json.at("exec").is_object())
     throw ConfigError(origin + ": 'exec' must be an object");
   config.raw = json;

@@ -94,6 +94,9 @@ void ServingStream::on_frame(const wire::Frame& frame) {
       throw wire::FrameError("input data beyond granted credit");
     input_credit_ -= frame.body.size();
     bytes_in_ += frame.body.size();
+    // input_credit_ is the stricter check; the window measures round trips and grows.
+    input_window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0));
+    input_buffered_ += frame.body.size();
     if (!frame.body.empty()) input_.push_back(frame.body);
     deliver_input();
   } else if (type == wire::msg::kEof) {
@@ -101,8 +104,11 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     deliver_input();
   } else if (type == wire::msg::kCredit) {
     const auto n = wire::uint_field(frame.header, "n", 0);
-    if (n > unacked_) throw wire::FrameError("credit for more bytes than were sent");
-    unacked_ -= n;
+    if (n > static_cast<std::uint64_t>(unacked_ + max_credit_ahead_))
+      throw wire::FrameError("credit for more bytes than were sent");
+    unacked_ -= static_cast<std::int64_t>(n);
+    // A round-trip mark from the requester: echoed on the next output we send.
+    if (const auto mark = wire::uint_field(frame.header, "mark", 0); mark != 0) echo_mark_ = mark;
     flush_output();
   } else if (type == wire::msg::kWinsize) {
     on_window_size(frame);
@@ -146,6 +152,11 @@ void ServingStream::arm_timeout(std::chrono::milliseconds timeout) {
     self->timed_out_ = true;
     self->start_cancel(SIGTERM);
   });
+}
+
+void ServingStream::enable_window_growth(WindowLimits limits) {
+  max_credit_ahead_ = static_cast<std::int64_t>(kMaxStreamWindow - kStreamWindow);
+  input_window_.enable_growth(std::move(limits));
 }
 
 void ServingStream::start_cancel(int signal) {
@@ -192,13 +203,16 @@ void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler 
 // Sends chunks while the window has room (so the receiver never holds more than a window plus
 // one chunk), and releases writers once everything they wrote is on its way.
 void ServingStream::flush_output() {
-  while (!pending_out_.empty() && unacked_ < kStreamWindow) {
+  constexpr auto window = static_cast<std::int64_t>(kStreamWindow);
+  while (!pending_out_.empty() && unacked_ < window) {
     auto& [channel, chunk] = pending_out_.front();
-    transport_->send({{"t", wire::msg::kData}, {"ch", static_cast<int>(channel)}}, chunk);
-    unacked_ += chunk.size();
+    nlohmann::json header = {{"t", wire::msg::kData}, {"ch", static_cast<int>(channel)}};
+    if (echo_mark_ != 0) header["mark"] = std::exchange(echo_mark_, 0);
+    transport_->send(std::move(header), chunk);
+    unacked_ += static_cast<std::int64_t>(chunk.size());
     pending_out_.pop_front();
   }
-  if (!pending_out_.empty() || unacked_ >= kStreamWindow || waiting_writers_.empty()) return;
+  if (!pending_out_.empty() || unacked_ >= window || waiting_writers_.empty()) return;
   asio::post(io_, [self = shared_from_this(), writers = std::exchange(waiting_writers_, {})] {
     for (const auto& done : writers) self->guarded([&] { done(!self->finished_); });
   });
@@ -276,9 +290,14 @@ void ServingStream::deliver_input() {
     auto reader = std::exchange(reader_, {});
     guarded([&] { reader(chunk, false); });
     // Credit goes back only once the handler has taken the bytes: that is the backpressure.
-    if (!finished_ && !transport_lost_ && !input_eof_) {
-      input_credit_ += chunk.size();
-      transport_->send({{"t", wire::msg::kCredit}, {"n", chunk.size()}}, {});
+    input_buffered_ -= chunk.size();
+    const auto credit =
+        input_window_.on_consumed(chunk.size(), input_buffered_, CreditWindow::Clock::now());
+    if (credit.n > 0 && !finished_ && !transport_lost_ && !input_eof_) {
+      input_credit_ += credit.n;
+      nlohmann::json header = {{"t", wire::msg::kCredit}, {"n", credit.n}};
+      if (credit.mark != 0) header["mark"] = credit.mark;
+      transport_->send(std::move(header), {});
     }
   } else if ((input_eof_ || transport_lost_) && !input_eof_delivered_) {
     input_eof_delivered_ = true;
@@ -315,6 +334,7 @@ void ServingStream::finish(sdk::Result result) {
   reader_ = {};
   control_reader_ = {};
   pending_out_.clear();
+  input_window_.release();
   if (!waiting_writers_.empty()) {
     // `self` goes along: it keeps the plugin's library loaded while the writers exist.
     asio::post(io_, [self = shared_from_this(), writers = std::exchange(waiting_writers_, {})] {

@@ -11,6 +11,7 @@
 
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
+#include "core/credit_window.hpp"
 #include "core/library_ref.hpp"
 #include "wire/frame.hpp"
 
@@ -20,9 +21,6 @@ class logger;
 
 namespace automatelinux::core {
 
-// Bytes a writer may have in flight per stream before it must wait for credit (per direction);
-// a receiver may see up to one chunk more than this.
-inline constexpr std::size_t kStreamWindow = 512 * 1024;
 // How long a cancelled handler has to finish before core ends the request itself.
 inline constexpr std::chrono::seconds kCancelGrace{5};
 // Longest command line or reason an audit line shows (a command may be up to a frame long).
@@ -61,6 +59,9 @@ class ServingStream final : public sdk::ServedStream,
   // Core-owned timeout: when it expires the handler is cancelled and the request ends as
   // Result::timeout, whatever the handler reports.
   void arm_timeout(std::chrono::milliseconds timeout);
+  // The requester understands grown windows (a peer speaking protocol 2): its output credit may
+  // run ahead of what was sent, and the input window grows within `limits`.
+  void enable_window_growth(WindowLimits limits);
 
   // sdk::ServedStream
   void write(sdk::Channel channel, std::string bytes, WriteHandler done) override;
@@ -96,7 +97,9 @@ class ServingStream final : public sdk::ServedStream,
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   // Output (out/err share one window, as SSH's extended data does).
-  std::size_t unacked_ = 0;
+  std::int64_t unacked_ = 0;  // sent, not credited; negative once the requester grew the window
+  std::int64_t max_credit_ahead_ = 0;  // how far credit may run ahead of the bytes sent
+  std::uint64_t echo_mark_ = 0;  // the requester's round-trip mark, for our next output
   std::uint64_t bytes_out_ = 0;
   std::deque<std::pair<sdk::Channel, std::string>> pending_out_;  // waiting for window room
   std::vector<WriteHandler> waiting_writers_;
@@ -104,6 +107,8 @@ class ServingStream final : public sdk::ServedStream,
   // Input.
   std::deque<std::string> input_;
   std::size_t input_credit_ = 0;  // bytes the requester may still send
+  std::size_t input_buffered_ = 0;
+  CreditWindow input_window_;
   bool input_requested_ = false;
   bool input_eof_ = false;
   bool input_eof_delivered_ = false;

@@ -67,6 +67,13 @@ std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64
   return it->get<std::int64_t>();
 }
 
+bool bool_field(const nlohmann::json& header, const char* key, bool fallback) {
+  auto it = header.find(key);
+  if (it == header.end()) return fallback;
+  if (!it->is_boolean()) throw FrameError(std::string("field '") + key + "' must be a boolean");
+  return it->get<bool>();
+}
+
 std::string string_field(const nlohmann::json& header, const char* key,
                          const std::string& fallback) {
   auto it = header.find(key);

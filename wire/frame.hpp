@@ -37,6 +37,7 @@ class FrameError : public std::runtime_error {
 // wrong type throws FrameError naming it (never nlohmann::type_error).
 std::uint64_t uint_field(const nlohmann::json& header, const char* key, std::uint64_t fallback);
 std::int64_t int_field(const nlohmann::json& header, const char* key, std::int64_t fallback);
+bool bool_field(const nlohmann::json& header, const char* key, bool fallback);
 std::string string_field(const nlohmann::json& header, const char* key,
                          const std::string& fallback);
 

@@ -36,9 +36,12 @@ inline constexpr char kResult[] = "result";
 
 // The peer protocol's version. A member says in `hello` which it speaks and the oldest it still
 // understands; two members interoperate when each one's version is at least the other's oldest.
-// A hello without them is version 1 (the first, unversioned protocol).
-inline constexpr std::int64_t kProtocolVersion = 1;
+// A hello without them is version 1 (the first, unversioned protocol). The leader names its own
+// version in `welcome` (absent: 1). Version 2 adds stream windows that grow (credit may run ahead
+// of the bytes sent, up to 64 MiB), used on a session only when both ends speak it.
+inline constexpr std::int64_t kProtocolVersion = 2;
 inline constexpr std::int64_t kOldestProtocolVersion = 1;
+inline constexpr std::int64_t kGrowingWindowsProtocol = 2;
 
 // A stream opened by the TLS client has an odd id, one opened by the TLS server an even one.
 inline constexpr bool opened_by_tls_client(std::uint64_t sid) {

@@ -50,13 +50,14 @@ sdk::Result result_from(const wire::Frame& frame) {
 
 ClientStream::ClientStream(asio::io_context& io, std::shared_ptr<PeerSession> session,
                            std::uint64_t sid, sdk::Requester requester, std::string request_id,
-                           LibraryRef library)
+                           LibraryRef library, WindowLimits limits)
     : library_(std::move(library)),
       io_(io),
       session_(std::move(session)),
       sid_(sid),
       requester_(std::move(requester)),
-      request_id_(std::move(request_id)) {}
+      request_id_(std::move(request_id)),
+      limits_(std::move(limits)) {}
 
 ClientStream::Output& ClientStream::output(sdk::Channel channel) {
   if (channel == sdk::Channel::out) return out_;
@@ -72,10 +73,10 @@ void ClientStream::on_frame(const wire::Frame& frame) {
     auto channel = static_cast<sdk::Channel>(ch);
     auto& o = output(channel);
     if (o.eof) throw wire::FrameError("output after EOF");
-    // The sender may have at most one window of bytes we have not credited back.
-    uncredited_ += frame.body.size();
-    if (uncredited_ > kStreamWindow + wire::kMaxChunk)
+    // The sender may have at most its window (plus one chunk) of bytes we have not credited.
+    if (!window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0)))
       throw wire::FrameError("peer sent beyond its credit window");
+    buffered_ += frame.body.size();
     if (!frame.body.empty()) o.chunks.push_back(frame.body);
     deliver(channel);
   } else if (type == wire::msg::kEof) {
@@ -85,15 +86,30 @@ void ClientStream::on_frame(const wire::Frame& frame) {
       deliver(static_cast<sdk::Channel>(ch));
     }
   } else if (type == wire::msg::kCredit) {
-    const auto n = wire::uint_field(frame.header, "n", 0);
-    if (n > kStreamWindow) throw wire::FrameError("credit larger than a window");
-    input_credit_ += n;
-    flush_input();
+    on_credit(frame);
   } else if (type == wire::msg::kResult) {
     complete(result_from(frame));
   } else {
     throw wire::FrameError("unexpected message '" + type + "' on a stream");
   }
+}
+
+// Input credit; `grow` (with no credit) is the server's sign that it understands grown windows,
+// which it sends only when our open asked for them.
+void ClientStream::on_credit(const wire::Frame& frame) {
+  if (wire::bool_field(frame.header, "grow", false) && !input_grows_ && session_ &&
+      session_->protocol >= wire::kGrowingWindowsProtocol) {
+    input_grows_ = true;
+    window_.enable_growth(limits_);
+  }
+  const auto n = wire::uint_field(frame.header, "n", 0);
+  const std::size_t max = input_grows_ ? kMaxStreamWindow : kStreamWindow;
+  if (n > max || input_credit_ + n > max + wire::kMaxChunk)
+    throw wire::FrameError("credit larger than a window");
+  input_credit_ += n;
+  // A round-trip mark from the server: echoed on the next input we send.
+  if (const auto mark = wire::uint_field(frame.header, "mark", 0); mark != 0) echo_mark_ = mark;
+  flush_input();
 }
 
 void ClientStream::on_lost(const std::string& reason) {
@@ -108,6 +124,7 @@ void ClientStream::complete(sdk::Result result) {
   deliver(sdk::Channel::out);
   deliver(sdk::Channel::err);
   input_.clear();
+  window_.release();
   if (auto done = std::exchange(input_done_, {}))
     asio::post(io_, [self = shared_from_this(), done] { guarded([&] { done(false); }); });
   if (result_handler_)
@@ -148,14 +165,15 @@ void ClientStream::deliver(sdk::Channel channel) {
     o.chunks.pop_front();
     auto reader = std::exchange(o.reader, {});
     guarded([&] { reader(chunk, false); });
-    // Credit returns only once the plugin has taken the bytes, end to end; batched (a quarter
-    // window, or whenever we hold nothing more) to save the sender wake-ups.
-    uncredited_ -= chunk.size();
-    credit_owed_ += chunk.size();
-    const bool drained = out_.chunks.empty() && err_.chunks.empty();
-    if (session_ && !result_ && (drained || credit_owed_ >= kStreamWindow / 4))
-      session_->send(
-          {{"t", wire::msg::kCredit}, {"sid", sid_}, {"n", std::exchange(credit_owed_, 0)}});
+    // Credit returns only once the plugin has taken the bytes, end to end (batched, and grown
+    // while the stream is throughput-bound: CreditWindow).
+    buffered_ -= chunk.size();
+    const auto credit = window_.on_consumed(chunk.size(), buffered_, CreditWindow::Clock::now());
+    if (credit.n > 0 && session_ && !result_) {
+      nlohmann::json header = {{"t", wire::msg::kCredit}, {"sid", sid_}, {"n", credit.n}};
+      if (credit.mark != 0) header["mark"] = credit.mark;
+      session_->send(header);
+    }
   } else if (o.eof && !o.eof_delivered) {
     o.eof_delivered = true;
     auto reader = std::exchange(o.reader, {});
@@ -191,8 +209,9 @@ void ClientStream::flush_input() {
   while (session_ && !input_.empty() && input_credit_ > 0) {
     std::string& chunk = input_.front();
     const std::size_t n = std::min(chunk.size(), input_credit_);
-    session_->send({{"t", wire::msg::kData}, {"sid", sid_}, {"ch", 0}},
-                   std::string_view(chunk).substr(0, n));
+    nlohmann::json header = {{"t", wire::msg::kData}, {"sid", sid_}, {"ch", 0}};
+    if (echo_mark_ != 0) header["mark"] = std::exchange(echo_mark_, 0);
+    session_->send(header, std::string_view(chunk).substr(0, n));
     input_credit_ -= n;
     if (n == chunk.size())
       input_.pop_front();

@@ -10,6 +10,7 @@
 
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
+#include "core/credit_window.hpp"
 #include "core/library_ref.hpp"
 #include "core/peer/peer_session.hpp"
 
@@ -18,9 +19,11 @@ namespace automatelinux::core::peer {
 class ClientStream final : public sdk::RequestedStream,
                            public std::enable_shared_from_this<ClientStream> {
  public:
-  // `library`: the plugin that opened the stream (it holds that plugin's callbacks).
+  // `library`: the plugin that opened the stream (it holds that plugin's callbacks). `limits`:
+  // how far the output window may grow once the server confirms it understands growth.
   ClientStream(asio::io_context& io, std::shared_ptr<PeerSession> session, std::uint64_t sid,
-               sdk::Requester requester, std::string request_id, LibraryRef library = {});
+               sdk::Requester requester, std::string request_id, LibraryRef library = {},
+               WindowLimits limits = {});
 
   // Frames for this stream from the session (data/eof/credit/result).
   void on_frame(const wire::Frame& frame);
@@ -46,6 +49,7 @@ class ClientStream final : public sdk::RequestedStream,
   Output& output(sdk::Channel channel);
   void deliver(sdk::Channel channel);
   void flush_input();
+  void on_credit(const wire::Frame& frame);
   void complete(sdk::Result result);
 
   LibraryRef library_;  // first, so it is released after every plugin callback below
@@ -59,8 +63,11 @@ class ClientStream final : public sdk::RequestedStream,
   bool input_close_pending_ = false;
   bool input_closed_ = false;
   std::size_t input_credit_ = 0;
-  std::size_t uncredited_ = 0;   // output bytes received but not yet credited back
-  std::size_t credit_owed_ = 0;  // consumed but not yet credited (sent in batches)
+  bool input_grows_ = false;     // the server may grant input credit ahead of data
+  std::uint64_t echo_mark_ = 0;  // the server's round-trip mark, for our next input
+  std::size_t buffered_ = 0;     // output bytes received, not yet taken by the plugin
+  WindowLimits limits_;
+  CreditWindow window_;  // output (channels 1 and 2 share it)
   WriteHandler input_done_;
   std::optional<sdk::Result> result_;
   ResultHandler result_handler_;

@@ -1,5 +1,7 @@
 #include "core/peer/leader_link.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "core/peer/cluster_state.hpp"
@@ -113,6 +115,7 @@ void LeaderLink::on_frame(const SessionPtr& session, wire::Frame& frame) {
 void LeaderLink::on_welcome(const SessionPtr& session, wire::Frame& frame) {
   if (frame.type() != msg::kWelcome) return session->close("expected a welcome");
   welcomed_ = true;
+  session->protocol = std::max<std::int64_t>(1, wire::int_field(frame.header, "protocol", 1));
   hooks_.on_welcome(session);
   session->send({{"t", msg::kHello},
                  {"version", AL_VERSION},

@@ -263,7 +263,10 @@ void LeaderListener::admit(const SessionPtr& session) {
   session->set_max_frame(wire::kMaxFrameSize);
   membership_.add_worker(session);
   session->start(established_);
-  session->send({{"t", msg::kWelcome}, {"leader", state_.self_id()}, {"id", id}});
+  session->send({{"t", msg::kWelcome},
+                 {"leader", state_.self_id()},
+                 {"id", id},
+                 {"protocol", wire::kProtocolVersion}});
   session->start_heartbeat(heartbeat_);
   log_->info("peer {} online from {}", id, session->remote());
   membership_.push_members();

@@ -116,6 +116,7 @@ void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
           commands.size() < kMaxCommandNames)
         commands.push_back(c.get<std::string>());
   session->version = version;
+  session->protocol = wire::int_field(frame.header, "protocol", 1);
   session->commands = std::move(commands);
   push_members();
 }

@@ -29,7 +29,9 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       heartbeat_(config.heartbeat_ms),
       membership_(io, log_, state_, registry, heartbeat_),
       listener_(io, log_, state_, membership_, heartbeat_, established_events()),
-      router_(io, log_, state_, registry, membership_, [this] { listener_.trim_memory_soon(); }),
+      router_(
+          io, log_, state_, registry, membership_, [this] { listener_.trim_memory_soon(); },
+          {config.max_window_bytes, std::make_shared<WindowBudget>(config.window_budget_bytes)}),
       connector_(io, log_, heartbeat_, connector_hooks()) {
   const auto streams = stream_handlers();
   leader_table_ = streams;

@@ -79,6 +79,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::string version;
   std::vector<std::string> commands;
   std::optional<double> rtt_ms;
+  // The peer protocol version the other end speaks (its hello, or the leader's welcome).
+  std::int64_t protocol = 1;
   std::int64_t last_seen = 0;  // unix seconds of the last frame received
 
   // Stream ids this side opens: odd when we are the TLS client, even otherwise.

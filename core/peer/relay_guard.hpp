@@ -10,24 +10,28 @@
 #include <string>
 #include <string_view>
 
-#include "core/serving_stream.hpp"
+#include "core/credit_window.hpp"
 #include "wire/frame.hpp"
 #include "wire/messages.hpp"
 
 namespace automatelinux::core::peer {
 
-// Bytes one side may have in flight on a relayed stream (the receiver may see up to one chunk
-// more than the window), and how much credit granted ahead of data is remembered.
+// Bytes one side may have in flight on a relayed stream without credit (the receiver may see up
+// to one chunk more than the window), and how much credit granted ahead of data is remembered:
+// the credit actually granted, up to the largest window the protocol allows (grown windows,
+// protocol 2, are credit granted ahead of data).
 inline constexpr std::int64_t kRelayMaxInFlight =
     static_cast<std::int64_t>(kStreamWindow + wire::kMaxChunk);
-inline constexpr std::int64_t kRelayMaxPrepaid = static_cast<std::int64_t>(kStreamWindow);
+inline constexpr std::int64_t kRelayMaxPrepaid = static_cast<std::int64_t>(kMaxStreamWindow);
 // A result's reason is relayed up to this many bytes (requesters show at most 1 KiB).
 inline constexpr std::size_t kRelayMaxReason = 4096;
 // Bytes the leader queues towards one member on behalf of one relayed stream direction, and on
-// behalf of one sending member in total. Credit keeps honest traffic far below both: a window
-// plus one chunk of data and a few control frames per stream, plus the opening request.
-inline constexpr std::size_t kRelayMaxQueuedPerStream = 2 * wire::kMaxFrameSize + kStreamWindow;
-inline constexpr std::size_t kRelayMaxQueuedPerSender = 128 * 1024 * 1024;
+// behalf of one sending member in total. Credit keeps honest traffic below both: a window (at
+// most the protocol's largest) plus one chunk of data and a few control frames per stream, plus
+// the opening request; in all, what the receivers granted (a daemon's default window budget).
+inline constexpr std::size_t kRelayMaxQueuedPerStream =
+    2 * wire::kMaxFrameSize + kStreamWindow + kMaxStreamWindow;
+inline constexpr std::size_t kRelayMaxQueuedPerSender = kDefaultWindowBudget;
 
 // One direction of a relayed stream.
 class RelayWindow {
@@ -38,10 +42,10 @@ class RelayWindow {
     return in_flight_ <= kRelayMaxInFlight;
   }
   // Credit of `n` bytes relayed back by the receiver. Credit granted ahead of data (a server
-  // opening its input window) counts for at most one window.
+  // opening its input window, a window growing) counts up to the largest window.
   void on_credit(std::uint64_t n) {
-    const auto c = static_cast<std::int64_t>(
-        n < static_cast<std::uint64_t>(2 * kRelayMaxInFlight) ? n : 2 * kRelayMaxInFlight);
+    constexpr std::int64_t cap = kRelayMaxInFlight + kRelayMaxPrepaid;
+    const auto c = static_cast<std::int64_t>(n < static_cast<std::uint64_t>(cap) ? n : cap);
     in_flight_ -= c;
     if (in_flight_ < -kRelayMaxPrepaid) in_flight_ = -kRelayMaxPrepaid;
   }

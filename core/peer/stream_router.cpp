@@ -57,13 +57,15 @@ bool stream_frame_allowed(const std::string& type, int ch, bool from_requester) 
 
 StreamRouter::StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
                            const ClusterState& state, const CommandRegistry& registry,
-                           const Membership& membership, std::function<void()> on_abuse)
+                           const Membership& membership, std::function<void()> on_abuse,
+                           WindowLimits limits)
     : io_(io),
       log_(std::move(log)),
       state_(state),
       registry_(registry),
       membership_(membership),
-      on_abuse_(std::move(on_abuse)) {}
+      on_abuse_(std::move(on_abuse)),
+      limits_(std::move(limits)) {}
 
 sdk::RequestedStreamPtr StreamRouter::open(const std::string& peer, const std::string& type,
                                            nlohmann::json header, std::string body,
@@ -78,16 +80,14 @@ sdk::RequestedStreamPtr StreamRouter::open(const std::string& peer, const std::s
   const SessionPtr session = membership_.route_to(peer, reason);
   if (!session) return fail(reason);
   const auto sid = session->next_sid();
-  auto stream =
-      std::make_shared<ClientStream>(io_, session, sid, requester, request_id, std::move(library));
+  auto stream = std::make_shared<ClientStream>(io_, session, sid, requester, request_id,
+                                               std::move(library), limits_);
   routes_[session.get()].opened[sid] = {stream, peer};
-  session->send({{"t", msg::kOpen},
-                 {"sid", sid},
-                 {"to", peer},
-                 {"type", type},
-                 {"rid", request_id},
-                 {"req", std::move(header)}},
-                body);
+  nlohmann::json open = {{"t", msg::kOpen}, {"sid", sid},        {"to", peer},
+                         {"type", type},    {"rid", request_id}, {"req", std::move(header)}};
+  // Windows grow only where every hop understands it: our session here, the server's answer.
+  if (session->protocol >= wire::kGrowingWindowsProtocol) open["grow"] = true;
+  session->send(open, body);
   return stream;
 }
 
@@ -238,6 +238,12 @@ void StreamRouter::serve_locally(const SessionPtr& session, std::uint64_t sid,
     as_user = "user=" + printable_command({(*req)["user"].get<std::string>()}) + " ";
   stream->set_subject(type + " " + as_user + printable_command(wire::split_nul(frame.body)));
   routes_[session.get()].served[sid] = stream;
+  // The requester asked for growing windows and our hop understands them: say yes (credit 0).
+  if (wire::bool_field(frame.header, "grow", false) &&
+      session->protocol >= wire::kGrowingWindowsProtocol) {
+    stream->enable_window_growth(limits_);
+    transport->send({{"t", msg::kCredit}, {"n", 0}, {"grow", true}}, {});
+  }
   start_service(stream, *service, type, frame);
 }
 

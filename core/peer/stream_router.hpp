@@ -25,9 +25,10 @@ inline constexpr std::size_t kMaxRelayedStreamsPerSession = 1024;
 class StreamRouter {
  public:
   // `on_abuse` runs after a member was cut off for breaking a relayed stream's rules.
+  // `limits`: how far the windows of streams this daemon receives may grow (one budget for all).
   StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,
                const CommandRegistry& registry, const Membership& membership,
-               std::function<void()> on_abuse);
+               std::function<void()> on_abuse, WindowLimits limits = {});
 
   sdk::RequestedStreamPtr open(const std::string& peer, const std::string& type,
                                nlohmann::json header, std::string body,
@@ -86,6 +87,7 @@ class StreamRouter {
   const CommandRegistry& registry_;
   const Membership& membership_;
   std::function<void()> on_abuse_;
+  WindowLimits limits_;
   std::map<const PeerSession*, Routes> routes_;
 };
 

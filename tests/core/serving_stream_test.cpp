@@ -77,6 +77,24 @@ TEST_F(ServingStreamTest, CreditForBytesNeverSentIsAProtocolError) {
   EXPECT_THROW(stream_->on_frame(frame({{"t", "credit"}, {"n", 4}})), wire::FrameError);
 }
 
+TEST_F(ServingStreamTest, AGrowingWindowTakesCreditAheadOfDataAndEchoesRoundTripMarks) {
+  stream_->enable_window_growth({});
+  stream_->write(sdk::Channel::out, std::string(3 * core::kStreamWindow, 'x'), {});
+  run();
+  EXPECT_EQ(transport_->data_bytes(), core::kStreamWindow);
+  // The requester credits the window and grows it by another one, with a mark to echo.
+  stream_->on_frame(frame({{"t", "credit"}, {"n", 2 * core::kStreamWindow}, {"mark", 7U}}));
+  run();
+  EXPECT_EQ(transport_->data_bytes(), 3 * core::kStreamWindow);
+  int marks = 0;
+  for (const auto& [h, b] : transport_->frames)
+    if (h.contains("mark")) marks += h["mark"] == 7U ? 1 : 100;
+  EXPECT_EQ(marks, 1);  // echoed once, on the next data frame
+  // Never past the largest window the protocol allows.
+  EXPECT_THROW(stream_->on_frame(frame({{"t", "credit"}, {"n", core::kMaxStreamWindow + 1}})),
+               wire::FrameError);
+}
+
 TEST_F(ServingStreamTest, InputBeyondGrantedCreditIsAProtocolError) {
   EXPECT_THROW(stream_->on_frame(frame({{"t", "data"}, {"ch", 0}}, "x")), wire::FrameError);
   std::string got;

@@ -32,13 +32,28 @@ TEST(RelayGuard, InputNeedsTheServersCreditAndPrepaidCreditIsBounded) {
   // The server opens its input window, then the requester sends within it, chunk by chunk.
   EXPECT_FALSE(check_relayed(s, false, "credit", 0, core::kStreamWindow));
   for (int i = 0; i < 8; ++i) EXPECT_FALSE(check_relayed(s, true, "data", wire::kMaxChunk, 0));
-  // A server that grants absurd credit does not let its requester flood the leader.
+  // A server that grants absurd credit does not let its requester flood the leader: credit
+  // ahead of data counts up to the largest window the protocol allows.
   EXPECT_FALSE(check_relayed(s, false, "credit", 0, std::uint64_t{1} << 62));
   std::size_t sent = 0;
   while (!check_relayed(s, true, "data", wire::kMaxChunk, 0)) {
     sent += wire::kMaxChunk;
-    ASSERT_LE(sent, 2 * core::kStreamWindow + wire::kMaxChunk);
+    ASSERT_LE(sent, core::kMaxStreamWindow + core::kStreamWindow + wire::kMaxChunk);
   }
+}
+
+TEST(RelayGuard, AGrownWindowIsTheCreditActuallyGranted) {
+  RelayState s;
+  // The requester grows the output window to 4 MiB: credit for what it read, plus the growth.
+  const std::size_t grown = 4 * 1024 * 1024;
+  EXPECT_FALSE(check_relayed(s, true, "credit", 0, grown - core::kStreamWindow));
+  std::size_t sent = 0;
+  while (sent < grown) {
+    ASSERT_FALSE(check_relayed(s, false, "data", wire::kMaxChunk, 0)) << sent;
+    sent += wire::kMaxChunk;
+  }
+  EXPECT_FALSE(check_relayed(s, false, "data", wire::kMaxChunk, 0));  // the one chunk more
+  EXPECT_TRUE(check_relayed(s, false, "data", 1, 0));  // past what was granted: an offence
 }
 
 TEST(RelayGuard, ControlFramesCarryNoBodyAndChunksAreCapped) {

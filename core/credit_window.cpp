@@ -1,0 +1,74 @@
+#include "core/credit_window.hpp"
+
+#include <algorithm>
+
+#include "wire/frame.hpp"
+
+namespace automatelinux::core {
+
+void CreditWindow::enable_growth(WindowLimits limits) {
+  release();
+  limits_ = std::move(limits);
+  limits_.max_window = std::clamp(limits_.max_window, kStreamWindow, kMaxStreamWindow);
+}
+
+bool CreditWindow::on_received(std::size_t n, std::uint64_t mark) {
+  unused_ -= static_cast<std::int64_t>(n);
+  received_ += n;
+  if (mark != 0 && mark == mark_) {
+    // Bytes that arrived within one round trip; near a whole window means the window, not the
+    // sender's source or the link, limited the stream.
+    window_bound_ = received_ - received_at_mark_ >= window_ - window_ / 4;
+    mark_ = 0;
+  }
+  return unused_ >= -static_cast<std::int64_t>(wire::kMaxChunk);
+}
+
+Credit CreditWindow::on_consumed(std::size_t n, std::size_t buffered, Clock::time_point now) {
+  shrink_if_idle(now);
+  last_consumed_ = now;
+  owed_ += n;
+  const std::size_t grown = growth(buffered);
+  // Batched (a quarter window, or whenever the reader holds nothing more) to save the sender
+  // wake-ups; a growth goes out at once, since the sender is waiting for it.
+  if (grown == 0 && buffered > 0 && owed_ < window_ / 4) return {};
+  // Shrinking: what the reader took is kept back until the window is down to its target.
+  const std::size_t withheld = std::min(owed_, window_ - target_);
+  window_ -= withheld;
+  if (limits_.budget) limits_.budget->give_back(withheld);
+  Credit credit{std::exchange(owed_, 0) - withheld + grown, 0};
+  unused_ += static_cast<std::int64_t>(credit.n);
+  // A new round-trip measurement rides on this credit while the window may still grow.
+  if (limits_.budget && mark_ == 0 && credit.n > 0 && window_ < limits_.max_window) {
+    mark_ = credit.mark = ++last_mark_;
+    received_at_mark_ = received_;
+  }
+  return credit;
+}
+
+// Doubles the window (as far as the maximum and the budget allow) after a round trip that
+// carried nearly a whole window, if the reader keeps up (it holds little): the stream is
+// throughput-bound on the link, so a larger window means more bytes per round trip.
+std::size_t CreditWindow::growth(std::size_t buffered) {
+  if (!window_bound_ || !limits_.budget || target_ != window_) return 0;
+  window_bound_ = false;
+  if (buffered > window_ / 4 || window_ >= limits_.max_window) return 0;
+  const std::size_t got = limits_.budget->take(std::min(window_, limits_.max_window - window_));
+  window_ += got;
+  target_ = window_;
+  return got;
+}
+
+void CreditWindow::shrink_if_idle(Clock::time_point now) {
+  if (last_consumed_ == Clock::time_point{} || now - last_consumed_ < kWindowIdle) return;
+  target_ = kStreamWindow;
+  window_bound_ = false;
+}
+
+void CreditWindow::release() {
+  if (limits_.budget) limits_.budget->give_back(window_ - kStreamWindow);
+  limits_.budget.reset();
+  window_ = target_ = kStreamWindow;
+}
+
+}  // namespace automatelinux::core

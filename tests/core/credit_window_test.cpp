@@ -1,0 +1,143 @@
+// CreditWindow: the receiver's window grows while the stream is throughput-bound, up to its
+// maximum and within the daemon's budget (the first kStreamWindow of each stream outside it),
+// and shrinks back once the stream was idle. Behaviour only: a fake clock, no timing.
+#include "core/credit_window.hpp"
+
+#include <gtest/gtest.h>
+
+#include "wire/frame.hpp"
+
+using namespace automatelinux::core;
+namespace wire = automatelinux::wire;
+
+namespace {
+
+constexpr std::size_t kMiB = 1024 * 1024;
+using Clock = CreditWindow::Clock;
+
+// A stream over a link with a round trip, in rounds of one round trip each: the sender spends
+// the credit it has (at most `per_round` bytes: what its source produces), echoing the last mark
+// it got on its first chunk; the reader takes every chunk as it arrives, and the credit it
+// returns reaches the sender in the next round.
+struct Link {
+  CreditWindow& w;
+  Clock::time_point now = Clock::now();
+  std::uint64_t credit = kStreamWindow;  // what the sender holds
+  std::uint64_t mark = 0;                // the mark it will echo
+
+  // Runs until `bytes` went through; returns the window.
+  std::size_t stream(std::size_t bytes, std::size_t per_round = SIZE_MAX) {
+    for (std::size_t moved = 0; moved < bytes;) {
+      std::uint64_t returned = 0, next_mark = 0;
+      for (std::size_t sent = 0; credit > 0 && sent < per_round;) {
+        const std::size_t n = std::min<std::uint64_t>(credit, wire::kMaxChunk);
+        EXPECT_TRUE(w.on_received(n, std::exchange(mark, 0)));
+        credit -= n;
+        sent += n;
+        moved += n;
+        const Credit back = w.on_consumed(n, 0, now);
+        returned += back.n;
+        if (back.mark != 0) next_mark = back.mark;
+      }
+      credit += returned;
+      mark = next_mark;
+      now += std::chrono::milliseconds(50);
+    }
+    return w.window();
+  }
+};
+
+WindowLimits limits(std::size_t max, std::size_t budget) {
+  return {max, std::make_shared<WindowBudget>(budget)};
+}
+
+TEST(CreditWindow, StaysAtTheStartWithoutGrowthAllowed) {
+  CreditWindow w;
+  EXPECT_EQ(Link{w}.stream(64 * kMiB), kStreamWindow);
+}
+
+TEST(CreditWindow, GrowsByDoublingWhileThroughputBoundAndStopsAtTheMaximum) {
+  CreditWindow w;
+  const auto l = limits(4 * kMiB, 256 * kMiB);
+  w.enable_growth(l);
+  Link link{w};
+  // Two round trips: the first sends a mark, its echo shows a whole window per round trip.
+  EXPECT_EQ(link.stream(2 * kStreamWindow), 2 * kStreamWindow);
+  EXPECT_EQ(link.stream(64 * kMiB), 4 * kMiB);            // capped at the maximum
+  EXPECT_EQ(l.budget->used(), 4 * kMiB - kStreamWindow);  // the first window is not counted
+}
+
+TEST(CreditWindow, DoesNotGrowWhenTheSenderHasLessThanAWindowPerRoundTrip) {
+  CreditWindow w;
+  w.enable_growth(limits(16 * kMiB, 256 * kMiB));
+  EXPECT_EQ(Link{w}.stream(64 * kMiB, kStreamWindow / 2), kStreamWindow);
+}
+
+TEST(CreditWindow, DoesNotGrowWhenTheReaderIsTheBottleneck) {
+  CreditWindow w;
+  w.enable_growth(limits(16 * kMiB, 256 * kMiB));
+  auto now = Clock::now();
+  // The whole window arrives at once, every round trip, with the mark echoed; the reader takes
+  // it slowly and holds most of it meanwhile.
+  std::size_t buffered = 0;
+  std::uint64_t mark = 0, credit = kStreamWindow;
+  for (int round = 0; round < 100; ++round) {
+    for (std::uint64_t c = credit; c > 0; c -= wire::kMaxChunk) {
+      ASSERT_TRUE(w.on_received(wire::kMaxChunk, std::exchange(mark, 0)));
+      buffered += wire::kMaxChunk;
+    }
+    credit = 0;
+    while (buffered > kStreamWindow / 2) {
+      buffered -= wire::kMaxChunk;
+      const Credit back = w.on_consumed(wire::kMaxChunk, buffered, now);
+      credit += back.n;
+      if (back.mark != 0) mark = back.mark;
+    }
+    now += std::chrono::milliseconds(50);
+  }
+  EXPECT_EQ(w.window(), kStreamWindow);
+}
+
+TEST(CreditWindow, TheBudgetIsSharedAndANewStreamStillGetsItsFirstWindow) {
+  const auto l = limits(16 * kMiB, 3 * kMiB);
+  CreditWindow a, b, c;
+  a.enable_growth(l);
+  b.enable_growth(l);
+  c.enable_growth(l);
+  Link{a}.stream(64 * kMiB);
+  Link{b}.stream(64 * kMiB);
+  EXPECT_EQ(l.budget->used(), 3 * kMiB);  // never past the budget
+  EXPECT_EQ(a.window() + b.window(), 3 * kMiB + 2 * kStreamWindow);
+  // The budget is spent, yet a third stream runs at its first window.
+  EXPECT_EQ(Link{c}.stream(8 * kMiB), kStreamWindow);
+  a.release();
+  EXPECT_EQ(l.budget->used(), b.window() - kStreamWindow);  // a's growth went back
+}
+
+TEST(CreditWindow, ShrinksBackToTheStartAfterIdlingAndReturnsTheBudget) {
+  const auto l = limits(16 * kMiB, 256 * kMiB);
+  CreditWindow w;
+  w.enable_growth(l);
+  Link link{w};
+  ASSERT_EQ(link.stream(64 * kMiB), 16 * kMiB);
+  const auto later = link.now + kWindowIdle + std::chrono::milliseconds(1);
+  // What the reader takes now is kept back until the window is down to the start again.
+  std::uint64_t credited = 0;
+  for (int i = 0; i < 16 * 16; ++i) {
+    ASSERT_TRUE(w.on_received(wire::kMaxChunk, 0));
+    credited += w.on_consumed(wire::kMaxChunk, 0, later).n;
+  }
+  EXPECT_EQ(w.window(), kStreamWindow);
+  EXPECT_EQ(l.budget->used(), 0U);
+  EXPECT_EQ(credited, 16 * 16 * wire::kMaxChunk - (16 * kMiB - kStreamWindow));
+}
+
+TEST(CreditWindow, DataPastTheWindowPlusOneChunkIsRefused) {
+  CreditWindow w;
+  for (std::size_t sent = 0; sent < kStreamWindow; sent += wire::kMaxChunk)
+    ASSERT_TRUE(w.on_received(wire::kMaxChunk, 0));
+  EXPECT_TRUE(w.on_received(wire::kMaxChunk, 0));  // the one chunk a sender may overshoot
+  EXPECT_FALSE(w.on_received(1, 0));
+}
+
+}  // namespace

@@ -31,6 +31,4 @@ printf '  %-44s %8s ms\n' "1 peer (--peer w1)" "$one"
 printf '  %-44s %8s ms  (%sx one peer)\n' "1 peer as a list (--peer w1,)" "$list1" "$(ratio "$list1" "$one")"
 printf '  %-44s %8s ms  (%sx one peer, target <= 2x)\n' "10 peers" "$ten" "$(ratio "$ten" "$one")"
 printf '  %-44s %8s ms  (%sx one peer, target <= 5x)\n' "50 peers (--peer all)" "$fifty" "$(ratio "$fifty" "$one")"
-if ! command -v pdsh >/dev/null || [ -z "${AL_BENCH_SSH:-}" ]; then
-  echo "  (pdsh over ssh: not measured here — needs pdsh and AL_BENCH_SSH=user@host with sshd)"
-fi
+echo "  (pdsh over ssh: not measured here)"

@@ -99,7 +99,7 @@ class ServingStream final : public sdk::ServedStream,
   // Output (out/err share one window, as SSH's extended data does).
   std::int64_t unacked_ = 0;  // sent, not credited; negative once the requester grew the window
   std::int64_t max_credit_ahead_ = 0;  // how far credit may run ahead of the bytes sent
-  std::uint64_t echo_mark_ = 0;  // the requester's round-trip mark, for our next output
+  std::uint64_t echo_mark_ = 0;        // the requester's round-trip mark, for our next output
   std::uint64_t bytes_out_ = 0;
   std::deque<std::pair<sdk::Channel, std::string>> pending_out_;  // waiting for window room
   std::vector<WriteHandler> waiting_writers_;

@@ -77,6 +77,13 @@ void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
       }
     }
   }
+  if (json.contains("audit")) {
+    try {
+      config.audit_limits = AuditLimits::from_json(json.at("audit"));
+    } catch (const ConfigError& e) {
+      throw ConfigError(origin + ": " + e.what());
+    }
+  }
   if (json.contains("exec") && !json.at("exec").is_object())
     throw ConfigError(origin + ": 'exec' must be an object");
   config.raw = json;

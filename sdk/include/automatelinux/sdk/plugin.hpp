@@ -22,7 +22,9 @@ namespace automatelinux::sdk {
 //    PeerNetwork::Done takes an Outcome; nul_list.hpp and peer_json.hpp helpers.
 // 4: sdk/terminal.hpp — terminal mode and window sizes on Channel::control (a core of ABI 3
 //    would pass such payloads on uninterpreted).
-inline constexpr std::uint32_t kAbiVersion = 4;
+// 5: sdk/audit.hpp — Host::audit() (records, reading, following) and
+//    ServedStream::describe_for_audit().
+inline constexpr std::uint32_t kAbiVersion = 5;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 
 // Versions of the libraries whose types cross the plugin boundary, as compiled.

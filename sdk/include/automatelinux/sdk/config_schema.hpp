@@ -70,7 +70,7 @@ inline std::string type_phrase(const ConfigKey& k) {
     case ConfigType::string:
       return "a string";
     case ConfigType::path:
-      return "a path";
+      return "a string";  // the value, once a string, is named as a path
     case ConfigType::absolute_path:
       return "an absolute path";
     case ConfigType::integer:

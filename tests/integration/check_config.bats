@@ -36,6 +36,13 @@ refused() {
   [ ! -e "$BATS_TEST_TMPDIR/state" ]
 }
 
+@test "the example config that ships passes" {
+  CONF=$BATS_TEST_DIRNAME/../../packaging/daemon.example.json
+  run --separate-stderr "$DAEMON" --check-config --config "$CONF"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$CONF: OK" ]
+}
+
 @test "an empty object passes" {
   check '{}'
   [ "$status" -eq 0 ]

@@ -3,6 +3,7 @@
 // each owner's own parsing accept exactly the same values.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -156,21 +157,28 @@ inline bool is_section(const ConfigSchema& schema, const std::string& key) {
   return false;
 }
 
+// The names declared directly below `section`, in order, each once.
+inline std::vector<std::string> names_below(const ConfigSchema& schema,
+                                            const std::string& section) {
+  std::vector<std::string> names;
+  const std::string prefix = section + ".";
+  for (const auto& k : schema) {
+    if (k.key.rfind(prefix, 0) != 0) continue;
+    const auto rest = k.key.substr(prefix.size());
+    const auto name = rest.substr(0, rest.find('.'));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
 // "unknown key 'log.lvl' (log takes: level)": a misspelt key shows what was meant.
 inline ConfigProblem unknown_key(const ConfigSchema& schema, const std::string& key,
                                  const std::string& section) {
   std::string message = "unknown key '" + key + "'";
-  if (!section.empty()) {
-    std::string names;
-    for (const auto& k : schema) {
-      if (k.key.rfind(section + ".", 0) != 0) continue;
-      const auto name = k.key.substr(section.size() + 1,
-                                     k.key.find('.', section.size() + 1) - section.size() - 1);
-      if (names.find(" " + name + ",") == std::string::npos) names += " " + name + ",";
-    }
-    if (!names.empty())
-      message += " (" + section + " takes:" + names.substr(0, names.size() - 1) + ")";
-  }
+  const auto names = section.empty() ? std::vector<std::string>{} : names_below(schema, section);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    message += (i == 0 ? " (" + section + " takes: " : ", ") + names[i];
+  if (!names.empty()) message += ")";
   return {key, message, true};
 }
 

@@ -72,7 +72,7 @@ Problems find_problems(const DaemonConfig& config, const nlohmann::json& json) {
 
 }  // namespace
 
-int check_config(const CommandLine& cli, std::ostream& out, std::ostream& err) {
+int run_config_check(const CommandLine& cli, std::ostream& out, std::ostream& err) {
   const auto file = config_file_path(cli);
   const std::string origin = file.empty() ? "(no config file)" : file.string();
   nlohmann::json json = nlohmann::json::object();

@@ -16,7 +16,7 @@ namespace automatelinux::core {
 
 // Prints each problem as "FILE: problem" on `err`, or "FILE: OK" on `out`; returns the exit
 // status (0 when there is no problem).
-int check_config(const CommandLine& cli, std::ostream& out, std::ostream& err);
+int run_config_check(const CommandLine& cli, std::ostream& out, std::ostream& err);
 
 // At start-up an undeclared key is only a warning: the file may be meant for a newer daemon.
 void log_unknown_keys(const DaemonConfig& config, const std::vector<PluginRecord>& plugins,

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     namespace core = automatelinux::core;
     const auto cli = core::parse_command_line(argc, argv);
     if (!cli) return 0;
-    if (cli->check_config) return core::check_config(*cli, std::cout, std::cerr);
+    if (cli->check_config) return core::run_config_check(*cli, std::cout, std::cerr);
     return core::run_daemon(core::load_config(*cli));
   } catch (const std::exception& e) {
     std::cerr << "automatelinux-daemon: " << e.what() << "\n";

@@ -26,7 +26,7 @@ Result check(const std::string& text, const std::string& plugin_dir = AL_PLUGIN_
   cli.config = file.string();
   cli.plugin_dir = plugin_dir;
   std::ostringstream out, err;
-  const int status = automatelinux::core::check_config(cli, out, err);
+  const int status = automatelinux::core::run_config_check(cli, out, err);
   fs::remove(file);
   // The file name differs per run: report lines without it.
   auto strip = [&](std::string s) {

@@ -92,6 +92,13 @@ void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
     if (!problem.unknown || problem.key.rfind("plugins.", 0) == 0)
       throw ConfigError(origin + ": " + problem.message);
   }
+  if (json.contains("audit")) {
+    try {
+      config.audit_limits = AuditLimits::from_json(json.at("audit"));
+    } catch (const ConfigError& e) {
+      throw ConfigError(origin + ": " + e.what());
+    }
+  }
   // peer_exec would take anything but an object for no policy at all, and run unguarded.
   if (json.contains("exec") && !json.at("exec").is_object())
     throw ConfigError(origin + ": 'exec' must be an object");

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/audit_log.hpp"
+
 namespace automatelinux::core {
 
 class ConfigError : public std::runtime_error {
@@ -25,6 +27,7 @@ struct DaemonConfig {
   std::optional<std::set<std::string>> plugins_enabled;  // when set, only these load
   std::set<std::string> plugins_disabled;
   int heartbeat_ms = 2000;
+  AuditLimits audit_limits;
   nlohmann::json raw = nlohmann::json::object();  // the whole file, for plugin sections
 
   bool plugin_allowed(const std::string& name) const;

@@ -110,9 +110,11 @@ int run_daemon(const DaemonConfig& config) {
   // still queued then keep their library loaded through the streams and timers holding them.
   asio::io_context io(1);
   CommandRegistry registry;
-  peer::PeerManager peers(io, log, config, registry);
-  Dispatcher dispatcher(registry, log);
-  CoreServices services{io, log, config, registry, peers, dispatcher};
+  AuditLog audit(io, config.state_dir / "audit.jsonl", config.audit_limits, log);
+  peer::PeerManager peers(io, log, &audit, config, registry);
+  audit.identify_with([&peers] { return peers.local().id.value_or(""); });
+  Dispatcher dispatcher(registry, log, &audit);
+  CoreServices services{io, log, config, registry, peers, dispatcher, audit};
   PluginLoader loader(services);
   register_builtin_commands(registry, loader);
   loader.load_directory(config.plugin_dir);

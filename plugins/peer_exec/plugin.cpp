@@ -19,7 +19,7 @@ void init(automatelinux::sdk::Host& host) {
       std::make_shared<ExecService>(host, ExecPolicy::from_json(host.config_section("exec")));
   auto store = std::make_shared<jobs::JobStore>(
       host.state_dir() / "jobs", jobs::JobLimits::from_json(host.config_section("jobs")),
-      host.logger());
+      host.logger(), &host.audit());
   auto job_service = std::make_shared<jobs::JobService>(host, service->policy(), store,
                                                         [service] { return service->running(); });
   service->count_jobs_with([store] { return store->running_count(); });

@@ -137,7 +137,7 @@ OpenDirectory ExecPolicy::open_directory(const std::string& directory,
   for (const auto& candidate : allowed_roots)
     if (inside(*resolved, candidate)) root = &candidate;
   const std::string outside = "Directory outside the allowed roots on " + self + ": " + directory;
-  if (root == nullptr) throw std::runtime_error(outside);
+  if (root == nullptr) throw PolicyDenied(outside);
   // The path was checked by name; from here on only this descriptor counts. If any component was
   // swapped for a symlink since realpath, the open fails rather than following it elsewhere.
   UniqueFd fd(open_beneath(*root, *resolved));
@@ -146,7 +146,7 @@ OpenDirectory ExecPolicy::open_directory(const std::string& directory,
       throw std::runtime_error("Directory not found on " + self + ": " + directory);
     if (errno == EACCES || errno == EPERM)
       throw std::runtime_error("Directory not accessible on " + self + ": " + directory);
-    throw std::runtime_error(outside);  // ELOOP, EXDEV, ENOTDIR: the path changed under us
+    throw PolicyDenied(outside);  // ELOOP, EXDEV, ENOTDIR: the path changed under us
   }
   // Check the descriptor itself: a directory, and (where /proc tells) still inside the root.
   if (::fstat(fd.get(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -155,7 +155,7 @@ OpenDirectory ExecPolicy::open_directory(const std::string& directory,
   const std::string link = "/proc/self/fd/" + std::to_string(fd.get());
   const ssize_t n = ::readlink(link.c_str(), where, sizeof where - 1);
   if (n > 0 && where[0] == '/' && !inside(std::string(where, static_cast<std::size_t>(n)), *root))
-    throw std::runtime_error(outside);
+    throw PolicyDenied(outside);
   return {*resolved, std::move(fd)};
 }
 

@@ -116,7 +116,7 @@ teardown() { stop_all_daemons; }
   [[ "$output" == *"peer_exec"*"loaded"* ]]
   run dd a listPlugins --json
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | jq -r '[.[] | select(.state == "loaded") | .name] | sort | join(",")')" = "git,peer_config,peer_exec" ]
+  [ "$(echo "$output" | jq -r '[.[] | select(.state == "loaded") | .name] | sort | join(",")')" = "audit_log,git,peer_config,peer_exec" ]
 }
 
 @test "disabling a plugin in the config file removes its commands and listPlugins says so" {

@@ -73,8 +73,13 @@ JobLimits JobLimits::from_json(const nlohmann::json& section) {
   return limits;
 }
 
-JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log)
-    : root_(std::move(root)), limits_(std::move(limits)), log_(std::move(log)), boot_id_(read_boot_id()) {
+JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log,
+                   sdk::AuditLog* audit)
+    : root_(std::move(root)),
+      limits_(std::move(limits)),
+      log_(std::move(log)),
+      audit_(audit),
+      boot_id_(read_boot_id()) {
   fs::create_directories(root_);
   fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace);
   // Whatever was running when this daemon last stopped is checked from now on. Numbers continue
@@ -207,6 +212,17 @@ void JobStore::audit_end(std::uint64_t number, const JobState& state) {
              state.signal ? std::to_string(*state.signal) : "null", s.value("request_id", ""),
              nlohmann::json(s.value("command", "")).dump(-1, ' ', true,
                                                          nlohmann::json::error_handler_t::replace));
+  if (audit_ == nullptr) return;
+  nlohmann::json record = {{"event", "job_end"},
+                           {"job", number},
+                           {"request", s.value("request_id", "")},
+                           {"requester", s.value("requester", "")},
+                           {"command", s.value("command", "")},
+                           {"directory", s.value("directory", "")},
+                           {"result", state.state}};
+  if (state.exit_code) record["exit"] = *state.exit_code;
+  if (state.signal) record["signal"] = *state.signal;
+  audit_->record(std::move(record));
 }
 
 nlohmann::json JobStore::describe(std::uint64_t number, const std::string& peer) {

@@ -25,7 +25,8 @@ namespace automatelinux::sdk {
 // 4: sdk/terminal.hpp — terminal mode and window sizes on Channel::control (a core of ABI 3
 //    would pass such payloads on uninterpreted).
 // 5: PluginDescriptor::config_schema and sdk/config_schema.hpp — the keys a plugin reads, for
-//    --check-config, readable without init.
+//    --check-config, readable without init; sdk/audit.hpp — Host::audit() (records, reading,
+//    following) and ServedStream::describe_for_audit(); sdk/peer_list.hpp.
 inline constexpr std::uint32_t kAbiVersion = 5;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "automatelinux/sdk/async.hpp"
+#include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/command.hpp"
 #include "automatelinux/sdk/config_schema.hpp"
 #include "automatelinux/sdk/duration.hpp"
@@ -10,6 +11,7 @@
 #include "automatelinux/sdk/nul_list.hpp"
 #include "automatelinux/sdk/outcome.hpp"
 #include "automatelinux/sdk/peer_json.hpp"
+#include "automatelinux/sdk/peer_list.hpp"
 #include "automatelinux/sdk/pipe.hpp"
 #include "automatelinux/sdk/plugin.hpp"
 #include "automatelinux/sdk/reply.hpp"

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/builtin_commands.hpp"
+#include "core/config_check.hpp"
 #include "core/local_server.hpp"
 #include "core/logging.hpp"
 #include "core/plugin_loader.hpp"
@@ -117,6 +118,7 @@ int run_daemon(const DaemonConfig& config) {
   PluginLoader loader(services);
   register_builtin_commands(registry, loader);
   loader.load_directory(config.plugin_dir);
+  log_unknown_keys(config, loader.records(), *log);
 
   LocalServer server(io, log, dispatcher);
   server.listen(config.socket);

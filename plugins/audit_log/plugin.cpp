@@ -9,6 +9,16 @@
 
 namespace {
 
+// The key this plugin reads; core owns the rest of the "audit" section (the file's rotation).
+const automatelinux::sdk::ConfigSchema& config_keys() {
+  static const automatelinux::sdk::ConfigSchema keys{
+      {.key = "audit.allowed_peers",
+       .type = automatelinux::sdk::ConfigType::string_list,
+       .default_text = "every member",
+       .description = "peers allowed to read this host's audit records"}};
+  return keys;
+}
+
 void init(automatelinux::sdk::Host& host) {
   using namespace automatelinux::audit_log;
   const auto policy = ReadPolicy::from_json(host.config_section("audit"));
@@ -21,4 +31,4 @@ void init(automatelinux::sdk::Host& host) {
 
 }  // namespace
 
-AUTOMATELINUX_PLUGIN("audit_log", "0.1.0", init)
+AUTOMATELINUX_PLUGIN_WITH_CONFIG("audit_log", "0.1.0", init, config_keys)

@@ -4,6 +4,7 @@
 // "exec" and "job.*" peer services, under this host's own `exec` policy.
 #include <automatelinux/sdk/sdk.hpp>
 
+#include "config_keys.hpp"
 #include "exec_command.hpp"
 #include "exec_service.hpp"
 #include "jobs/job_commands.hpp"
@@ -32,4 +33,4 @@ void init(automatelinux::sdk::Host& host) {
 
 }  // namespace
 
-AUTOMATELINUX_PLUGIN("peer_exec", "0.3.0", init)
+AUTOMATELINUX_PLUGIN_WITH_CONFIG("peer_exec", "0.3.0", init, automatelinux::peer_exec::config_keys)

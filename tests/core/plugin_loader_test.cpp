@@ -105,6 +105,11 @@ TEST_F(PluginLoaderTest, BundledPluginsLoadAndRegisterTheirCommands) {
   for (const char* command : {"execOnPeer", "gitOnPeer", "setPeerConfig", "listPeers"})
     EXPECT_NE(registry_.find(command), nullptr) << command;
   EXPECT_NE(registry_.find_service("exec"), nullptr);
+  // Each records the config keys it declares: peer_exec its policy and jobs, git none.
+  const auto& exec_keys = records.at("peer_exec").config_keys;
+  EXPECT_TRUE(std::any_of(exec_keys.begin(), exec_keys.end(),
+                          [](const auto& k) { return k.key == "exec.default_timeout"; }));
+  EXPECT_TRUE(records.at("git").config_keys.empty());
 }
 
 TEST_F(PluginLoaderTest, DisabledPluginsAreListedButRegisterNothing) {

@@ -4,6 +4,7 @@
 #include "automatelinux/sdk/async.hpp"
 #include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/command.hpp"
+#include "automatelinux/sdk/config_schema.hpp"
 #include "automatelinux/sdk/duration.hpp"
 #include "automatelinux/sdk/exit_status.hpp"
 #include "automatelinux/sdk/host.hpp"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measurements behind scripts/bench. Traffic stays on 127.0.0.1.
+# Latency figures of scripts/bench (throughput: throughput_bench.sh). Traffic stays on 127.0.0.1.
 set -euo pipefail
 N=$1
 B=${AL_BUILD:-build}
@@ -19,14 +19,9 @@ printf '  %-44s %8s ms\n' "floor: sh -c true" "$floor"
 printf '  %-44s %8s ms  (%sx floor, target <= 2.5x)\n' "d execOnPeer --command true (direct)" "$direct" "$(ratio "$direct" "$floor")"
 printf '  %-44s %8s ms  (%sx floor, target <= 3x)\n' "d execOnPeer --command true (relayed)" "$relayed" "$(ratio "$relayed" "$floor")"
 
-tfloor=$(gbps 1073741824 bash -c 'head -c 1073741824 /dev/zero | cat')
-tdirect=$(gbps 1073741824 $D --socket "$dir/desktop.sock" execOnPeer --peer vps --directory /tmp -n -- head -c 1073741824 /dev/zero)
-trelayed=$(gbps 1073741824 $D --socket "$dir/laptop.sock" execOnPeer --peer vps --directory /tmp -n -- head -c 1073741824 /dev/zero)
-echo "throughput, 1 GiB of output to /dev/null:"
-printf '  %-44s %8s GB/s\n' "floor: head | cat" "$tfloor"
-printf '  %-44s %8s GB/s  (target >= 0.85)\n' "d execOnPeer (direct)" "$tdirect"
-printf '  %-44s %8s GB/s\n' "d execOnPeer (relayed)" "$trelayed"
-if command -v ssh >/dev/null && [ -n "${AL_BENCH_SSH:-}" ]; then
-  sshm=$(mean_ms ssh -o BatchMode=yes "$AL_BENCH_SSH" true)
-  printf '  %-44s %8s ms  (%sx floor)\n' "ssh $AL_BENCH_SSH true" "$sshm" "$(ratio "$sshm" "$floor")"
+if [ -x /usr/sbin/sshd ]; then
+  start_sshd
+  ssh_master latency "$sshport"
+  sshm=$(mean_ms $ssh_cmd 127.0.0.1 true)
+  printf '  %-44s %8s ms  (%sx floor)\n' "ssh true (ControlMaster, 127.0.0.1)" "$sshm" "$(ratio "$sshm" "$floor")"
 fi

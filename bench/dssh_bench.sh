@@ -14,36 +14,13 @@ if [ ! -x /usr/sbin/sshd ]; then
   exit 0
 fi
 
-# A throwaway sshd: its own host key, one authorized client key, loopback only, no PAM.
-s=$dir/ssh
-mkdir -p "$s" /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$s/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$s/client_key"
-cp "$s/client_key.pub" "$s/authorized_keys"
-sshport=$(free_port)
-cat >"$s/sshd_config" <<CONF
-Port $sshport
-ListenAddress 127.0.0.1
-HostKey $s/host_key
-AuthorizedKeysFile $s/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PermitRootLogin prohibit-password
-StrictModes no
-PidFile $s/sshd.pid
-Subsystem sftp /usr/lib/openssh/sftp-server
-CONF
-/usr/sbin/sshd -D -e -f "$s/sshd_config" 2>"$s/log" &
-pids+=($!)
-SSH="ssh -p $sshport -i $s/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR"
+start_sshd
 
 start_daemon desktop
 start_daemon vps
 make_leader desktop
 join_worker vps
 sleep 1
-for _ in $(seq 50); do $SSH 127.0.0.1 true 2>/dev/null && break; sleep 0.1; done
 export AUTOMATELINUX_SOCKET=$dir/desktop.sock
 
 # seconds COMMAND…: wall time of one run.

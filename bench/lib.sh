@@ -9,6 +9,7 @@ cleanup() {
   for f in "$dir"/*/jobs/*/process.json; do
     [ -f "$f" ] && kill -KILL "$(jq -r .supervisor "$f")" 2>/dev/null || true
   done
+  declare -F ssh_masters_stop >/dev/null && ssh_masters_stop
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$dir"
@@ -56,4 +57,72 @@ gbps() {
   end=$(now_ns)
   awk -v t=$((end - start)) -v b="$bytes" 'BEGIN { printf "%.3f", b / (t / 1e9) / 1e9 }'
 }
+# mbps BYTES COMMAND…: as gbps, in MB/s.
+mbps() {
+  local bytes=$1 start end
+  shift
+  start=$(now_ns)
+  "$@" >/dev/null
+  end=$(now_ns)
+  awk -v t=$((end - start)) -v b="$bytes" 'BEGIN { printf "%.1f", b / (t / 1e9) / 1e6 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# start_sshd: a throwaway OpenSSH sshd on 127.0.0.1 (own host key, one authorized client key,
+# no PAM), stopped with the rest. Sets sshport, the client key sshkey, and SSH: the ssh command
+# line (default ciphers) for that server.
+start_sshd() {
+  local s=$dir/ssh
+  mkdir -p "$s" /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -f "$s/host_key"
+  ssh-keygen -q -t ed25519 -N '' -f "$s/client_key"
+  cp "$s/client_key.pub" "$s/authorized_keys"
+  sshport=$(free_port)
+  sshkey=$s/client_key
+  cat >"$s/sshd_config" <<CONF
+Port $sshport
+ListenAddress 127.0.0.1
+HostKey $s/host_key
+AuthorizedKeysFile $s/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+StrictModes no
+PidFile $s/sshd.pid
+Subsystem sftp /usr/lib/openssh/sftp-server
+CONF
+  /usr/sbin/sshd -D -e -f "$s/sshd_config" 2>"$s/log" &
+  pids+=($!)
+  SSH="ssh -p $sshport -i $sshkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR"
+  for _ in $(seq 50); do $SSH 127.0.0.1 true 2>/dev/null && return; sleep 0.1; done
+  echo "throwaway sshd did not answer" >&2
+  return 1
+}
+
+# ssh_master NAME PORT: a ControlMaster to 127.0.0.1:PORT (the sshd, or a relay in front of it)
+# with aes128-gcm@openssh.com; sets ssh_cmd, the ssh command line that runs through it.
+ssh_master() {
+  local ctl=$dir/ssh/$1.ctl
+  ssh_cmd="ssh -p $2 -i $sshkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -c aes128-gcm@openssh.com -S $ctl"
+  $ssh_cmd -M -f -N -o ControlPersist=yes 127.0.0.1 </dev/null >/dev/null 2>&1
+}
+# ssh_masters_stop: ends every ControlMaster started here (they daemonize, so not in pids).
+ssh_masters_stop() {
+  local ctl
+  for ctl in "$dir"/ssh/*.ctl; do [ -S "$ctl" ] && ssh -S "$ctl" -O exit 127.0.0.1 2>/dev/null; done
+  return 0
+}
+
+# start_delay_relay PORT [flags…]: a loopback relay to 127.0.0.1:PORT (bench/delay_relay.cpp);
+# sets relay_port to the port it listens on (probed with ss: a test connection would be relayed).
+start_delay_relay() {
+  local target=$1
+  shift
+  relay_port=$(free_port)
+  "$B/bin/delay_relay" --listen "$relay_port" --target "$target" "$@" &
+  pids+=($!)
+  for _ in $(seq 100); do ss -Hltn "sport = :$relay_port" | grep -q . && return; sleep 0.05; done
+  echo "delay_relay did not start" >&2
+  return 1
+}

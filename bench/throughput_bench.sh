@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Throughput (part of scripts/bench), every figure beside its anchor measured in the same run:
+#   - AL_NEAR_MB (default 1024) MiB of output through `d execOnPeer`, direct (d → leader → worker) and relayed
+#     (d → worker → leader → worker), against ssh (aes128-gcm, ControlMaster) to a throwaway
+#     sshd and against the local pipe `head | cat`. Targets: direct >= 2.5x ssh, relayed >= 2x;
+#   - a far link: AL_FAR_MB (default 1024) MiB through bench/delay_relay with AL_FAR_DELAY_MS
+#     (default 25) each way, i.e. a 50 ms round trip: plain TCP (socat), ssh through the relay,
+#     and `d execOnPeer` to a worker whose leader connection goes through the relay.
+#     Targets: d >= 80 % of plain TCP and >= 4x ssh.
+# Nothing leaves 127.0.0.1.
+set -euo pipefail
+N=1
+B=${AL_BUILD:-build}
+source "$(dirname "$0")/lib.sh"
+GIB=$((${AL_NEAR_MB:-1024} * 1048576))
+FAR=$((${AL_FAR_MB:-1024} * 1048576))
+DELAY=${AL_FAR_DELAY_MS:-25}
+
+for host in desktop vps laptop far; do start_daemon "$host"; done
+make_leader desktop
+join_worker vps
+join_worker laptop
+# The far worker dials the leader through the delay relay: its session crosses the long link.
+start_delay_relay "$port" --delay-ms "$DELAY"
+$D --socket "$dir/far.sock" setPeerConfig --role worker --id far --leader "127.0.0.1:$relay_port" \
+  --token - <<<"$token" >/dev/null
+start_sshd
+ssh_master near "$sshport"
+ssh_near=$ssh_cmd
+start_delay_relay "$sshport" --delay-ms "$DELAY"
+ssh_master far "$relay_port"
+ssh_far=$ssh_cmd
+for _ in $(seq 100); do
+  [ "$($D --socket "$dir/desktop.sock" listPeers --json | jq '[.[] | select(.status == "online")] | length')" -ge 4 ] && break
+  sleep 0.1
+done
+
+# tcp_far BYTES: BYTES through the delay relay into a socat sink; the sink's exit ends it.
+sinkport=$(free_port)
+start_delay_relay "$sinkport" --delay-ms "$DELAY"
+tcp_relay=$relay_port
+tcp_far() {
+  local sink
+  socat -u TCP-LISTEN:"$sinkport",bind=127.0.0.1,reuseaddr GOPEN:/dev/null &
+  sink=$!
+  for _ in $(seq 100); do ss -Hltn "sport = :$sinkport" | grep -q . && break; sleep 0.05; done
+  head -c "$1" /dev/zero | socat -u - TCP:127.0.0.1:"$tcp_relay"
+  wait "$sink"
+}
+exec_on() { $D --socket "$dir/$1.sock" execOnPeer --peer "$2" --directory /tmp -n -- head -c "$3" /dev/zero; }
+
+pipe=$(mbps $GIB bash -c "head -c $GIB /dev/zero | cat")
+ssh1=$(mbps $GIB $ssh_near 127.0.0.1 head -c $GIB /dev/zero)
+direct=$(mbps $GIB exec_on desktop vps $GIB)
+relayed=$(mbps $GIB exec_on laptop vps $GIB)
+tcp=$(mbps $FAR tcp_far $FAR)
+sshfar=$(mbps $FAR $ssh_far 127.0.0.1 head -c $FAR /dev/zero)
+dfar=$(mbps $FAR exec_on desktop far $FAR)
+
+row() { printf '  %-30s %9s MB/s  %-16s %9s MB/s  %6sx  %s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$4")" "${5:-}"; }
+echo "throughput, $((GIB / 1048576)) MiB of output to /dev/null (same run; ssh: aes128-gcm, ControlMaster):"
+row "d execOnPeer (direct)" "$direct" "ssh" "$ssh1" "target >= 2.5x"
+row "d execOnPeer (relayed)" "$relayed" "ssh" "$ssh1" "target >= 2x"
+row "d execOnPeer (direct)" "$direct" "pipe head | cat" "$pipe"
+echo "far link, $((FAR / 1048576)) MiB, $((2 * DELAY)) ms round trip through bench/delay_relay:"
+printf '  %-30s %9s MB/s\n' "plain TCP (socat)" "$tcp"
+row "ssh" "$sshfar" "plain TCP" "$tcp"
+row "d execOnPeer" "$dfar" "plain TCP" "$tcp" "target >= 0.8x"
+row "d execOnPeer" "$dfar" "ssh" "$sshfar" "target >= 4x"

@@ -23,5 +23,6 @@ if [ -x /usr/sbin/sshd ]; then
   start_sshd
   ssh_master latency "$sshport"
   sshm=$(mean_ms $ssh_cmd 127.0.0.1 true)
+  # Includes the remote shell and its rc files (ssh starts the user's shell for every session).
   printf '  %-44s %8s ms  (%sx floor)\n' "ssh true (ControlMaster, 127.0.0.1)" "$sshm" "$(ratio "$sshm" "$floor")"
 fi

@@ -20,8 +20,10 @@ namespace {
 
 constexpr std::uint64_t kMinFileBytes = 64 * 1024;
 
-// The newest record a file can hold is no newer than the file's last write.
+// The newest record a file can hold is no newer than the file's last write. File times come from
+// the kernel's coarse clock (a few ms behind the one records are stamped with), hence the margin.
 bool written_before(const fs::path& file, std::chrono::system_clock::time_point time) {
+  time -= std::chrono::seconds(1);
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) return false;
   const auto mtime = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec) +

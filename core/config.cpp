@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "core/config_keys.hpp"
 #include "wire/frame.hpp"
 
 #ifndef AL_BIN_TO_PLUGIN_DIR
@@ -17,21 +18,57 @@ namespace {
 
 constexpr const char* kDefaultConfigFile = "/etc/automatelinux/daemon.json";
 
-std::string expect_string(const nlohmann::json& json, const char* key, const std::string& origin) {
-  const auto& v = json.at(key);
-  if (!v.is_string()) throw ConfigError(origin + ": '" + key + "' must be a string");
-  return v.get<std::string>();
+// The value at a dotted key, or null when it is absent or below something that is no object.
+const nlohmann::json* find_dotted(const nlohmann::json& json, const std::string& key) {
+  const nlohmann::json* at = &json;
+  for (std::size_t start = 0;;) {
+    const auto dot = key.find('.', start);
+    if (!at->is_object()) return nullptr;
+    const auto it = at->find(key.substr(start, dot - start));
+    if (it == at->end()) return nullptr;
+    at = &*it;
+    if (dot == std::string::npos) return at;
+    start = dot + 1;
+  }
 }
 
-std::set<std::string> expect_string_list(const nlohmann::json& v, const std::string& what,
-                                         const std::string& origin) {
-  if (!v.is_array()) throw ConfigError(origin + ": '" + what + "' must be a list of names");
-  std::set<std::string> out;
-  for (const auto& item : v) {
-    if (!item.is_string()) throw ConfigError(origin + ": '" + what + "' must contain only strings");
-    out.insert(item.get<std::string>());
-  }
-  return out;
+std::set<std::string> name_set(const nlohmann::json& list) {
+  const auto names = list.get<std::vector<std::string>>();
+  return {names.begin(), names.end()};
+}
+
+// Sets core's keys that are present, except those named in `bad`; the others are known valid.
+void read_core_keys(DaemonConfig& config, const nlohmann::json& json,
+                    const std::set<std::string>& bad) {
+  auto get = [&](const char* key) { return bad.contains(key) ? nullptr : find_dotted(json, key); };
+  if (const auto* v = get("socket")) config.socket = v->get<std::string>();
+  if (const auto* v = get("state_dir")) config.state_dir = v->get<std::string>();
+  if (const auto* v = get("plugin_dir")) config.plugin_dir = v->get<std::string>();
+  if (const auto* v = get("log.level")) config.log_level = v->get<std::string>();
+  if (const auto* v = get("heartbeat_ms")) config.heartbeat_ms = v->get<int>();
+  if (const auto* v = get("plugins.enabled")) config.plugins_enabled = name_set(*v);
+  if (const auto* v = get("plugins.disabled")) config.plugins_disabled = name_set(*v);
+}
+
+po::options_description daemon_options() {
+  po::options_description desc("Usage: automatelinux-daemon [options]");
+  desc.add_options()("config", po::value<std::string>(),
+                     "config file (default /etc/automatelinux/daemon.json if present)")(
+      "socket", po::value<std::string>(), "Unix socket path for `d`")(
+      "state-dir", po::value<std::string>(), "directory for persistent state and logs")(
+      "plugin-dir", po::value<std::string>(),
+      "directory to load plugins from (replaces the default)")(
+      "log-level", po::value<std::string>(), "trace, debug, info, warn, error, critical or off")(
+      "check-config",
+      "check the config file and the plugins' keys, print every problem, and exit "
+      "(non-zero on any problem); starts nothing")("version", "print the version and exit")(
+      "help", "print this help and exit");
+  return desc;
+}
+
+std::optional<std::string> flag(const po::variables_map& vm, const char* name) {
+  if (!vm.count(name)) return std::nullopt;
+  return vm[name].as<std::string>();
 }
 
 // An integer key of the `streams` section within [low, high].
@@ -76,50 +113,44 @@ const nlohmann::json& DaemonConfig::plugin_section(const std::string& name) cons
 
 void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
                        const std::string& origin) {
-  if (!json.is_object()) throw ConfigError(origin + ": the top level must be a JSON object");
-  if (json.contains("socket")) config.socket = expect_string(json, "socket", origin);
-  if (json.contains("state_dir")) config.state_dir = expect_string(json, "state_dir", origin);
-  if (json.contains("plugin_dir")) config.plugin_dir = expect_string(json, "plugin_dir", origin);
-  if (json.contains("log")) {
-    const auto& log = json.at("log");
-    if (!log.is_object()) throw ConfigError(origin + ": 'log' must be an object");
-    if (log.contains("level")) config.log_level = expect_string(log, "level", origin);
+  for (const auto& problem : sdk::check_config(core_config_keys(), json)) {
+    // Unknown keys are left for plugins, but not below "plugins": a misspelt "enabled" would
+    // silently load every plugin.
+    if (!problem.unknown || problem.key.rfind("plugins.", 0) == 0)
+      throw ConfigError(origin + ": " + problem.message);
   }
-  if (json.contains("heartbeat_ms")) {
-    const auto& v = json.at("heartbeat_ms");
-    if (!v.is_number_integer() || v.get<long long>() < 100 || v.get<long long>() > 600000)
-      throw ConfigError(origin + ": 'heartbeat_ms' must be an integer from 100 to 600000");
-    config.heartbeat_ms = v.get<int>();
-  }
-  if (json.contains("plugins")) {
-    const auto& plugins = json.at("plugins");
-    if (!plugins.is_object()) throw ConfigError(origin + ": 'plugins' must be an object");
-    for (const auto& [key, value] : plugins.items()) {
-      if (key == "enabled") {
-        config.plugins_enabled = expect_string_list(value, "plugins.enabled", origin);
-      } else if (key == "disabled") {
-        config.plugins_disabled = expect_string_list(value, "plugins.disabled", origin);
-      } else {
-        throw ConfigError(origin + ": unknown key 'plugins." + key + "' (use enabled or disabled)");
-      }
+  if (json.contains("audit")) {
+    try {
+      config.audit_limits = AuditLimits::from_json(json.at("audit"));
+    } catch (const ConfigError& e) {
+      throw ConfigError(origin + ": " + e.what());
     }
   }
   if (json.contains("streams")) apply_streams(config, json, origin);
+  // peer_exec would take anything but an object for no policy at all, and run unguarded.
   if (json.contains("exec") && !json.at("exec").is_object())
     throw ConfigError(origin + ": 'exec' must be an object");
+  read_core_keys(config, json, {});
   config.raw = json;
 }
 
-std::optional<DaemonConfig> load_config(int argc, char** argv) {
-  po::options_description desc("Usage: automatelinux-daemon [options]");
-  desc.add_options()("config", po::value<std::string>(),
-                     "config file (default /etc/automatelinux/daemon.json if present)")(
-      "socket", po::value<std::string>(), "Unix socket path for `d`")(
-      "state-dir", po::value<std::string>(), "directory for persistent state and logs")(
-      "plugin-dir", po::value<std::string>(),
-      "directory to load plugins from (replaces the default)")(
-      "log-level", po::value<std::string>(), "trace, debug, info, warn, error, critical or off")(
-      "version", "print the version and exit")("help", "print this help and exit");
+void apply_valid_keys(DaemonConfig& config, const nlohmann::json& json) {
+  std::set<std::string> bad;
+  for (const auto& problem : sdk::check_config(core_config_keys(), json)) bad.insert(problem.key);
+  read_core_keys(config, json, bad);
+  if (json.is_object()) config.raw = json;
+}
+
+void apply_flags(DaemonConfig& config, const CommandLine& cli) {
+  if (cli.socket) config.socket = *cli.socket;
+  if (cli.state_dir) config.state_dir = *cli.state_dir;
+  if (cli.plugin_dir) config.plugin_dir = *cli.plugin_dir;
+  if (cli.log_level) config.log_level = *cli.log_level;
+  if (config.plugin_dir.empty()) config.plugin_dir = default_plugin_dir();
+}
+
+std::optional<CommandLine> parse_command_line(int argc, char** argv) {
+  const auto desc = daemon_options();
   po::variables_map vm;
   try {
     const auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
@@ -136,33 +167,36 @@ std::optional<DaemonConfig> load_config(int argc, char** argv) {
     std::cout << "automatelinux-daemon " << AL_VERSION << "\n";
     return std::nullopt;
   }
+  return CommandLine{flag(vm, "config"),     flag(vm, "socket"),    flag(vm, "state-dir"),
+                     flag(vm, "plugin-dir"), flag(vm, "log-level"), vm.count("check-config") > 0};
+}
 
-  DaemonConfig config;
-  std::filesystem::path file;
-  if (vm.count("config")) {
-    file = vm["config"].as<std::string>();
-  } else if (std::filesystem::exists(kDefaultConfigFile)) {
-    file = kDefaultConfigFile;
+std::filesystem::path config_file_path(const CommandLine& cli) {
+  if (cli.config) return *cli.config;
+  return std::filesystem::exists(kDefaultConfigFile) ? kDefaultConfigFile : "";
+}
+
+nlohmann::json read_config_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw ConfigError("cannot read config file " + file.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    wire::check_json_depth(text);
+  } catch (const wire::FrameError&) {
+    throw ConfigError(file.string() + ": nested too deeply");
   }
-  if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) throw ConfigError("cannot read config file " + file.string());
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    try {
-      wire::check_json_depth(text);
-    } catch (const wire::FrameError&) {
-      throw ConfigError(file.string() + ": nested too deeply");
-    }
-    auto json = nlohmann::json::parse(text, nullptr, false);
-    if (json.is_discarded()) throw ConfigError(file.string() + ": not valid JSON");
-    apply_config_json(config, json, file.string());
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded()) throw ConfigError(file.string() + ": not valid JSON");
+  return json;
+}
+
+DaemonConfig load_config(const CommandLine& cli) {
+  DaemonConfig config;
+  if (const auto file = config_file_path(cli); !file.empty()) {
+    apply_config_json(config, read_config_file(file), file.string());
     config.config_file = file;
   }
-  if (vm.count("socket")) config.socket = vm["socket"].as<std::string>();
-  if (vm.count("state-dir")) config.state_dir = vm["state-dir"].as<std::string>();
-  if (vm.count("plugin-dir")) config.plugin_dir = vm["plugin-dir"].as<std::string>();
-  if (vm.count("log-level")) config.log_level = vm["log-level"].as<std::string>();
-  if (config.plugin_dir.empty()) config.plugin_dir = default_plugin_dir();
+  apply_flags(config, cli);
   return config;
 }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/audit_log.hpp"
 #include "core/credit_window.hpp"
 
 namespace automatelinux::core {
@@ -27,6 +28,7 @@ struct DaemonConfig {
   std::optional<std::set<std::string>> plugins_enabled;  // when set, only these load
   std::set<std::string> plugins_disabled;
   int heartbeat_ms = 2000;
+  AuditLimits audit_limits;
   // Stream windows on peer sessions (docs/protocol.md, "Credit").
   std::size_t max_window_bytes = kDefaultMaxWindow;
   std::size_t window_budget_bytes = kDefaultWindowBudget;
@@ -37,11 +39,34 @@ struct DaemonConfig {
   const nlohmann::json& plugin_section(const std::string& name) const;
 };
 
-// Parses argv; throws ConfigError with a one-line message. Returns nullopt after --help/--version.
-std::optional<DaemonConfig> load_config(int argc, char** argv);
+// The daemon's command line; flags left out are unset.
+struct CommandLine {
+  std::optional<std::string> config, socket, state_dir, plugin_dir, log_level;
+  bool check_config = false;  // --check-config: validate the file and exit
+};
 
-// Applies a config file's contents onto `config` (exposed for tests).
+// Parses argv; throws ConfigError with a one-line message. Returns nullopt after --help/--version.
+std::optional<CommandLine> parse_command_line(int argc, char** argv);
+
+// The file to read: --config, else the default one when it exists, else empty (none).
+std::filesystem::path config_file_path(const CommandLine& cli);
+
+// Reads and parses a config file; throws ConfigError ("FILE: not valid JSON", …).
+nlohmann::json read_config_file(const std::filesystem::path& file);
+
+// Defaults, then the config file, then the flags; throws ConfigError naming the first bad key.
+DaemonConfig load_config(const CommandLine& cli);
+
+// Applies a config file's contents onto `config`: throws ConfigError for a wrong type or value
+// of one of core's keys; other keys are left for plugins (exposed for tests).
 void apply_config_json(DaemonConfig& config, const nlohmann::json& json, const std::string& origin);
+
+// Sets core's keys that are present and valid, skipping the others (for --check-config, which
+// reports them instead).
+void apply_valid_keys(DaemonConfig& config, const nlohmann::json& json);
+
+// Flags override the file; an unset plugin dir becomes the default one.
+void apply_flags(DaemonConfig& config, const CommandLine& cli);
 
 // Where plugins live by default: next to the binary, by the install's bindir→libdir path.
 std::filesystem::path default_plugin_dir();

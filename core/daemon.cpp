@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/builtin_commands.hpp"
+#include "core/config_check.hpp"
 #include "core/local_server.hpp"
 #include "core/logging.hpp"
 #include "core/plugin_loader.hpp"
@@ -109,12 +110,15 @@ int run_daemon(const DaemonConfig& config) {
   // still queued then keep their library loaded through the streams and timers holding them.
   asio::io_context io(1);
   CommandRegistry registry;
-  peer::PeerManager peers(io, log, config, registry);
-  Dispatcher dispatcher(registry, log);
-  CoreServices services{io, log, config, registry, peers, dispatcher};
+  AuditLog audit(io, config.state_dir / "audit.jsonl", config.audit_limits, log);
+  peer::PeerManager peers(io, log, &audit, config, registry);
+  audit.identify_with([&peers] { return peers.local().id.value_or(""); });
+  Dispatcher dispatcher(registry, log, &audit);
+  CoreServices services{io, log, config, registry, peers, dispatcher, audit};
   PluginLoader loader(services);
   register_builtin_commands(registry, loader);
   loader.load_directory(config.plugin_dir);
+  log_unknown_keys(config, loader.records(), *log);
 
   LocalServer server(io, log, dispatcher);
   server.listen(config.socket);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/stream.hpp"
 #include "core/command_registry.hpp"
 
@@ -17,8 +18,12 @@ namespace automatelinux::core {
 
 class Dispatcher {
  public:
-  Dispatcher(const CommandRegistry& registry, std::shared_ptr<spdlog::logger> log)
-      : registry_(registry), log_(std::move(log)) {}
+  // `audit` (may be null in tests) is where the requests it runs are audited.
+  Dispatcher(const CommandRegistry& registry, std::shared_ptr<spdlog::logger> log,
+             sdk::AuditLog* audit)
+      : registry_(registry), log_(std::move(log)), audit_(audit) {}
+
+  sdk::AuditLog* audit_log() const { return audit_; }
 
   // Runs the command on `stream`. A stream core made (a ServingStream) then keeps the command's
   // plugin loaded for as long as it lives.
@@ -30,6 +35,7 @@ class Dispatcher {
  private:
   const CommandRegistry& registry_;
   std::shared_ptr<spdlog::logger> log_;
+  sdk::AuditLog* audit_;
 };
 
 // " (did you mean NAME?)" for the known name closest to `typed`, or "" when none is close.

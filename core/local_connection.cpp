@@ -84,8 +84,8 @@ void LocalConnection::open_request(const wire::Frame& frame) {
   open_deadline_.cancel();
   const auto argv = split_argv(frame.body);
   stream_ = std::make_shared<ServingStream>(
-      static_cast<asio::io_context&>(socket_.get_executor().context()), log_, shared_from_this(),
-      sdk::Requester{"", uid_});
+      static_cast<asio::io_context&>(socket_.get_executor().context()), log_,
+      dispatcher_.audit_log(), shared_from_this(), sdk::Requester{"", uid_});
   stream_->set_subject(dispatcher_.printable(argv));
   dispatcher_.dispatch(argv, stream_);
 }

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/config.hpp"
+#include "core/config_check.hpp"
 #include "core/daemon.hpp"
 
 int main(int argc, char** argv) {
@@ -13,9 +14,11 @@ int main(int argc, char** argv) {
   ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   ::mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
   try {
-    auto config = automatelinux::core::load_config(argc, argv);
-    if (!config) return 0;
-    return automatelinux::core::run_daemon(*config);
+    namespace core = automatelinux::core;
+    const auto cli = core::parse_command_line(argc, argv);
+    if (!cli) return 0;
+    if (cli->check_config) return core::run_config_check(*cli, std::cout, std::cerr);
+    return core::run_daemon(core::load_config(*cli));
   } catch (const std::exception& e) {
     std::cerr << "automatelinux-daemon: " << e.what() << "\n";
     return 1;

@@ -23,7 +23,7 @@ const po::option_description* find_option(const sdk::CommandSpec& spec, const st
   return spec.options.find_nothrow(key, /*approx=*/false);
 }
 
-std::string quoted(const std::string& s) {
+std::string in_quotes(const std::string& s) {
   return "'" + mask_join_tokens(s) + "'";
 }
 
@@ -62,7 +62,7 @@ void store_options(const sdk::CommandSpec& spec, const std::vector<std::string>&
     // Boost happened to check first.
     if (!args.empty() && !is_option(args.front()))
       throw UsageError("'" + spec.name + "' takes options, not positional words like " +
-                       quoted(args.front()) + ": d " + spec.name + " " + spec.usage +
+                       in_quotes(args.front()) + ": d " + spec.name + " " + spec.usage +
                        " (see 'd help " + spec.name + "')");
     throw UsageError(std::string(e.what()) + " (see 'd help " + spec.name + "')");
   } catch (po::error_with_option_name& e) {
@@ -88,7 +88,7 @@ sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
     const std::string& arg = args[i];
     if (options_done || !is_option(arg)) {
       if (spec.positional_label.empty())
-        throw UsageError("unexpected argument " + quoted(arg) + " for '" + spec.name + "'");
+        throw UsageError("unexpected argument " + in_quotes(arg) + " for '" + spec.name + "'");
       call.positional.push_back(arg);
       if (spec.rest_is_positional) options_done = true;
       continue;
@@ -106,12 +106,12 @@ sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
         token.inline_value = arg.substr(eq + 1);
       }
     } else if (arg.size() != 2) {
-      throw UsageError("unknown option " + quoted(arg) + " for '" + spec.name +
+      throw UsageError("unknown option " + in_quotes(arg) + " for '" + spec.name +
                        "' (short options cannot be combined)");
     }
     const po::option_description* desc = find_option(spec, token.name);
     if (desc == nullptr)
-      throw UsageError("unknown option " + quoted(token.name) + " for '" + spec.name +
+      throw UsageError("unknown option " + in_quotes(token.name) + " for '" + spec.name +
                        "' (see 'd help " + spec.name + "')");
     const bool takes_value = desc->semantic()->max_tokens() > 0;
     po::option opt(desc->key(""), {});
@@ -121,10 +121,10 @@ sdk::Invocation parse_invocation(const sdk::CommandSpec& spec,
       } else if (i + 1 < args.size()) {
         opt.value.push_back(args[++i]);
       } else {
-        throw UsageError("option " + quoted(token.name) + " needs a value");
+        throw UsageError("option " + in_quotes(token.name) + " needs a value");
       }
     } else if (token.inline_value) {
-      throw UsageError("option " + quoted(token.name) + " takes no value");
+      throw UsageError("option " + in_quotes(token.name) + " takes no value");
     }
     opt.original_tokens.push_back(token.name);
     parsed.options.push_back(std::move(opt));

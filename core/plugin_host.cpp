@@ -19,7 +19,8 @@ PluginHost::PluginHost(CoreServices& core, std::string plugin, LibraryRef librar
     : core_(core),
       plugin_(std::move(plugin)),
       library_(std::move(library)),
-      peers_(core.peers, library_) {}
+      peers_(core.peers, library_),
+      audit_(core.audit, library_) {}
 
 void PluginHost::add_command(sdk::CommandSpec spec) {
   if (committed_) throw std::logic_error("commands can only be added during init");

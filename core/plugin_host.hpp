@@ -9,6 +9,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "automatelinux/sdk/host.hpp"
+#include "core/audit_log.hpp"
 #include "core/command_registry.hpp"
 #include "core/config.hpp"
 #include "core/dispatcher.hpp"
@@ -25,6 +26,7 @@ struct CoreServices {
   CommandRegistry& registry;
   peer::PeerManager& peers;
   const Dispatcher& dispatcher;
+  AuditLog& audit;
 };
 
 // The peer network as one plugin sees it: core's, with every callback the plugin passes wrapped
@@ -53,6 +55,23 @@ class PluginPeers final : public sdk::PeerNetwork {
   LibraryRef library_;
 };
 
+// The audit log as one plugin sees it: a follower's handler keeps the plugin's library loaded.
+class PluginAudit final : public sdk::AuditLog {
+ public:
+  PluginAudit(AuditLog& audit, LibraryRef library) : audit_(audit), library_(std::move(library)) {}
+  void record(nlohmann::json fields) override { audit_.record(std::move(fields)); }
+  std::vector<std::string> read(const sdk::AuditQuery& query) const override {
+    return audit_.read(query);
+  }
+  std::shared_ptr<void> subscribe(RecordHandler handler) override {
+    return audit_.subscribe(keeping_loaded(library_, std::move(handler)));
+  }
+
+ private:
+  AuditLog& audit_;
+  LibraryRef library_;
+};
+
 class PluginHost final : public sdk::Host {
  public:
   PluginHost(CoreServices& core, std::string plugin, LibraryRef library);
@@ -71,6 +90,7 @@ class PluginHost final : public sdk::Host {
     return core_.config.plugin_section(key);
   }
   const std::filesystem::path& state_dir() const override { return core_.config.state_dir; }
+  sdk::AuditLog& audit() override { return audit_; }
   sdk::PeerNetwork& peers() override { return peers_; }
   sdk::RequestedStreamPtr open_peer_stream(const std::string& peer, const std::string& type,
                                            nlohmann::json header, std::string body,
@@ -82,6 +102,7 @@ class PluginHost final : public sdk::Host {
   std::string plugin_;
   LibraryRef library_;
   PluginPeers peers_;
+  PluginAudit audit_;
   bool committed_ = false;
   std::vector<sdk::CommandSpec> commands_;
   std::vector<std::pair<std::string, sdk::PeerHandler>> services_;

@@ -10,6 +10,7 @@
 
 #include <boost/dll/shared_library.hpp>
 
+#include "automatelinux/sdk/config_schema.hpp"
 #include "core/plugin_host.hpp"
 
 namespace automatelinux::core {
@@ -18,8 +19,9 @@ struct PluginRecord {
   std::string name;     // declared name, or the file stem when it could not be read
   std::string version;  // empty when unknown
   std::filesystem::path file;
-  std::string state;   // "loaded", "disabled" or "failed"
-  std::string reason;  // why, for disabled and failed
+  std::string state;              // "loaded", "disabled" or "failed"
+  std::string reason;             // why, for disabled and failed
+  sdk::ConfigSchema config_keys;  // what it declares, once its descriptor could be read
 };
 
 class PluginLoader {

@@ -1,6 +1,7 @@
 #include "core/serving_stream.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <random>
 
@@ -40,10 +41,11 @@ std::string new_request_id() {
 }  // namespace
 
 ServingStream::ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                             std::shared_ptr<StreamTransport> transport, sdk::Requester requester,
-                             std::string request_id)
+                             sdk::AuditLog* audit, std::shared_ptr<StreamTransport> transport,
+                             sdk::Requester requester, std::string request_id)
     : io_(io),
       log_(std::move(log)),
+      audit_(audit),
       transport_(std::move(transport)),
       requester_(std::move(requester)),
       id_(plausible_request_id(request_id) ? std::move(request_id) : new_request_id()),
@@ -317,17 +319,7 @@ void ServingStream::finish(sdk::Result result) {
   cancel_deadline_.cancel();
   timeout_.cancel();
   if (timed_out_ && result.kind != sdk::Result::Kind::error) result = sdk::Result::timeout();
-  const auto elapsed =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
-  // The audit line: one per request, whatever the outcome.
-  log_->info(
-      "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
-      "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}",
-      id_, requester_.peer.empty() ? "local" : escape_untrusted(requester_.peer), requester_.uid,
-      subject_, result.kind == sdk::Result::Kind::error ? "refused" : "ran",
-      result_kind_name(result.kind), result.code, exit_status(result), elapsed.count(), bytes_out_,
-      bytes_in_, seq_, result.reason.empty() ? "" : " reason=",
-      printable_command({result.reason.substr(0, kMaxAuditText)}));
+  audit(result);
   transport_->send_result(result);  // the transport drops it if the requester is gone
   // Drop plugin callbacks now: they usually hold this stream and would keep it alive forever.
   cancel_handler_ = {};
@@ -346,6 +338,43 @@ void ServingStream::finish(sdk::Result result) {
       }
     });
   }
+}
+
+// One line in the daemon's log and one record in the structured audit log per request,
+// whatever the outcome.
+void ServingStream::audit(const sdk::Result& result) {
+  const double elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+          .count();
+  const char* decision = result.kind != sdk::Result::Kind::error ? "ran"
+                         : details_.denied                        ? "denied"
+                                                                  : "refused";
+  const std::string reason = result.reason.substr(0, kMaxAuditText);
+  log_->info(
+      "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
+      "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}",
+      id_, requester_.peer.empty() ? "local" : escape_untrusted(requester_.peer), requester_.uid,
+      subject_, decision, result_kind_name(result.kind), result.code, exit_status(result),
+      elapsed_ms, bytes_out_, bytes_in_, seq_, reason.empty() ? "" : " reason=",
+      printable_command({reason}));
+  if (audit_ == nullptr) return;
+  nlohmann::json record = {{"event", "request"},
+                           {"request", id_},
+                           {"seq", seq_},
+                           {"requester", requester_.peer.empty() ? "local" : requester_.peer},
+                           {"command", subject_},
+                           {"decision", decision},
+                           {"result", result_kind_name(result.kind)},
+                           {"exit", exit_status(result)},
+                           {"duration_ms", std::round(elapsed_ms * 10) / 10},
+                           {"bytes_out", bytes_out_},
+                           {"bytes_in", bytes_in_}};
+  if (requester_.uid >= 0) record["uid"] = requester_.uid;
+  if (result.kind == sdk::Result::Kind::signaled) record["signal"] = result.code;
+  if (!reason.empty()) record["reason"] = reason;
+  if (!details_.directory.empty()) record["directory"] = details_.directory;
+  if (details_.job) record["job"] = *details_.job;
+  audit_->record(std::move(record));
 }
 
 }  // namespace automatelinux::core

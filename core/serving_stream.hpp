@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
 #include "core/credit_window.hpp"
@@ -36,9 +37,10 @@ class StreamTransport {
 class ServingStream final : public sdk::ServedStream,
                             public std::enable_shared_from_this<ServingStream> {
  public:
+  // `audit` (may be null in tests) receives the request's record when it ends.
   ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                std::shared_ptr<StreamTransport> transport, sdk::Requester requester,
-                std::string request_id = {});
+                sdk::AuditLog* audit, std::shared_ptr<StreamTransport> transport,
+                sdk::Requester requester, std::string request_id = {});
   ~ServingStream() override;
 
   // Requests of this daemon not yet finished: a daemon that stops waits for its cancellations
@@ -69,6 +71,7 @@ class ServingStream final : public sdk::ServedStream,
   void read(sdk::Channel channel, ReadHandler handler) override;
   void on_cancel(CancelHandler handler) override;
   void finish(sdk::Result result) override;
+  void describe_for_audit(sdk::AuditDetails details) override { details_ = std::move(details); }
   bool finished() const override { return finished_; }
   const sdk::Requester& requester() const override { return requester_; }
   const std::string& request_id() const override { return id_; }
@@ -82,6 +85,7 @@ class ServingStream final : public sdk::ServedStream,
   void write_control(const std::string& payload, WriteHandler done);
   void flush_output();
   void start_cancel(int signal);
+  void audit(const sdk::Result& result);
 
   static inline std::size_t unfinished_ = 0;  // the event loop's thread only
 
@@ -89,11 +93,13 @@ class ServingStream final : public sdk::ServedStream,
   std::vector<LibraryRef> libraries_;
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;
+  sdk::AuditLog* audit_;
   std::shared_ptr<StreamTransport> transport_;
   sdk::Requester requester_;
   std::string id_;
   std::uint64_t seq_;
   std::string subject_;
+  sdk::AuditDetails details_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   // Output (out/err share one window, as SSH's extended data does).

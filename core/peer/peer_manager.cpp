@@ -21,7 +21,8 @@ std::string invalid_id_reason(const std::string& id) {
 }  // namespace
 
 PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                         const DaemonConfig& config, const CommandRegistry& registry)
+                         sdk::AuditLog* audit, const DaemonConfig& config,
+                         const CommandRegistry& registry)
     : io_(io),
       log_(std::move(log)),
       registry_(registry),
@@ -30,7 +31,7 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       membership_(io, log_, state_, registry, heartbeat_),
       listener_(io, log_, state_, membership_, heartbeat_, established_events()),
       router_(
-          io, log_, state_, registry, membership_, [this] { listener_.trim_memory_soon(); },
+          io, log_, audit, state_, registry, membership_, [this] { listener_.trim_memory_soon(); },
           {config.max_window_bytes, std::make_shared<WindowBudget>(config.window_budget_bytes)}),
       connector_(io, log_, heartbeat_, connector_hooks()) {
   const auto streams = stream_handlers();

@@ -11,6 +11,7 @@
 
 #include <boost/asio/ssl.hpp>
 
+#include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/host.hpp"
 #include "core/asio.hpp"
 #include "core/command_registry.hpp"
@@ -26,8 +27,9 @@ namespace automatelinux::core::peer {
 
 class PeerManager final : public sdk::PeerNetwork {
  public:
-  PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const DaemonConfig& config,
-              const CommandRegistry& registry);
+  // `audit` (may be null in tests) is where requests served for peers are audited.
+  PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> log, sdk::AuditLog* audit,
+              const DaemonConfig& config, const CommandRegistry& registry);
   ~PeerManager() override;
 
   // Resumes the persisted role: a leader listens, a worker connects.

@@ -56,11 +56,12 @@ bool stream_frame_allowed(const std::string& type, int ch, bool from_requester) 
 }
 
 StreamRouter::StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                           const ClusterState& state, const CommandRegistry& registry,
-                           const Membership& membership, std::function<void()> on_abuse,
-                           WindowLimits limits)
+                           sdk::AuditLog* audit, const ClusterState& state,
+                           const CommandRegistry& registry, const Membership& membership,
+                           std::function<void()> on_abuse, WindowLimits limits)
     : io_(io),
       log_(std::move(log)),
+      audit_(audit),
       state_(state),
       registry_(registry),
       membership_(membership),
@@ -228,7 +229,7 @@ void StreamRouter::serve_locally(const SessionPtr& session, std::uint64_t sid,
         if (auto it = routes_.find(s.get()); it != routes_.end()) it->second.served.erase(sid);
     });
   });
-  auto stream = std::make_shared<ServingStream>(io_, log_, transport, sdk::Requester{from, -1},
+  auto stream = std::make_shared<ServingStream>(io_, log_, audit_, transport, sdk::Requester{from, -1},
                                                 wire::string_field(frame.header, "rid", ""));
   // Who it runs as, when the request names a user (d-ssh's user@): part of what was asked.
   std::string as_user;

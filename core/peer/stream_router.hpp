@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
 #include "core/command_registry.hpp"
@@ -26,7 +27,8 @@ class StreamRouter {
  public:
   // `on_abuse` runs after a member was cut off for breaking a relayed stream's rules.
   // `limits`: how far the windows of streams this daemon receives may grow (one budget for all).
-  StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,
+  StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log, sdk::AuditLog* audit,
+               const ClusterState& state,
                const CommandRegistry& registry, const Membership& membership,
                std::function<void()> on_abuse, WindowLimits limits = {});
 
@@ -83,6 +85,7 @@ class StreamRouter {
 
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;
+  sdk::AuditLog* audit_;
   const ClusterState& state_;
   const CommandRegistry& registry_;
   const Membership& membership_;

@@ -52,4 +52,4 @@ void init(sdk::Host& host) {
 
 }  // namespace
 
-AUTOMATELINUX_PLUGIN("git", "0.1.0", init)
+AUTOMATELINUX_PLUGIN_WITH_CONFIG("git", "0.1.0", init, sdk::no_config_keys)

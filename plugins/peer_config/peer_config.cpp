@@ -321,4 +321,4 @@ void init(sdk::Host& host) {
 
 }  // namespace
 
-AUTOMATELINUX_PLUGIN("peer_config", "0.2.0", init)
+AUTOMATELINUX_PLUGIN_WITH_CONFIG("peer_config", "0.2.0", init, sdk::no_config_keys)

@@ -41,17 +41,9 @@ FanoutRequest fanout_targets(sdk::Host& host, const std::string& spec, bool skip
   std::map<std::string, bool> online;
   if (skip_offline)
     for (const auto& p : host.peers().peers()) online[p.id] = p.online;
-  std::size_t start = 0;
-  while (start <= spec.size()) {
-    const auto comma = std::min(spec.find(',', start), spec.size());
-    const std::string id = spec.substr(start, comma - start);
-    if (id.empty()) throw std::invalid_argument("--peer: empty peer id in '" + spec + "'");
-    if (id == "all") throw std::invalid_argument("--peer: 'all' cannot be part of a list");
-    auto& list =
-        skip_offline && online.contains(id) && !online[id] ? request.skipped : request.peers;
-    if (std::find(list.begin(), list.end(), id) == list.end()) list.push_back(id);
-    start = comma + 1;
-  }
+  for (const auto& id : sdk::split_peer_list(spec))
+    (skip_offline && online.contains(id) && !online[id] ? request.skipped : request.peers)
+        .push_back(id);
   return request;
 }
 

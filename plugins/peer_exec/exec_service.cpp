@@ -13,11 +13,22 @@
 
 namespace automatelinux::peer_exec {
 
+namespace {
+
+// A refusal by this host's exec policy: the audit record says denied.
+void deny(const sdk::ServedStreamPtr& stream, const std::string& why,
+          const std::string& directory = {}) {
+  stream->describe_for_audit({.directory = directory, .denied = true, .job = {}});
+  sdk::fail(stream, why);
+}
+
+}  // namespace
+
 void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json& request,
                         const std::string& body) {
   const std::string self = host_.peers().local().id.value_or("this peer");
   if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
-    return sdk::fail(stream, "Denied on " + self + ": " + why);
+    return deny(stream, "Denied on " + self + ": " + why);
   if (const auto running = running_ + running_jobs_(); running >= policy_.max_concurrent)
     return sdk::fail(
         stream, "busy: " + self + " is already running " + std::to_string(running) + " commands");
@@ -38,7 +49,7 @@ void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json
     if (!request["user"].is_string()) return sdk::fail(stream, "bad request: user");
     user = request["user"].get<std::string>();
     if (auto why = policy_.check_user(user, self); !why.empty())
-      return sdk::fail(stream, "Denied on " + self + ": " + why);
+      return deny(stream, "Denied on " + self + ": " + why);
   }
   const passwd* account = ::getpwnam(user.c_str());
   if (account == nullptr) return sdk::fail(stream, "No such user on " + self + ": " + user);
@@ -90,9 +101,13 @@ void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json
     if (size->cols > 0) spawn_request.cols = static_cast<unsigned short>(size->cols);
     terminal_environment.push_back("TERM=" + (size->term.empty() ? "dumb" : size->term));
   }
+  const std::string& requested_directory = mode == "login" ? home : parts[0];
+  stream->describe_for_audit({.directory = requested_directory, .denied = false, .job = {}});
   OpenDirectory directory;
   try {
-    directory = policy_.open_directory(mode == "login" ? home : parts[0], self);
+    directory = policy_.open_directory(requested_directory, self);
+  } catch (const PolicyDenied& e) {
+    return deny(stream, e.what(), requested_directory);
   } catch (const std::exception& e) {
     return sdk::fail(stream, e.what());
   }

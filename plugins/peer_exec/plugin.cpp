@@ -4,6 +4,7 @@
 // "exec" and "job.*" peer services, under this host's own `exec` policy.
 #include <automatelinux/sdk/sdk.hpp>
 
+#include "config_keys.hpp"
 #include "exec_command.hpp"
 #include "exec_service.hpp"
 #include "jobs/job_commands.hpp"
@@ -18,7 +19,7 @@ void init(automatelinux::sdk::Host& host) {
       std::make_shared<ExecService>(host, ExecPolicy::from_json(host.config_section("exec")));
   auto store = std::make_shared<jobs::JobStore>(
       host.state_dir() / "jobs", jobs::JobLimits::from_json(host.config_section("jobs")),
-      host.logger());
+      host.logger(), &host.audit());
   auto job_service = std::make_shared<jobs::JobService>(host, service->policy(), store,
                                                         [service] { return service->running(); });
   service->count_jobs_with([store] { return store->running_count(); });
@@ -32,4 +33,4 @@ void init(automatelinux::sdk::Host& host) {
 
 }  // namespace
 
-AUTOMATELINUX_PLUGIN("peer_exec", "0.3.0", init)
+AUTOMATELINUX_PLUGIN_WITH_CONFIG("peer_exec", "0.3.0", init, automatelinux::peer_exec::config_keys)

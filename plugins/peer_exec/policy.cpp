@@ -15,20 +15,13 @@
 
 #include <automatelinux/sdk/duration.hpp>
 
+#include "config_keys.hpp"
+
 namespace automatelinux::peer_exec {
 namespace {
 
 std::vector<std::string> string_list(const nlohmann::json& section, const char* key) {
-  const auto& v = section.at(key);
-  if (!v.is_array())
-    throw std::runtime_error(std::string("exec.") + key + " must be a list of strings");
-  std::vector<std::string> out;
-  for (const auto& item : v) {
-    if (!item.is_string())
-      throw std::runtime_error(std::string("exec.") + key + " must be a list of strings");
-    out.push_back(item.get<std::string>());
-  }
-  return out;
+  return section.at(key).get<std::vector<std::string>>();
 }
 
 std::optional<std::string> real_path(const std::string& path) {
@@ -79,6 +72,8 @@ int open_beneath(const std::string& root, const std::string& resolved) {
 ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
   ExecPolicy policy;
   if (!section.is_object()) return policy;
+  // Types and values are checked against the declarations; what follows only reads them.
+  sdk::require_valid(sdk::check_config(config_keys(), section, "exec"));
   if (section.contains("allowed_peers"))
     policy.allowed_peers = string_list(section, "allowed_peers");
   if (section.contains("allowed_roots")) {
@@ -88,38 +83,16 @@ ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
       policy.allowed_roots.push_back(real_path(root).value_or(root));
     }
   }
-  if (section.contains("run_as")) {
-    if (!section["run_as"].is_string()) throw std::runtime_error("exec.run_as must be a user name");
-    policy.run_as = section["run_as"].get<std::string>();
-  }
+  if (section.contains("run_as")) policy.run_as = section["run_as"].get<std::string>();
   if (section.contains("allowed_users"))
     policy.allowed_users = string_list(section, "allowed_users");
-  if (section.contains("sftp_server")) {
-    const auto& v = section["sftp_server"];
-    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().front() != '/')
-      throw std::runtime_error("exec.sftp_server must be an absolute path");
-    policy.sftp_server = v.get<std::string>();
-  }
-  if (section.contains("default_timeout")) {
-    const auto& v = section["default_timeout"];
-    const auto parsed = v.is_string() ? sdk::parse_duration(v.get<std::string>()) : std::nullopt;
-    if (!parsed || parsed->count() <= 0)
-      throw std::runtime_error(
-          "exec.default_timeout must be a duration such as \"30s\", \"10m\", \"1h\"");
-    policy.default_timeout = *parsed;
-  }
-  if (section.contains("max_concurrent")) {
-    const auto& v = section["max_concurrent"];
-    if (!v.is_number_integer() || v.get<long long>() < 1)
-      throw std::runtime_error("exec.max_concurrent must be a positive integer");
-    policy.max_concurrent = v.get<std::size_t>();
-  }
-  if (section.contains("isolation")) {
-    const auto& v = section["isolation"];
-    if (!v.is_string() || (v != "auto" && v != "cgroup" && v != "subreaper"))
-      throw std::runtime_error("exec.isolation must be \"auto\", \"cgroup\" or \"subreaper\"");
-    policy.isolation = v.get<std::string>();
-  }
+  if (section.contains("sftp_server"))
+    policy.sftp_server = section["sftp_server"].get<std::string>();
+  if (section.contains("default_timeout"))
+    policy.default_timeout = sdk::parse_duration(section["default_timeout"].get<std::string>());
+  if (section.contains("max_concurrent"))
+    policy.max_concurrent = section["max_concurrent"].get<std::size_t>();
+  if (section.contains("isolation")) policy.isolation = section["isolation"].get<std::string>();
   return policy;
 }
 
@@ -164,7 +137,7 @@ OpenDirectory ExecPolicy::open_directory(const std::string& directory,
   for (const auto& candidate : allowed_roots)
     if (inside(*resolved, candidate)) root = &candidate;
   const std::string outside = "Directory outside the allowed roots on " + self + ": " + directory;
-  if (root == nullptr) throw std::runtime_error(outside);
+  if (root == nullptr) throw PolicyDenied(outside);
   // The path was checked by name; from here on only this descriptor counts. If any component was
   // swapped for a symlink since realpath, the open fails rather than following it elsewhere.
   UniqueFd fd(open_beneath(*root, *resolved));
@@ -173,7 +146,7 @@ OpenDirectory ExecPolicy::open_directory(const std::string& directory,
       throw std::runtime_error("Directory not found on " + self + ": " + directory);
     if (errno == EACCES || errno == EPERM)
       throw std::runtime_error("Directory not accessible on " + self + ": " + directory);
-    throw std::runtime_error(outside);  // ELOOP, EXDEV, ENOTDIR: the path changed under us
+    throw PolicyDenied(outside);  // ELOOP, EXDEV, ENOTDIR: the path changed under us
   }
   // Check the descriptor itself: a directory, and (where /proc tells) still inside the root.
   if (::fstat(fd.get(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -182,7 +155,7 @@ OpenDirectory ExecPolicy::open_directory(const std::string& directory,
   const std::string link = "/proc/self/fd/" + std::to_string(fd.get());
   const ssize_t n = ::readlink(link.c_str(), where, sizeof where - 1);
   if (n > 0 && where[0] == '/' && !inside(std::string(where, static_cast<std::size_t>(n)), *root))
-    throw std::runtime_error(outside);
+    throw PolicyDenied(outside);
   return {*resolved, std::move(fd)};
 }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@
 namespace automatelinux::peer_exec {
 
 // A directory the policy accepted: its resolved path (for messages) and a descriptor of it.
+// A request this host's policy refuses (audited as denied, not as malformed).
+struct PolicyDenied : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct OpenDirectory {
   std::string path;
   UniqueFd fd;

@@ -52,3 +52,27 @@ TEST(Config, WrongTypesNameTheKey) {
   EXPECT_NE(error_of({{"heartbeat_ms", "fast"}}).find("heartbeat_ms"), std::string::npos);
   EXPECT_NE(error_of({{"exec", 1}}).find("'exec'"), std::string::npos);
 }
+
+TEST(Config, UnknownTopLevelKeysAreLeftForPluginsButNotBelowPlugins) {
+  EXPECT_EQ(error_of({{"newer_key", 1}, {"exec", {{"anything", 1}}}}), "");
+  EXPECT_EQ(error_of({{"plugins", {{"enable", {"git"}}}}}),
+            "daemon.json: unknown key 'plugins.enable' (plugins takes: enabled, disabled)");
+}
+
+TEST(Config, BadValuesOfCoreKeysNameKeyAndValue) {
+  EXPECT_EQ(error_of({{"heartbeat_ms", 50}}),
+            "daemon.json: heartbeat_ms: 50 is out of range (an integer from 100 to 600000)");
+  EXPECT_NE(error_of({{"log", {{"level", "loud"}}}}).find("log.level: \"loud\" is not one of"),
+            std::string::npos);
+  EXPECT_EQ(error_of({{"log", {{"level", "warning"}}}}), "");  // spdlog's alias, as before
+  EXPECT_EQ(error_of({{"state_dir", ""}}), "daemon.json: state_dir: \"\" is not a path");
+}
+
+TEST(Config, ApplyValidKeysSkipsTheBadOnes) {
+  DaemonConfig config;
+  automatelinux::core::apply_valid_keys(
+      config, {{"socket", 5}, {"plugin_dir", "/p"}, {"plugins", {{"disabled", {"git"}}}}});
+  EXPECT_EQ(config.socket, DaemonConfig{}.socket);
+  EXPECT_EQ(config.plugin_dir, "/p");
+  EXPECT_FALSE(config.plugin_allowed("git"));
+}

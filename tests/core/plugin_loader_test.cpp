@@ -41,10 +41,12 @@ class PluginLoaderTest : public ::testing::Test {
                                               std::make_shared<spdlog::sinks::null_sink_mt>())) {
     char templ[] = "/tmp/al-loader-XXXXXX";
     config_.state_dir = ::mkdtemp(templ);
-    peers_ = std::make_unique<core::peer::PeerManager>(io_, log_, config_, registry_);
-    dispatcher_ = std::make_unique<core::Dispatcher>(registry_, log_);
+    audit_ = std::make_unique<core::AuditLog>(io_, config_.state_dir / "audit.jsonl",
+                                              core::AuditLimits{}, log_);
+    peers_ = std::make_unique<core::peer::PeerManager>(io_, log_, audit_.get(), config_, registry_);
+    dispatcher_ = std::make_unique<core::Dispatcher>(registry_, log_, audit_.get());
     services_ = std::make_unique<core::CoreServices>(
-        core::CoreServices{io_, log_, config_, registry_, *peers_, *dispatcher_});
+        core::CoreServices{io_, log_, config_, registry_, *peers_, *dispatcher_, *audit_});
   }
   ~PluginLoaderTest() override { fs::remove_all(config_.state_dir); }
 
@@ -58,7 +60,7 @@ class PluginLoaderTest : public ::testing::Test {
   }
 
   std::shared_ptr<core::ServingStream> new_stream() {
-    return std::make_shared<core::ServingStream>(io_, log_, std::make_shared<NullTransport>(),
+    return std::make_shared<core::ServingStream>(io_, log_, nullptr, std::make_shared<NullTransport>(),
                                                  sdk::Requester{"", 0});
   }
 
@@ -71,6 +73,7 @@ class PluginLoaderTest : public ::testing::Test {
   std::shared_ptr<spdlog::logger> log_;
   core::DaemonConfig config_;
   core::CommandRegistry registry_;
+  std::unique_ptr<core::AuditLog> audit_;
   std::unique_ptr<core::peer::PeerManager> peers_;
   std::unique_ptr<core::Dispatcher> dispatcher_;
   std::unique_ptr<core::CoreServices> services_;
@@ -102,6 +105,11 @@ TEST_F(PluginLoaderTest, BundledPluginsLoadAndRegisterTheirCommands) {
   for (const char* command : {"execOnPeer", "gitOnPeer", "setPeerConfig", "listPeers"})
     EXPECT_NE(registry_.find(command), nullptr) << command;
   EXPECT_NE(registry_.find_service("exec"), nullptr);
+  // Each records the config keys it declares: peer_exec its policy and jobs, git none.
+  const auto& exec_keys = records.at("peer_exec").config_keys;
+  EXPECT_TRUE(std::any_of(exec_keys.begin(), exec_keys.end(),
+                          [](const auto& k) { return k.key == "exec.default_timeout"; }));
+  EXPECT_TRUE(records.at("git").config_keys.empty());
 }
 
 TEST_F(PluginLoaderTest, DisabledPluginsAreListedButRegisterNothing) {

@@ -38,7 +38,7 @@ class ServingStreamTest : public ::testing::Test {
       : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_)),
         log_(std::make_shared<spdlog::logger>("test", sink_)),
         transport_(std::make_shared<RecordingTransport>()),
-        stream_(std::make_shared<core::ServingStream>(io_, log_, transport_,
+        stream_(std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_,
                                                       sdk::Requester{"vps", -1}, "00aa")) {}
 
   void run() {
@@ -146,7 +146,7 @@ TEST_F(ServingStreamTest, TerminalModeGoesOnlyToALocalRequester) {
   run();
   EXPECT_FALSE(ok);
   EXPECT_TRUE(transport_->frames.empty());
-  auto local = std::make_shared<core::ServingStream>(io_, log_, transport_, sdk::Requester{"", 0});
+  auto local = std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_, sdk::Requester{"", 0});
   local->write(sdk::Channel::control, sdk::terminal_mode('~'), [&](bool r) { ok = r; });
   run();
   EXPECT_TRUE(ok);
@@ -191,7 +191,7 @@ TEST_F(ServingStreamTest, TimeoutEndsAsTimeoutWhateverTheHandlerReports) {
 }
 
 TEST_F(ServingStreamTest, OneAuditLineWithEscapedFieldsAndASequenceNumber) {
-  auto other = std::make_shared<core::ServingStream>(io_, log_, transport_,
+  auto other = std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_,
                                                      sdk::Requester{"evil\nline", -1}, "00aa");
   other->set_subject(std::string(10000, 'c'));
   other->finish(sdk::Result::error("no\nsuch"));

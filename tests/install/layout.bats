@@ -29,6 +29,7 @@ start_installed_daemon() {
   for f in bin/d bin/d-ssh bin/automatelinux-daemon \
            "$LIBDIR/automatelinux/plugins/peer_exec.so" "$LIBDIR/automatelinux/plugins/git.so" \
            "$LIBDIR/automatelinux/plugins/peer_config.so" "$LIBDIR/automatelinux/job-supervisor" \
+           "$LIBDIR/automatelinux/plugins/audit_log.so" \
            include/automatelinux/sdk/sdk.hpp include/automatelinux/sdk/stream.hpp \
            "$LIBDIR/cmake/AutomateLinuxSDK/AutomateLinuxSDKConfig.cmake" \
            share/automatelinux/shell/sshgit.sh share/bash-completion/completions/d \

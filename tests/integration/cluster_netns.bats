@@ -9,6 +9,7 @@ load netns
 load fanout_scenarios
 load jobs_scenarios
 load dssh_scenarios
+load audit_scenarios
 
 setup_file() {
   if netns_available; then netns_setup; fi
@@ -30,6 +31,7 @@ setup() {
   mkdir -p "$W"
 }
 teardown() {
+  stop_followers
   dssh_cleanup_mounts
   kill_marked_sleeps
   kill_job_supervisors
@@ -125,3 +127,11 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
 @test "netns: rsync over d-ssh with a small delta and --delete" { make_cluster; dssh_scenario_rsync laptop vps; }
 @test "netns: scp -S d-ssh both ways and sftp -S d-ssh" { make_cluster; dssh_scenario_scp_sftp desktop vps; }
 @test "netns: sshfs over d-ssh" { make_cluster; dssh_scenario_sshfs laptop vps; }
+
+@test "netns: a command run from laptop on vps appears in auditLog --peer all on desktop with both ends' records" {
+  scenario_audit_both_ends
+}
+@test "netns: auditLog --follow picks up new records and resumes after vps restarts" { scenario_audit_follow; }
+@test "netns: a denied request is audited as denied; a newline cannot forge a record" {
+  scenario_audit_denied_and_forged
+}

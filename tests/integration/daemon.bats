@@ -116,7 +116,7 @@ teardown() { stop_all_daemons; }
   [[ "$output" == *"peer_exec"*"loaded"* ]]
   run dd a listPlugins --json
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | jq -r '[.[] | select(.state == "loaded") | .name] | sort | join(",")')" = "git,peer_config,peer_exec" ]
+  [ "$(echo "$output" | jq -r '[.[] | select(.state == "loaded") | .name] | sort | join(",")')" = "audit_log,git,peer_config,peer_exec" ]
 }
 
 @test "disabling a plugin in the config file removes its commands and listPlugins says so" {
@@ -147,7 +147,7 @@ teardown() { stop_all_daemons; }
   run dd a listPlugins --json
   [ "$status" -eq 0 ]
   state() { echo "$output" | jq -r ".[] | select(.file | endswith(\"/$1.so\")) | .state + \": \" + .reason"; }
-  [[ "$(state bad_abi)" == "failed: SDK ABI version 999, this daemon needs 4" ]]
+  [[ "$(state bad_abi)" == "failed: SDK ABI version 999, this daemon needs 5" ]]
   [[ "$(state no_entry)" == "failed: no entry symbol 'automatelinux_plugin_entry'"* ]]
   [[ "$(state throws_init)" == "failed: init failed: fixture init failure" ]]
   run daemon_log a

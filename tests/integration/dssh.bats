@@ -89,7 +89,7 @@ teardown() {
   run --separate-stderr dssh laptop -l no-such-user-x vps true
   [ "$status" -eq 255 ]
   [[ "$stderr" == *"No such user on vps: no-such-user-x"* ]]
-  grep "decision=refused" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "User .*daemon.* is not allowed"
+  grep "decision=denied" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "User .*daemon.* is not allowed"
   # Without user@, the caller's login name, which laptop's daemon takes from the socket.
   local dir=$BATS_TEST_TMPDIR/laptop
   while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done  # bats' dirs are 0700

@@ -384,7 +384,7 @@ escaped_processes_end() {
   start_daemon vps --config "$BATS_TEST_TMPDIR/bad.json"
   run dd vps listPlugins --json
   [ "$(echo "$output" | jq -r '.[] | select(.name == "peer_exec") | .state + ": " + .reason')" = \
-    'failed: init failed: exec.isolation must be "auto", "cgroup" or "subreaper"' ]
+    'failed: init failed: exec.isolation: "chroot" is not one of "auto", "cgroup", "subreaper"' ]
 }
 
 @test "commands get their user's environment and who ran them, never the daemon's" {

@@ -25,7 +25,7 @@ teardown() {
   [[ "$lib" == ./usr/lib || "$lib" == ./usr/lib/*-linux-gnu ]]
   for f in ./usr/bin/d ./usr/bin/d-ssh ./usr/bin/automatelinux-daemon \
            "$lib/automatelinux/plugins/peer_exec.so" "$lib/automatelinux/plugins/git.so" \
-           "$lib/automatelinux/plugins/peer_config.so" \
+           "$lib/automatelinux/plugins/peer_config.so" "$lib/automatelinux/plugins/audit_log.so" \
            ./usr/include/automatelinux/sdk/sdk.hpp \
            "$lib/cmake/AutomateLinuxSDK/AutomateLinuxSDKConfig.cmake" \
            ./usr/share/automatelinux/shell/sshgit.sh \

@@ -197,13 +197,15 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
   launch->pidfd = host_.adopt_fd(child.pidfd);
   launch->pid = child.pid;
   launch->deadline = host_.make_timer();
-  launch->on_line = [self = shared_from_this(), stream, number, me](std::string line) {
+  launch->on_line = [self = shared_from_this(), stream, number, me,
+                     directory_path = directory.path](std::string line) {
     if (line.rfind("ok ", 0) != 0) {
       self->store_->discard(number);
       const std::string why = line.rfind("error ", 0) == 0 ? line.substr(6) : "job-supervisor failed";
       return sdk::fail(stream, "Cannot run on " + me + ": " + why);
     }
     self->store_->started(number);
+    stream->describe_for_audit({.directory = directory_path, .denied = false, .job = number});
     self->host_.logger()->info("audit job={} event=start request={} pid={}", number,
                                stream->request_id(), line.substr(3));
     sdk::reply(stream, me + ":" + std::to_string(number) + "\n");
@@ -331,6 +333,7 @@ void JobService::kill(const sdk::ServedStreamPtr& stream, const nlohmann::json& 
       ::close(fd);
       host_.logger()->info("audit job={} event=kill signal={} request={}", *number, signal,
                            stream->request_id());
+      stream->describe_for_audit({.directory = {}, .denied = false, .job = *number});
     }
   }
   auto waiter = std::make_shared<Waiter>();

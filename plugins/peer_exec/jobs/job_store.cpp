@@ -14,6 +14,7 @@
 
 #include <automatelinux/sdk/duration.hpp>
 
+#include "../config_keys.hpp"
 #include "../unique_fd.hpp"
 #include "job_files.hpp"
 #include "job_output.hpp"
@@ -23,14 +24,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCounter = "next-id";
-
-std::uint64_t byte_count(const nlohmann::json& section, const char* key, std::uint64_t fallback) {
-  if (!section.contains(key)) return fallback;
-  const auto& v = section[key];
-  if (!v.is_number_integer() || v.get<std::int64_t>() < 65536)
-    throw std::runtime_error(std::string("jobs.") + key + " must be a number of bytes (at least 65536)");
-  return v.get<std::uint64_t>();
-}
 
 std::string read_boot_id() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
@@ -67,25 +60,26 @@ std::chrono::system_clock::time_point ended_at(const std::string& dir) {
 JobLimits JobLimits::from_json(const nlohmann::json& section) {
   JobLimits limits;
   if (!section.is_object()) return limits;
-  limits.max_output_bytes = byte_count(section, "max_output_bytes", limits.max_output_bytes);
-  limits.max_total_bytes = byte_count(section, "max_total_bytes", limits.max_total_bytes);
-  if (section.contains("keep")) {
-    const auto& v = section["keep"];
-    const auto parsed = v.is_string() ? sdk::parse_duration(v.get<std::string>()) : std::nullopt;
-    if (!parsed || parsed->count() <= 0)
-      throw std::runtime_error("jobs.keep must be a duration such as \"7d\" or \"12h\"");
-    limits.keep = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
-  }
-  if (section.contains("supervisor")) {
-    if (!section["supervisor"].is_string() || section["supervisor"].get<std::string>().empty())
-      throw std::runtime_error("jobs.supervisor must be the path of job-supervisor");
-    limits.supervisor = section["supervisor"].get<std::string>();
-  }
+  // Types and values are checked against the declarations; what follows only reads them.
+  sdk::require_valid(sdk::check_config(config_keys(), section, "jobs"));
+  if (section.contains("max_output_bytes"))
+    limits.max_output_bytes = section["max_output_bytes"].get<std::uint64_t>();
+  if (section.contains("max_total_bytes"))
+    limits.max_total_bytes = section["max_total_bytes"].get<std::uint64_t>();
+  if (section.contains("keep"))
+    limits.keep = std::chrono::duration_cast<std::chrono::seconds>(
+        *sdk::parse_duration(section["keep"].get<std::string>()));
+  if (section.contains("supervisor")) limits.supervisor = section["supervisor"].get<std::string>();
   return limits;
 }
 
-JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log)
-    : root_(std::move(root)), limits_(std::move(limits)), log_(std::move(log)), boot_id_(read_boot_id()) {
+JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log,
+                   sdk::AuditLog* audit)
+    : root_(std::move(root)),
+      limits_(std::move(limits)),
+      log_(std::move(log)),
+      audit_(audit),
+      boot_id_(read_boot_id()) {
   fs::create_directories(root_);
   fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace);
   // Whatever was running when this daemon last stopped is checked from now on. Numbers continue
@@ -218,6 +212,17 @@ void JobStore::audit_end(std::uint64_t number, const JobState& state) {
              state.signal ? std::to_string(*state.signal) : "null", s.value("request_id", ""),
              nlohmann::json(s.value("command", "")).dump(-1, ' ', true,
                                                          nlohmann::json::error_handler_t::replace));
+  if (audit_ == nullptr) return;
+  nlohmann::json record = {{"event", "job_end"},
+                           {"job", number},
+                           {"request", s.value("request_id", "")},
+                           {"requester", s.value("requester", "")},
+                           {"command", s.value("command", "")},
+                           {"directory", s.value("directory", "")},
+                           {"result", state.state}};
+  if (state.exit_code) record["exit"] = *state.exit_code;
+  if (state.signal) record["signal"] = *state.signal;
+  audit_->record(std::move(record));
 }
 
 nlohmann::json JobStore::describe(std::uint64_t number, const std::string& peer) {

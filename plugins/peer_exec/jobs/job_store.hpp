@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <automatelinux/sdk/audit.hpp>
 #include <spdlog/logger.h>
 
 namespace automatelinux::peer_exec::jobs {
@@ -41,7 +42,9 @@ struct JobState {
 
 class JobStore {
  public:
-  JobStore(std::filesystem::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log);
+  // `audit` (may be null in tests) receives a record when a job's end is noticed.
+  JobStore(std::filesystem::path root, JobLimits limits, std::shared_ptr<spdlog::logger> log,
+           sdk::AuditLog* audit = nullptr);
 
   const JobLimits& limits() const { return limits_; }
   const std::string& boot_id() const { return boot_id_; }  // what spec.json records
@@ -92,6 +95,7 @@ class JobStore {
   std::filesystem::path root_;
   JobLimits limits_;
   std::shared_ptr<spdlog::logger> log_;
+  sdk::AuditLog* audit_;
   std::string boot_id_;
   std::set<std::uint64_t> starting_;  // created, supervisor not yet confirmed: not lost
   std::set<std::uint64_t> running_;

@@ -29,7 +29,7 @@ struct Node {
 
   explicit Node(const std::string& id, const std::string& role)
       : membership(io, null_logger(), state, registry, std::chrono::seconds(60)),
-        router(io, null_logger(), state, registry, membership, [this] { ++abuses; }) {
+        router(io, null_logger(), nullptr, state, registry, membership, [this] { ++abuses; }) {
     state.config = LocalConfig{id, role, "", "", 0};
   }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "automatelinux/sdk/async.hpp"
+#include "automatelinux/sdk/audit.hpp"
 #include "automatelinux/sdk/command.hpp"
 #include "automatelinux/sdk/peers.hpp"
 #include "automatelinux/sdk/stream.hpp"
@@ -41,6 +42,8 @@ class BOOST_SYMBOL_VISIBLE Host {
   // A named top-level section of the config file (e.g. "exec"), or an empty object.
   virtual const nlohmann::json& config_section(const std::string& key) const = 0;
   virtual const std::filesystem::path& state_dir() const = 0;
+  // This daemon's structured audit log (see audit.hpp).
+  virtual AuditLog& audit() = 0;
 
   // Peers.
   virtual PeerNetwork& peers() = 0;

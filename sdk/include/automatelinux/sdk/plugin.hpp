@@ -1,7 +1,8 @@
 // The one ABI entry point of a plugin. A plugin defines exactly one entry with
-// AUTOMATELINUX_PLUGIN(name, version, init). Core reads the descriptor's first field, the ABI
-// version, before anything else, then compares the versions of everything that crosses the
-// boundary, and only then calls init().
+// AUTOMATELINUX_PLUGIN(name, version, init), or AUTOMATELINUX_PLUGIN_WITH_CONFIG(name, version,
+// init, schema) when it reads config keys (sdk/config_schema.hpp). Core reads the descriptor's
+// first field, the ABI version, before anything else, then compares the versions of everything that
+// crosses the boundary, and only then calls init().
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <boost/version.hpp>
 #include <nlohmann/json.hpp>
 
+#include "automatelinux/sdk/config_schema.hpp"
 #include "automatelinux/sdk/host.hpp"
 
 namespace automatelinux::sdk {
@@ -22,7 +24,10 @@ namespace automatelinux::sdk {
 //    PeerNetwork::Done takes an Outcome; nul_list.hpp and peer_json.hpp helpers.
 // 4: sdk/terminal.hpp — terminal mode and window sizes on Channel::control (a core of ABI 3
 //    would pass such payloads on uninterpreted).
-inline constexpr std::uint32_t kAbiVersion = 4;
+// 5: PluginDescriptor::config_schema and sdk/config_schema.hpp — the keys a plugin reads, for
+//    --check-config, readable without init; sdk/audit.hpp — Host::audit() (records, reading,
+//    following) and ServedStream::describe_for_audit(); sdk/peer_list.hpp.
+inline constexpr std::uint32_t kAbiVersion = 5;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 
 // Versions of the libraries whose types cross the plugin boundary, as compiled.
@@ -41,17 +46,23 @@ struct PluginDescriptor {
   const char* version;
   BoundaryVersions built_with;
   void (*init)(Host& host);  // registers commands and peer services; may throw
+  // The config keys the plugin reads, callable without init; null: it declares none, and its
+  // own section (the key equal to its name) is left unchecked.
+  const ConfigSchema& (*config_schema)();
 };
 
 using EntryFunction = const PluginDescriptor* (*)();
 
 }  // namespace automatelinux::sdk
 
-#define AUTOMATELINUX_PLUGIN(NAME, VERSION, INIT)                              \
+#define AUTOMATELINUX_PLUGIN_WITH_CONFIG(NAME, VERSION, INIT, SCHEMA)          \
   extern "C" BOOST_SYMBOL_EXPORT const ::automatelinux::sdk::PluginDescriptor* \
   automatelinux_plugin_entry() {                                               \
     static const ::automatelinux::sdk::PluginDescriptor descriptor{            \
-        ::automatelinux::sdk::kAbiVersion, NAME, VERSION,                      \
-        ::automatelinux::sdk::BoundaryVersions{}, INIT};                       \
+        ::automatelinux::sdk::kAbiVersion,        NAME, VERSION,               \
+        ::automatelinux::sdk::BoundaryVersions{}, INIT, SCHEMA};               \
     return &descriptor;                                                        \
   }
+
+#define AUTOMATELINUX_PLUGIN(NAME, VERSION, INIT) \
+  AUTOMATELINUX_PLUGIN_WITH_CONFIG(NAME, VERSION, INIT, nullptr)

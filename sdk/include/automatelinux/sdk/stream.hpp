@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,13 @@ struct Result {
   static Result timeout() { return {Kind::timeout, 0, "timed out"}; }
   static Result cancelled() { return {Kind::cancelled, 0, "cancelled"}; }
   static Result error(std::string reason) { return {Kind::error, 0, std::move(reason)}; }
+};
+
+// What a request's audit record says beyond what core knows (see ServedStream).
+struct AuditDetails {
+  std::string directory;             // where the command ran (or would have)
+  bool denied = false;               // refused by this host's policy (not merely malformed)
+  std::optional<std::uint64_t> job;  // the durable job the request is about
 };
 
 // Who asked for this request: the authenticated peer (empty for the local machine) and, for a
@@ -78,6 +86,9 @@ class BOOST_SYMBOL_VISIBLE ServedStream : public Stream {
   virtual void on_cancel(CancelHandler handler) = 0;
   // Ends the request. Later calls are ignored.
   virtual void finish(Result result) = 0;
+  // What this request's audit record adds to core's (directory, a policy denial, a job); the
+  // last call before finish() counts.
+  virtual void describe_for_audit(AuditDetails details) = 0;
 };
 
 // The requesting role: what Host::open_peer_stream returns.

@@ -1,0 +1,68 @@
+#include "core/config_keys.hpp"
+
+namespace automatelinux::core {
+
+using sdk::ConfigType;
+
+const sdk::ConfigSchema& core_config_keys() {
+  static const sdk::ConfigSchema keys{
+      {.key = "socket",
+       .type = ConfigType::path,
+       .default_text = "/run/automatelinux/automatelinux-daemon.sock",
+       .description = "Unix socket for d"},
+      {.key = "state_dir",
+       .type = ConfigType::path,
+       .default_text = "/var/lib/automatelinux",
+       .description = "peer config, keys, tokens, jobs and daemon.log"},
+      {.key = "plugin_dir",
+       .type = ConfigType::path,
+       .default_text = "<bindir>/../lib/automatelinux/plugins",
+       .description = "where plugins are loaded from"},
+      {.key = "plugins.enabled",
+       .type = ConfigType::string_list,
+       .default_text = "all",
+       .description = "when present, only these plugins load"},
+      {.key = "plugins.disabled",
+       .type = ConfigType::string_list,
+       .default_text = "none",
+       .description = "these plugins do not load"},
+      {.key = "heartbeat_ms",
+       .type = ConfigType::integer,
+       .default_text = "2000",
+       .description = "heartbeat interval; 3 silent intervals make a peer offline",
+       .min = 100,
+       .max = 600000},
+      {.key = "audit.max_bytes",
+       .type = ConfigType::integer,
+       .default_text = "16777216",
+       .description = "size of audit.jsonl before it is rotated",
+       .min = 65536},
+      {.key = "audit.keep",
+       .type = ConfigType::integer,
+       .default_text = "4",
+       .description = "rotated audit files kept",
+       .min = 0,
+       .max = 1000},
+      {.key = "streams.max_window_bytes",
+       .type = ConfigType::integer,
+       .default_text = "16777216",
+       .description = "how far one stream's credit window may grow",
+       .min = 524288,
+       .max = 67108864},
+      {.key = "streams.budget_bytes",
+       .type = ConfigType::integer,
+       .default_text = "268435456",
+       .description = "grown windows of all streams together",
+       .min = 0,
+       .max = 1099511627776},
+      {.key = "log.level",
+       .type = ConfigType::choice,
+       .default_text = "info",
+       .description = "the least severe level logged",
+       // spdlog's names, with the aliases it accepts too.
+       .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}},
+  };
+  return keys;
+}
+
+}  // namespace automatelinux::core

@@ -1,0 +1,61 @@
+#include "plugins/audit_log/record_text.hpp"
+
+#include <gtest/gtest.h>
+
+namespace automatelinux::audit_log {
+namespace {
+
+TEST(RecordLine, ShowsWhatRanWhereWhoAskedAndHowItEnded) {
+  const auto line = record_line({{"time", "2026-11-27T14:40:01.123Z"},
+                                 {"host", "vps"},
+                                 {"event", "request"},
+                                 {"request", "a1b2c3d4e5f6"},
+                                 {"requester", "laptop"},
+                                 {"command", "exec git pull"},
+                                 {"directory", "/opt/x"},
+                                 {"decision", "ran"},
+                                 {"exit", 0},
+                                 {"duration_ms", 12.5}});
+  EXPECT_EQ(line,
+            "2026-11-27T14:40:01.123Z vps ran exit=0 12.5ms req=a1b2c3d4e5f6 by laptop in "
+            "/opt/x: exec git pull");
+}
+
+TEST(RecordLine, NamesALocalCallerByUidAndADenialWithItsReason) {
+  const auto line = record_line({{"time", "2026-11-27T14:40:01.123Z"},
+                                 {"host", "laptop"},
+                                 {"requester", "local"},
+                                 {"uid", 1000},
+                                 {"decision", "denied"},
+                                 {"exit", 255},
+                                 {"command", "exec rm"},
+                                 {"reason", "Denied on laptop: no"}});
+  EXPECT_NE(line.find("laptop denied exit=255"), std::string::npos);
+  EXPECT_NE(line.find("by uid 1000"), std::string::npos);
+  EXPECT_NE(line.find("(Denied on laptop: no)"), std::string::npos);
+}
+
+TEST(RecordLine, DescribesTheEndOfAJob) {
+  const auto line = record_line({{"time", "t"},
+                                 {"host", "vps"},
+                                 {"event", "job_end"},
+                                 {"job", 7},
+                                 {"result", "killed"},
+                                 {"signal", 15},
+                                 {"requester", "laptop"},
+                                 {"command", "sleep 100"}});
+  EXPECT_NE(line.find("vps job 7 ended killed signal=15"), std::string::npos);
+}
+
+TEST(RecordLine, EscapesControlCharactersSoOneRecordIsOneLine) {
+  const auto line = record_line({{"time", "t"},
+                                 {"host", "vps\n2026 forged"},
+                                 {"command", "a\nb\x1b[2J"},
+                                 {"requester", "x"}});
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.find('\x1b'), std::string::npos);
+  EXPECT_NE(line.find("a\\x0ab\\x1b[2J"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace automatelinux::audit_log

@@ -48,6 +48,9 @@ void read_core_keys(DaemonConfig& config, const nlohmann::json& json,
   if (const auto* v = get("heartbeat_ms")) config.heartbeat_ms = v->get<int>();
   if (const auto* v = get("plugins.enabled")) config.plugins_enabled = name_set(*v);
   if (const auto* v = get("plugins.disabled")) config.plugins_disabled = name_set(*v);
+  if (const auto* v = get("audit.max_bytes"))
+    config.audit_limits.max_bytes = v->get<std::uint64_t>();
+  if (const auto* v = get("audit.keep")) config.audit_limits.keep = v->get<unsigned>();
 }
 
 po::options_description daemon_options() {
@@ -91,13 +94,6 @@ void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
     // silently load every plugin.
     if (!problem.unknown || problem.key.rfind("plugins.", 0) == 0)
       throw ConfigError(origin + ": " + problem.message);
-  }
-  if (json.contains("audit")) {
-    try {
-      config.audit_limits = AuditLimits::from_json(json.at("audit"));
-    } catch (const ConfigError& e) {
-      throw ConfigError(origin + ": " + e.what());
-    }
   }
   // peer_exec would take anything but an object for no policy at all, and run unguarded.
   if (json.contains("exec") && !json.at("exec").is_object())

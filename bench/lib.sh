@@ -48,24 +48,19 @@ mean_ms() {
   end=$(now_ns)
   awk -v t=$((end - start)) -v n="$N" 'BEGIN { printf "%.3f", t / n / 1e6 }'
 }
-# gbps BYTES COMMAND…: GB/s of a command that writes BYTES to stdout (sent to /dev/null).
-gbps() {
-  local bytes=$1 start end
-  shift
+# rate UNIT DECIMALS BYTES COMMAND…: bytes per second, divided by UNIT, of a command that writes
+# BYTES to stdout (sent to /dev/null).
+rate() {
+  local unit=$1 decimals=$2 bytes=$3 start end
+  shift 3
   start=$(now_ns)
   "$@" >/dev/null
   end=$(now_ns)
-  awk -v t=$((end - start)) -v b="$bytes" 'BEGIN { printf "%.3f", b / (t / 1e9) / 1e9 }'
+  awk -v t=$((end - start)) -v b="$bytes" -v u="$unit" -v d="$decimals" \
+    'BEGIN { printf "%." d "f", b / (t / 1e9) / u }'
 }
-# mbps BYTES COMMAND…: as gbps, in MB/s.
-mbps() {
-  local bytes=$1 start end
-  shift
-  start=$(now_ns)
-  "$@" >/dev/null
-  end=$(now_ns)
-  awk -v t=$((end - start)) -v b="$bytes" 'BEGIN { printf "%.1f", b / (t / 1e9) / 1e6 }'
-}
+gbps() { rate 1e9 3 "$@"; }  # gbps BYTES COMMAND…: GB/s
+mbps() { rate 1e6 1 "$@"; }  # mbps BYTES COMMAND…: MB/s
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # start_sshd: a throwaway OpenSSH sshd on 127.0.0.1 (own host key, one authorized client key,

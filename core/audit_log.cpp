@@ -12,13 +12,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/config.hpp"
-
 namespace automatelinux::core {
 namespace fs = std::filesystem;
 namespace {
-
-constexpr std::uint64_t kMinFileBytes = 64 * 1024;
 
 // The newest record a file can hold is no newer than the file's last write. File times come from
 // the kernel's coarse clock (a few ms behind the one records are stamped with), hence the margin.
@@ -32,23 +28,6 @@ bool written_before(const fs::path& file, std::chrono::system_clock::time_point 
 }
 
 }  // namespace
-
-AuditLimits AuditLimits::from_json(const nlohmann::json& section) {
-  AuditLimits limits;
-  if (section.is_null()) return limits;
-  if (!section.is_object()) throw ConfigError("'audit' must be an object");
-  if (const auto it = section.find("max_bytes"); it != section.end()) {
-    if (!it->is_number_integer() || it->get<long long>() < static_cast<long long>(kMinFileBytes))
-      throw ConfigError("'audit.max_bytes' must be a number of bytes (at least 65536)");
-    limits.max_bytes = it->get<std::uint64_t>();
-  }
-  if (const auto it = section.find("keep"); it != section.end()) {
-    if (!it->is_number_integer() || it->get<long long>() < 0 || it->get<long long>() > 1000)
-      throw ConfigError("'audit.keep' must be a number of files from 0 to 1000");
-    limits.keep = it->get<unsigned>();
-  }
-  return limits;
-}
 
 AuditLog::AuditLog(asio::io_context& io, fs::path file, AuditLimits limits,
                    std::shared_ptr<spdlog::logger> log)

@@ -23,12 +23,10 @@ class logger;
 
 namespace automatelinux::core {
 
+// The `audit` section of the config file (declared and checked in core/config_keys.cpp).
 struct AuditLimits {
   std::uint64_t max_bytes = 16 * 1024 * 1024;  // per file, before it is rotated
   unsigned keep = 4;                           // rotated files kept
-
-  // The `audit` section of the config file; throws ConfigError naming the key.
-  static AuditLimits from_json(const nlohmann::json& section);
 };
 
 class AuditLog final : public sdk::AuditLog {

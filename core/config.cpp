@@ -48,6 +48,13 @@ void read_core_keys(DaemonConfig& config, const nlohmann::json& json,
   if (const auto* v = get("heartbeat_ms")) config.heartbeat_ms = v->get<int>();
   if (const auto* v = get("plugins.enabled")) config.plugins_enabled = name_set(*v);
   if (const auto* v = get("plugins.disabled")) config.plugins_disabled = name_set(*v);
+  if (const auto* v = get("audit.max_bytes"))
+    config.audit_limits.max_bytes = v->get<std::uint64_t>();
+  if (const auto* v = get("audit.keep")) config.audit_limits.keep = v->get<unsigned>();
+  if (const auto* v = get("streams.max_window_bytes"))
+    config.max_window_bytes = v->get<std::size_t>();
+  if (const auto* v = get("streams.budget_bytes"))
+    config.window_budget_bytes = v->get<std::size_t>();
 }
 
 po::options_description daemon_options() {
@@ -71,33 +78,6 @@ std::optional<std::string> flag(const po::variables_map& vm, const char* name) {
   return vm[name].as<std::string>();
 }
 
-// An integer key of the `streams` section within [low, high].
-std::size_t expect_size(const nlohmann::json& section, const char* key, std::size_t low,
-                        std::size_t high, const std::string& origin) {
-  const auto& v = section.at(key);
-  if (!v.is_number_unsigned() || v.get<std::uint64_t>() < low || v.get<std::uint64_t>() > high)
-    throw ConfigError(origin + ": 'streams." + key + "' must be an integer from " +
-                      std::to_string(low) + " to " + std::to_string(high));
-  return v.get<std::size_t>();
-}
-
-// Stream windows: how far one grows, and how much all grown windows may hold together.
-void apply_streams(DaemonConfig& config, const nlohmann::json& json, const std::string& origin) {
-  const auto& streams = json.at("streams");
-  if (!streams.is_object()) throw ConfigError(origin + ": 'streams' must be an object");
-  for (const auto& [key, value] : streams.items()) {
-    if (key == "max_window_bytes")
-      config.max_window_bytes =
-          expect_size(streams, "max_window_bytes", kStreamWindow, kMaxStreamWindow, origin);
-    else if (key == "budget_bytes")
-      config.window_budget_bytes =
-          expect_size(streams, "budget_bytes", 0, std::size_t{1} << 40, origin);
-    else
-      throw ConfigError(origin + ": unknown key 'streams." + key +
-                        "' (use max_window_bytes or budget_bytes)");
-  }
-}
-
 }  // namespace
 
 bool DaemonConfig::plugin_allowed(const std::string& name) const {
@@ -119,14 +99,6 @@ void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
     if (!problem.unknown || problem.key.rfind("plugins.", 0) == 0)
       throw ConfigError(origin + ": " + problem.message);
   }
-  if (json.contains("audit")) {
-    try {
-      config.audit_limits = AuditLimits::from_json(json.at("audit"));
-    } catch (const ConfigError& e) {
-      throw ConfigError(origin + ": " + e.what());
-    }
-  }
-  if (json.contains("streams")) apply_streams(config, json, origin);
   // peer_exec would take anything but an object for no policy at all, and run unguarded.
   if (json.contains("exec") && !json.at("exec").is_object())
     throw ConfigError(origin + ": 'exec' must be an object");

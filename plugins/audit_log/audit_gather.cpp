@@ -94,7 +94,7 @@ void Gather::read_remote(std::size_t index, const sdk::RequestedStreamPtr& remot
 }
 
 void Gather::on_line(std::size_t index, const std::string& line) {
-  if (line == nlohmann::json{{kCaughtUp, true}}.dump()) return on_caught_up(index);
+  if (line == kCaughtUpLine) return on_caught_up(index);
   on_record(index, line);
 }
 

@@ -57,7 +57,7 @@ void serve_read(sdk::Host& host, const ReadPolicy& policy, const sdk::ServedStre
   reader->subscription = feed(
       host.audit(), *request,
       [reader](std::vector<std::string> stored) {
-        stored.push_back(nlohmann::json{{kCaughtUp, true}}.dump());
+        stored.push_back(kCaughtUpLine);
         reader->writer->write_stored(std::move(stored));
       },
       [reader](const std::string& record) { reader->send(record); });

@@ -12,7 +12,8 @@
 namespace automatelinux::audit_log {
 
 inline constexpr const char* kReadService = "audit.read";
-inline constexpr const char* kCaughtUp = "caught_up";
+// The line that ends the stored records (the JSON object {"caught_up": true}, as dumped).
+inline const std::string kCaughtUpLine = R"({"caught_up":true})";
 
 struct ReadPolicy {
   std::optional<std::set<std::string>> allowed_peers;  // unset: every member

@@ -147,15 +147,24 @@ TEST(AuditTime, FormatsAndParsesUtcWithMilliseconds) {
   EXPECT_FALSE(sdk::parse_audit_time("").has_value());
 }
 
+// The limits as the config file sets them (checked by core's key declarations).
+core::AuditLimits audit_limits_from(const nlohmann::json& section) {
+  core::DaemonConfig config;
+  core::apply_config_json(
+      config, section.is_null() ? nlohmann::json::object() : nlohmann::json{{"audit", section}},
+      "test.json");
+  return config.audit_limits;
+}
+
 TEST(AuditLimits, RefusesWrongTypesAndValuesNamingTheKey) {
-  EXPECT_EQ(core::AuditLimits::from_json(nullptr).keep, 4u);
-  const auto limits = core::AuditLimits::from_json({{"max_bytes", 1 << 20}, {"keep", 2}});
+  EXPECT_EQ(audit_limits_from(nullptr).keep, 4u);
+  const auto limits = audit_limits_from({{"max_bytes", 1 << 20}, {"keep", 2}});
   EXPECT_EQ(limits.max_bytes, 1u << 20);
   EXPECT_EQ(limits.keep, 2u);
   for (const auto& bad : {nlohmann::json{{"max_bytes", "1M"}}, nlohmann::json{{"max_bytes", 10}},
                           nlohmann::json{{"keep", -1}}, nlohmann::json{{"keep", 5000}}}) {
     try {
-      core::AuditLimits::from_json(bad);
+      audit_limits_from(bad);
       ADD_FAILURE() << bad.dump();
     } catch (const core::ConfigError& e) {
       EXPECT_NE(std::string(e.what()).find("audit." + bad.begin().key()), std::string::npos);

@@ -55,7 +55,7 @@ at_least() { [ "$(count "$2")" -ge "$1" ]; }
   # No polling: readiness means the very first request is served, with every plugin loaded.
   run "$D" --socket "$BATS_TEST_TMPDIR/n/sock" listPlugins --json
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | jq '[.[] | select(.state == "loaded")] | length')" -eq 3 ]
+  [ "$(echo "$output" | jq '[.[] | select(.state == "loaded")] | length')" -eq 4 ]  # the four bundled plugins
   [ "$(count READY=1)" -eq 1 ]
   grep -q " STATUS=serving on $BATS_TEST_TMPDIR/n/sock\$" "$NOTIFY_LOG"
   run ! notified STOPPING=1

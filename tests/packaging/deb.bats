@@ -117,5 +117,5 @@ teardown() {
   run "$x/usr/bin/d" --socket "$BATS_TEST_TMPDIR/s" listPlugins --json
   kill -TERM "$pid"; wait "$pid" || true
   rm -f "$BATS_TEST_TMPDIR/daemon.pid"
-  [ "$(echo "$output" | jq -r '[.[] | select(.state == "loaded")] | length')" -eq 3 ]
+  [ "$(echo "$output" | jq -r '[.[] | select(.state == "loaded")] | length')" -eq 4 ]  # the four bundled plugins
 }

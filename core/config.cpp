@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -78,6 +79,15 @@ std::optional<std::string> flag(const po::variables_map& vm, const char* name) {
   return vm[name].as<std::string>();
 }
 
+// Whether `key` lies inside a section of which core declares keys ("audit", "log", ...).
+bool in_core_section(const std::string& key) {
+  const auto dot = key.find('.');
+  if (dot == std::string::npos) return false;
+  const auto section = key.substr(0, dot + 1);
+  return std::ranges::any_of(core_config_keys(),
+                             [&](const auto& known) { return known.key.starts_with(section); });
+}
+
 }  // namespace
 
 bool DaemonConfig::plugin_allowed(const std::string& name) const {
@@ -94,9 +104,10 @@ const nlohmann::json& DaemonConfig::plugin_section(const std::string& name) cons
 void apply_config_json(DaemonConfig& config, const nlohmann::json& json,
                        const std::string& origin) {
   for (const auto& problem : sdk::check_config(core_config_keys(), json)) {
-    // Unknown keys are left for plugins, but not below "plugins": a misspelt "enabled" would
-    // silently load every plugin.
-    if (!problem.unknown || problem.key.rfind("plugins.", 0) == 0)
+    // Unknown top-level keys are left for plugins, but not keys inside a section core owns: a
+    // misspelt "plugins.enabled" would silently load every plugin, a misspelt
+    // "streams.max_window_bytes" would silently keep the default.
+    if (!problem.unknown || in_core_section(problem.key))
       throw ConfigError(origin + ": " + problem.message);
   }
   // peer_exec would take anything but an object for no policy at all, and run unguarded.

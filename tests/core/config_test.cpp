@@ -76,3 +76,17 @@ TEST(Config, ApplyValidKeysSkipsTheBadOnes) {
   EXPECT_EQ(config.plugin_dir, "/p");
   EXPECT_FALSE(config.plugin_allowed("git"));
 }
+
+TEST(Config, StreamWindowKeysAreReadAndBounded) {
+  DaemonConfig config;
+  apply_config_json(config, {{"streams", {{"max_window_bytes", 4 << 20}, {"budget_bytes", 0}}}},
+                    "f");
+  EXPECT_EQ(config.max_window_bytes, 4u << 20);
+  EXPECT_EQ(config.window_budget_bytes, 0u);
+  EXPECT_NE(error_of({{"streams", {{"max_window_bytes", 1024}}}}).find("streams.max_window_bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"streams", {{"budget_bytes", "1G"}}}}).find("streams.budget_bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"streams", {{"max_window", 1}}}}).find("streams.max_window"),
+            std::string::npos);
+}

@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::chrono::seconds kOpenTimeout{10};
 constexpr std::size_t kMaxArgs = 4096;
+constexpr std::size_t kMaxGatheredFrames = 64;  // Linux takes 1024 iovecs; 64 x 64 KiB is plenty
 
 std::vector<std::string> split_argv(const std::string& body) {
   if (body.empty()) return {};
@@ -131,15 +132,21 @@ void LocalConnection::send_result(const sdk::Result& result) {
 
 void LocalConnection::do_write() {
   if (write_queue_.empty()) {
-    writing_ = false;
     if (result_sent_) close();  // the request is over once its result is out
     return;
   }
-  writing_ = true;
-  asio::async_write(socket_, asio::buffer(write_queue_.front()),
+  // Every queued frame (up to what one sendmsg takes) in one gathered write: `d` gets several
+  // frames per wake-up when output arrives faster than it reads.
+  std::vector<asio::const_buffer> batch;
+  for (const auto& frame : write_queue_) {
+    if (batch.size() == kMaxGatheredFrames) break;
+    batch.push_back(asio::buffer(frame));
+  }
+  writing_ = batch.size();
+  asio::async_write(socket_, batch,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       if (self->closed_) return;
-                      self->write_queue_.pop_front();
+                      for (; self->writing_ > 0; --self->writing_) self->write_queue_.pop_front();
                       if (ec) {
                         auto stream = self->stream_;
                         self->close();
@@ -158,6 +165,7 @@ void LocalConnection::close() {
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
   write_queue_.clear();
+  writing_ = 0;
   // Keep stream_ until it finishes: it may still call send()/send_result(), which are no-ops now.
   if (stream_ && stream_->finished()) stream_.reset();
 }

@@ -42,7 +42,7 @@ class LocalConnection final : public StreamTransport,
   wire::Decoder decoder_;
   std::array<char, 64 * 1024> read_buffer_{};
   std::deque<std::string> write_queue_;
-  bool writing_ = false;
+  std::size_t writing_ = 0;  // frames at the queue's front being written, in one gathered write
   bool result_sent_ = false;
   bool closed_ = false;
   std::shared_ptr<ServingStream> stream_;

@@ -68,7 +68,7 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
           if (self->finished_) return;
           if (ec) return self->finish("leader unreachable: " + self->leader_ + ": " + ec.message());
           self->session_ =
-              std::make_shared<PeerSession>(TlsStream(std::move(*self->tcp_), self->context_),
+              std::make_shared<PeerSession>(std::move(*self->tcp_), self->context_,
                                             self->log_, /*is_tls_client=*/true);
           self->session_->handshake([self](const std::string& error) {
             if (self->finished_) return;

@@ -75,7 +75,7 @@ void LeaderLink::on_connected(boost::system::error_code ec) {
     return hooks_.on_failed();
   }
   socket_.set_option(Tcp::no_delay(true));
-  session_ = std::make_shared<PeerSession>(TlsStream(std::move(socket_), *context_), log_, true);
+  session_ = std::make_shared<PeerSession>(std::move(socket_), *context_, log_, true);
   session_->handshake(
       [self = shared_from_this()](const std::string& error) { self->on_handshake(error); });
 }

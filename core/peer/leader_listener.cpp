@@ -105,7 +105,7 @@ void LeaderListener::on_tcp_accepted(Tcp::socket socket) {
   }
   socket.set_option(Tcp::no_delay(true), ignored);
   auto session =
-      std::make_shared<PeerSession>(TlsStream(std::move(socket), *context_), log_, false);
+      std::make_shared<PeerSession>(std::move(socket), *context_, log_, false);
   session->set_max_frame(kMaxPreauthFrame);
   // The slot is held until the connection is authenticated or gone (the callbacks own it).
   session->handshake(

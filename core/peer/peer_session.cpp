@@ -7,23 +7,24 @@
 
 namespace automatelinux::core::peer {
 
-PeerSession::PeerSession(TlsStream stream, std::shared_ptr<spdlog::logger> log, bool is_tls_client)
-    : stream_(std::move(stream)),
+PeerSession::PeerSession(Tcp::socket socket, asio::ssl::context& context,
+                         std::shared_ptr<spdlog::logger> log, bool is_tls_client)
+    : channel_(std::make_shared<TlsChannel>(std::move(socket), context)),
       log_(std::move(log)),
       is_tls_client_(is_tls_client),
-      deadline_(stream_.get_executor()),
-      ping_timer_(stream_.get_executor()),
-      silence_timer_(stream_.get_executor()),
+      deadline_(channel_->socket().get_executor()),
+      ping_timer_(channel_->socket().get_executor()),
+      silence_timer_(channel_->socket().get_executor()),
       next_sid_(is_tls_client ? 1 : 0) {
   boost::system::error_code ec;
-  const auto endpoint = stream_.lowest_layer().remote_endpoint(ec);
+  const auto endpoint = channel_->socket().remote_endpoint(ec);
   remote_ = ec ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
 PeerSession::~PeerSession() = default;
 
 X509* PeerSession::peer_certificate() const {
-  return SSL_get0_peer_certificate(const_cast<TlsStream&>(stream_).native_handle());
+  return SSL_get0_peer_certificate(channel_->native_handle());
 }
 
 void PeerSession::handshake(std::function<void(const std::string&)> done) {
@@ -31,8 +32,8 @@ void PeerSession::handshake(std::function<void(const std::string&)> done) {
   deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->close("TLS handshake timed out");
   });
-  stream_.async_handshake(
-      is_tls_client_ ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+  channel_->async_handshake(
+      is_tls_client_,
       [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec) {
         self->deadline_.cancel();
         if (self->closed_) return done(self->close_reason_);
@@ -53,7 +54,9 @@ void PeerSession::start(Events events) {
 
 void PeerSession::set_max_frame(std::size_t max_frame) {
   decoder_.set_max_frame(max_frame);
-  buffer_size_ = max_frame < kReadBuffer ? kPreauthReadBuffer : kReadBuffer;
+  const bool small = max_frame < kReadBuffer;
+  buffer_size_ = small ? kPreauthReadBuffer : kReadBuffer;
+  channel_->set_read_chunk(small ? kPreauthReadBuffer : kReceiveChunk);
 }
 
 void PeerSession::do_read() {
@@ -61,10 +64,11 @@ void PeerSession::do_read() {
     buffer_.resize(buffer_size_);
     buffer_.shrink_to_fit();
   }
-  stream_.async_read_some(asio::buffer(buffer_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                            self->on_read(ec, n);
-                          });
+  channel_->async_read_some(
+      asio::buffer(buffer_),
+      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->on_read(ec, n);
+      });
 }
 
 void PeerSession::on_read(boost::system::error_code ec, std::size_t n) {
@@ -160,19 +164,28 @@ void PeerSession::release(Queued& q) {
 
 void PeerSession::do_write() {
   if (queue_.empty()) {
-    writing_ = false;
     if (closing_) close("closed after flush");
     return;
   }
-  writing_ = true;
-  asio::async_write(stream_, asio::buffer(queue_.front().bytes),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      if (self->closed_) return;
-                      self->release(self->queue_.front());
-                      self->queue_.pop_front();
-                      if (ec) return self->close("write failed: " + ec.message());
-                      self->do_write();
-                    });
+  // Every queued frame up to kWriteBatch goes in one write: the channel encrypts them at once
+  // and hands the socket all their records.
+  std::vector<std::string_view> batch;
+  std::size_t bytes = 0;
+  for (const auto& q : queue_) {
+    if (!batch.empty() && bytes + q.bytes.size() > kWriteBatch) break;
+    batch.emplace_back(q.bytes);
+    bytes += q.bytes.size();
+  }
+  writing_ = batch.size();
+  channel_->async_write(batch, [self = shared_from_this()](boost::system::error_code ec) {
+    if (self->closed_) return;
+    for (; self->writing_ > 0; --self->writing_) {
+      self->release(self->queue_.front());
+      self->queue_.pop_front();
+    }
+    if (ec) return self->close("write failed: " + ec.message());
+    self->do_write();
+  });
 }
 
 void PeerSession::close_after_flush(const std::string& why) {
@@ -193,20 +206,14 @@ void PeerSession::close(const std::string& why) {
   ping_timer_.cancel();
   silence_timer_.cancel();
   boost::system::error_code ignored;
-  stream_.lowest_layer().shutdown(Tcp::socket::shutdown_both, ignored);
-  stream_.lowest_layer().close(ignored);
-  // What was queued is dropped (its charges released); nothing more is decoded. The frame being
-  // written stays until the write's handler has run: a write step that completed before the
-  // close goes on to hand the next bytes of that frame to OpenSSL. The read buffer stays too: a
-  // cancelled read may still refer to it.
+  channel_->socket().shutdown(Tcp::socket::shutdown_both, ignored);
+  channel_->socket().close(ignored);
+  // What was queued is dropped (its charges released): the channel encrypted the frames being
+  // written into its own buffer, so none is referred to any more. Nothing more is decoded. The
+  // read buffer stays: a cancelled read may still refer to it.
   for (auto& q : queue_) release(q);
-  if (writing_ && !queue_.empty()) {
-    queue_.erase(queue_.begin() + 1, queue_.end());
-    queue_.front().stream.reset();
-    queue_.front().sender.reset();
-  } else {
-    queue_.clear();
-  }
+  queue_.clear();
+  writing_ = 0;
   queued_bytes_ = 0;
   decoder_ = wire::Decoder{};
   auto on_closed = std::move(events_.on_closed);

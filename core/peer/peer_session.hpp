@@ -13,6 +13,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include "core/asio.hpp"
+#include "core/peer/tls_channel.hpp"
 #include "wire/frame.hpp"
 
 namespace spdlog {
@@ -22,13 +23,16 @@ class logger;
 namespace automatelinux::core::peer {
 
 using Tcp = asio::ip::tcp;
-using TlsStream = asio::ssl::stream<Tcp::socket>;
 
 inline constexpr std::chrono::seconds kHandshakeTimeout{10};
 inline constexpr std::size_t kMaxQueuedBytes = 256 * 1024 * 1024;
-// Read buffer: small until the peer is authenticated (an enroll request is a few KiB).
+// Read buffers: small until the peer is authenticated (an enroll request is a few KiB). After
+// that, one receive takes up to kReceiveChunk of records and one write up to kWriteBatch of
+// queued frames: fewer system calls per byte, which is what bulk streams spend most on.
 inline constexpr std::size_t kPreauthReadBuffer = 4 * 1024;
 inline constexpr std::size_t kReadBuffer = 64 * 1024;
+inline constexpr std::size_t kReceiveChunk = 128 * 1024;
+inline constexpr std::size_t kWriteBatch = 1024 * 1024;
 
 // Bytes waiting in a session's write queue on someone's behalf (one direction of a relayed
 // stream, one sending member). Released as the bytes are written or dropped, so whoever queues
@@ -45,7 +49,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
     std::function<void(const std::shared_ptr<PeerSession>&, const std::string& why)> on_closed;
   };
 
-  PeerSession(TlsStream stream, std::shared_ptr<spdlog::logger> log, bool is_tls_client);
+  // The TLS session is made from `context` (which may be freed afterwards).
+  PeerSession(Tcp::socket socket, asio::ssl::context& context,
+              std::shared_ptr<spdlog::logger> log, bool is_tls_client);
   ~PeerSession();
 
   // Handshake (bounded by kHandshakeTimeout), then `done` with an empty error or the reason.
@@ -72,7 +78,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   // The peer's certificate after the handshake (null when it presented none).
   X509* peer_certificate() const;
   // Lower-level SSL object, for the caller's own checks (e.g. pinning).
-  SSL* native() { return stream_.native_handle(); }
+  SSL* native() { return channel_->native_handle(); }
 
   // Identity, set by the PeerManager once the peer is authenticated.
   std::string id;
@@ -100,7 +106,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void arm_silence_timer();
   void send_ping();
 
-  TlsStream stream_;
+  std::shared_ptr<TlsChannel> channel_;
   std::shared_ptr<spdlog::logger> log_;
   bool is_tls_client_;
   std::string remote_;
@@ -116,7 +122,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::size_t buffer_size_ = kReadBuffer;
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
-  bool writing_ = false;
+  std::size_t writing_ = 0;  // frames at the queue's front being written
   bool closing_ = false;
   bool closed_ = false;
   std::string close_reason_;

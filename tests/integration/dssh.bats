@@ -89,7 +89,9 @@ teardown() {
   run --separate-stderr dssh laptop -l no-such-user-x vps true
   [ "$status" -eq 255 ]
   [[ "$stderr" == *"No such user on vps: no-such-user-x"* ]]
-  grep "decision=denied" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "User .*daemon.* is not allowed"
+  # The executing side logs the denial as its stream ends, which may be just after d has its answer.
+  denial_logged() { grep "decision=denied" "$BATS_TEST_TMPDIR/vps/state/daemon.log" | grep -q "User .*daemon.* is not allowed"; }
+  wait_for 5 denial_logged
   # Without user@, the caller's login name, which laptop's daemon takes from the socket.
   local dir=$BATS_TEST_TMPDIR/laptop
   while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done  # bats' dirs are 0700

@@ -36,7 +36,7 @@ struct Attempt {
     Tcp::socket socket(io);
     acceptor.async_accept(socket, [](boost::system::error_code) {});
     EXPECT_TRUE(run_until(io, [&] { return socket.is_open(); }));
-    leader = std::make_shared<PeerSession>(TlsStream(std::move(socket), contexts.server),
+    leader = std::make_shared<PeerSession>(std::move(socket), contexts.server,
                                            null_logger(), false);
     bool done = false;
     leader->handshake([&](const std::string& error) {

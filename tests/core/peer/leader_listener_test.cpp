@@ -45,7 +45,7 @@ struct Leader {
     Tcp::socket socket(io);
     socket.connect(Tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     auto session =
-        std::make_shared<PeerSession>(TlsStream(std::move(socket), client), null_logger(), true);
+        std::make_shared<PeerSession>(std::move(socket), client, null_logger(), true);
     bool done = false;
     session->handshake([&](const std::string& error) {
       EXPECT_EQ(error, "");

@@ -34,8 +34,8 @@ struct TlsPair {
     Tcp::socket a(io), b(io);
     b.connect(acceptor.local_endpoint());
     acceptor.accept(a);
-    server = std::make_shared<PeerSession>(TlsStream(std::move(a), server_ctx), log, false);
-    client = std::make_shared<PeerSession>(TlsStream(std::move(b), client_ctx), log, true);
+    server = std::make_shared<PeerSession>(std::move(a), server_ctx, log, false);
+    client = std::make_shared<PeerSession>(std::move(b), client_ctx, log, true);
     int done = 0;
     std::string errors;
     for (auto& s : {server, client})

@@ -57,9 +57,9 @@ struct SessionPair {
     Tcp::socket a(io), b(io);
     b.connect(acceptor.local_endpoint());
     acceptor.accept(a);
-    server = std::make_shared<PeerSession>(TlsStream(std::move(a), contexts.server), null_logger(),
+    server = std::make_shared<PeerSession>(std::move(a), contexts.server, null_logger(),
                                            false);
-    client = std::make_shared<PeerSession>(TlsStream(std::move(b), contexts.client), null_logger(),
+    client = std::make_shared<PeerSession>(std::move(b), contexts.client, null_logger(),
                                            true);
     int done = 0;
     std::string errors;

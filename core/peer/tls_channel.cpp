@@ -1,0 +1,206 @@
+#include "core/peer/tls_channel.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+
+#include <boost/asio/ssl/error.hpp>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+namespace automatelinux::core::peer {
+namespace {
+
+using detail::TlsBuffers;
+
+// A buffer grown by a burst larger than this goes back to the allocator once written.
+constexpr std::size_t kKeptWriteBuffer = 2 * 1024 * 1024;
+
+TlsBuffers& buffers_of(BIO* bio) { return *static_cast<TlsBuffers*>(BIO_get_data(bio)); }
+
+int bio_read(BIO* bio, char* out, int size) {
+  auto& b = buffers_of(bio);
+  BIO_clear_retry_flags(bio);
+  const std::size_t n = std::min<std::size_t>(size, b.filled - b.consumed);
+  if (n == 0) {
+    BIO_set_retry_read(bio);  // "want read": the channel receives more, then OpenSSL retries
+    return -1;
+  }
+  std::memcpy(out, b.received.data() + b.consumed, n);
+  b.consumed += n;
+  return static_cast<int>(n);
+}
+
+int bio_write(BIO* bio, const char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  buffers_of(bio).pending.append(data, size);
+  return size;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered inside the BIO itself
+}
+
+BIO_METHOD* buffer_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "automatelinux");
+    if (!m || !BIO_meth_set_read(m, bio_read) || !BIO_meth_set_write(m, bio_write) ||
+        !BIO_meth_set_ctrl(m, bio_ctrl))
+      throw std::runtime_error("cannot create the TLS buffer BIO");
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+TlsChannel::TlsChannel(Tcp::socket socket, asio::ssl::context& context)
+    : socket_(std::move(socket)), ssl_(SSL_new(context.native_handle())) {
+  BIO* bio = ssl_ ? BIO_new(buffer_bio_method()) : nullptr;
+  if (!bio) {
+    SSL_free(ssl_);
+    throw std::runtime_error("cannot create a TLS session");
+  }
+  BIO_set_data(bio, &buffers_);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; ssl_ owns it
+}
+
+TlsChannel::~TlsChannel() { SSL_free(ssl_); }
+
+boost::system::error_code TlsChannel::ssl_error(int result) const {
+  switch (SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;
+    case SSL_ERROR_SYSCALL:
+      if (ERR_peek_error() == 0) return asio::ssl::error::stream_truncated;
+      [[fallthrough]];
+    default:
+      return {static_cast<int>(ERR_get_error()), asio::error::get_ssl_category()};
+  }
+}
+
+void TlsChannel::async_handshake(bool as_client, Done done) {
+  handshake_done_ = std::move(done);
+  if (as_client)
+    SSL_set_connect_state(ssl_);
+  else
+    SSL_set_accept_state(ssl_);
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handshake_step(); });
+}
+
+void TlsChannel::handshake_step() {
+  ERR_clear_error();
+  const int result = SSL_do_handshake(ssl_);
+  const bool want_read = result != 1 && SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ;
+  const auto error = result == 1 || want_read ? boost::system::error_code{} : ssl_error(result);
+  flush();  // our next handshake message, or the alert that ends it
+  if (want_read)
+    return fill([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return std::exchange(self->handshake_done_, nullptr)(ec);
+      self->handshake_step();
+    });
+  std::exchange(handshake_done_, nullptr)(error);
+}
+
+void TlsChannel::fill(Done then) {
+  buffers_.received.resize(read_chunk_);
+  buffers_.consumed = buffers_.filled = 0;
+  socket_.async_read_some(
+      asio::buffer(buffers_.received),
+      [self = shared_from_this(), then = std::move(then)](boost::system::error_code ec,
+                                                         std::size_t n) {
+        // OpenSSL asked for more, so a close_notify has not come: the end is a truncation.
+        if (ec == asio::error::eof) return then(asio::ssl::error::stream_truncated);
+        if (ec) return then(ec);
+        self->buffers_.filled = n;
+        then({});
+      });
+}
+
+void TlsChannel::async_read_some(asio::mutable_buffer into, ReadDone done) {
+  read_into_ = into;
+  read_done_ = std::move(done);
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->read_step(); });
+}
+
+void TlsChannel::read_step() {
+  // Every record already received is decrypted in this one step, as far as `into` has room.
+  auto* out = static_cast<char*>(read_into_.data());
+  std::size_t total = 0;
+  int result = 1;
+  while (total < read_into_.size()) {
+    ERR_clear_error();
+    result = SSL_read(ssl_, out + total,
+                      static_cast<int>(std::min<std::size_t>(read_into_.size() - total, INT_MAX)));
+    if (result <= 0) break;
+    total += static_cast<std::size_t>(result);
+  }
+  const bool want_read = result <= 0 && SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ;
+  const auto error = result > 0 || want_read ? boost::system::error_code{} : ssl_error(result);
+  flush();  // e.g. the answer to a key update
+  if (total > 0 || read_into_.size() == 0) return complete_read({}, total);
+  if (!want_read) return complete_read(error, 0);
+  fill([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return self->complete_read(ec, 0);
+    self->read_step();
+  });
+}
+
+void TlsChannel::complete_read(boost::system::error_code ec, std::size_t n) {
+  std::exchange(read_done_, nullptr)(ec, n);
+}
+
+void TlsChannel::async_write(const std::vector<std::string_view>& parts, Done done) {
+  auto fail = [&](boost::system::error_code ec) {
+    asio::post(socket_.get_executor(), [done = std::move(done), ec] { done(ec); });
+  };
+  if (write_error_) return fail(write_error_);
+  for (auto part : parts) {
+    while (!part.empty()) {
+      ERR_clear_error();
+      const int n = SSL_write(ssl_, part.data(),
+                              static_cast<int>(std::min<std::size_t>(part.size(), INT_MAX)));
+      if (n <= 0) return fail(ssl_error(n));
+      part.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  write_waiting_ = std::move(done);
+  flush();
+}
+
+void TlsChannel::flush() {
+  if (writing_) return;
+  if (buffers_.pending.empty()) {
+    if (write_waiting_)
+      asio::post(socket_.get_executor(),
+                 [done = std::exchange(write_waiting_, nullptr)] { done({}); });
+    return;
+  }
+  writing_ = true;
+  in_flight_.swap(buffers_.pending);
+  buffers_.pending.clear();
+  write_in_flight_ = std::exchange(write_waiting_, nullptr);
+  asio::async_write(socket_, asio::buffer(in_flight_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->finish_write(ec);
+                    });
+}
+
+void TlsChannel::finish_write(boost::system::error_code ec) {
+  writing_ = false;
+  in_flight_.clear();
+  if (in_flight_.capacity() > kKeptWriteBuffer) std::string().swap(in_flight_);
+  auto done = std::exchange(write_in_flight_, nullptr);
+  if (ec) {
+    write_error_ = ec;
+    buffers_.pending.clear();
+    if (write_waiting_) std::exchange(write_waiting_, nullptr)(ec);
+  } else {
+    flush();
+  }
+  if (done) done(ec);
+}
+
+}  // namespace automatelinux::core::peer

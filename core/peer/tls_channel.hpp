@@ -1,0 +1,84 @@
+// TLS over a TCP socket through OpenSSL memory BIOs. Boost.Asio's ssl::stream moves at most one
+// 16 KiB record per socket call (its BIO pair holds 17 KiB), so a 64 KiB frame cost four sends
+// and four receives. Here a write encrypts a whole batch of frames and hands the socket all its
+// records at once, and a read takes up to a read chunk of records per receive
+// (docs/architecture.md, "Peer transport"; figures in docs/performance.md).
+//
+// One read and one write may be outstanding at a time, on one thread (the daemon's io_context).
+// Handlers are never called from inside the initiating function.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
+
+#include "core/asio.hpp"
+
+namespace automatelinux::core::peer {
+namespace detail {
+// OpenSSL reads ciphertext from `received` and appends what it produces to `pending`: its BIOs
+// are these two buffers (tls_channel.cpp), so records are copied once on each side.
+struct TlsBuffers {
+  std::vector<char> received;
+  std::size_t consumed = 0;  // of received
+  std::size_t filled = 0;    // of received
+  std::string pending;       // records not yet handed to the socket
+};
+}  // namespace detail
+
+class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
+ public:
+  using Tcp = asio::ip::tcp;
+  using Done = std::function<void(boost::system::error_code)>;
+  using ReadDone = std::function<void(boost::system::error_code, std::size_t)>;
+
+  TlsChannel(Tcp::socket socket, asio::ssl::context& context);
+  ~TlsChannel();
+  TlsChannel(const TlsChannel&) = delete;
+  TlsChannel& operator=(const TlsChannel&) = delete;
+
+  void async_handshake(bool as_client, Done done);
+  // At least one byte of plaintext into `into`; asio::error::eof after the peer's close_notify,
+  // asio::ssl::error::stream_truncated when the connection ends without one.
+  void async_read_some(asio::mutable_buffer into, ReadDone done);
+  // Encrypts every part now (the caller may free them on return) and calls `done` once the
+  // socket has taken all their records.
+  void async_write(const std::vector<std::string_view>& parts, Done done);
+  // Ciphertext read from the socket per receive (small until the peer is authenticated).
+  void set_read_chunk(std::size_t bytes) { read_chunk_ = bytes; }
+
+  SSL* native_handle() { return ssl_; }
+  Tcp::socket& socket() { return socket_; }
+
+ private:
+  void handshake_step();
+  void read_step();
+  void fill(Done then);  // one receive of ciphertext for OpenSSL, then `then`
+  void complete_read(boost::system::error_code ec, std::size_t n);
+  void flush();  // hands pending_ to the socket when no write is in flight
+  void finish_write(boost::system::error_code ec);
+  boost::system::error_code ssl_error(int result) const;
+
+  Tcp::socket socket_;
+  SSL* ssl_;
+  detail::TlsBuffers buffers_;
+  std::size_t read_chunk_ = 64 * 1024;
+
+  Done handshake_done_;
+  asio::mutable_buffer read_into_;
+  ReadDone read_done_;
+
+  std::string in_flight_;  // records the socket is writing now
+  bool writing_ = false;
+  Done write_waiting_;    // the caller's write, in pending_
+  Done write_in_flight_;  // the caller's write, in in_flight_
+  boost::system::error_code write_error_;
+};
+
+}  // namespace automatelinux::core::peer

@@ -122,10 +122,10 @@ void TlsChannel::fill(Done then) {
 void TlsChannel::async_read_some(asio::mutable_buffer into, ReadDone done) {
   read_into_ = into;
   read_done_ = std::move(done);
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->read_step(); });
+  read_step(/*initiating=*/true);
 }
 
-void TlsChannel::read_step() {
+void TlsChannel::read_step(bool initiating) {
   // Every record already received is decrypted in this one step, as far as `into` has room.
   auto* out = static_cast<char*>(read_into_.data());
   std::size_t total = 0;
@@ -138,13 +138,18 @@ void TlsChannel::read_step() {
     total += static_cast<std::size_t>(result);
   }
   const bool want_read = result <= 0 && SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ;
-  const auto error = result > 0 || want_read ? boost::system::error_code{} : ssl_error(result);
+  const auto error = total > 0 || want_read ? boost::system::error_code{} : ssl_error(result);
   flush();  // e.g. the answer to a key update
-  if (total > 0 || read_into_.size() == 0) return complete_read({}, total);
-  if (!want_read) return complete_read(error, 0);
+  if (total > 0 || read_into_.size() == 0 || !want_read) {
+    if (!initiating) return complete_read(error, total);
+    // Never from inside async_read_some: the caller's handler comes on a later turn.
+    return asio::post(socket_.get_executor(), [self = shared_from_this(), error, total] {
+      self->complete_read(error, total);
+    });
+  }
   fill([self = shared_from_this()](boost::system::error_code ec) {
     if (ec) return self->complete_read(ec, 0);
-    self->read_step();
+    self->read_step(/*initiating=*/false);
   });
 }
 

@@ -58,7 +58,7 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
 
  private:
   void handshake_step();
-  void read_step();
+  void read_step(bool initiating);
   void fill(Done then);  // one receive of ciphertext for OpenSSL, then `then`
   void complete_read(boost::system::error_code ec, std::size_t n);
   void flush();  // hands pending_ to the socket when no write is in flight

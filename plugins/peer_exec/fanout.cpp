@@ -141,6 +141,8 @@ void Fanout::on_output(std::size_t index, sdk::Channel channel, std::string_view
       const std::size_t keep = static_cast<std::size_t>(std::min<std::uint64_t>(room, data.size()));
       if (c.spool == nullptr || std::fwrite(data.data(), 1, keep, c.spool) != keep)
         c.dropped += keep;
+      else if (keep > 0)
+        c.spool_ends_line = data[keep - 1] == '\n';
       c.spooled += keep;
       c.dropped += data.size() - keep;
       return read_next(index, channel);
@@ -255,6 +257,7 @@ void Fanout::finish_all() {
         if (c->spooled > 0 && c->spool != nullptr) {
           std::rewind(c->spool);
           emit({channel, {}, c->spool, {}});
+          if (!c->spool_ends_line) emit({channel, "\n", nullptr, {}});
         }
         if (c->dropped > 0)
           emit({channel, fmt::format("[d: {} bytes dropped]\n", c->dropped), nullptr, {}});

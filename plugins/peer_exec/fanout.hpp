@@ -49,6 +49,7 @@ class Fanout : public std::enable_shared_from_this<Fanout> {
     bool truncated = false;
     std::FILE* spool = nullptr;  // --group: kept up to kSpoolCap
     std::uint64_t spooled = 0, dropped = 0;
+    bool spool_ends_line = true;  // so a block, or the marker after it, ends with a newline
     sdk::TimerPtr idle;  // flushes a partial line after a pause
     bool eof = false;
   };

@@ -26,6 +26,8 @@ teardown() {
 
 @test "fan-out: --group prints identical outputs once under one header" { fanout_group; }
 
+@test "fan-out: --group keeps 64 MiB per peer and names what it dropped" { fanout_group_cap; }
+
 @test "fan-out: all targets every other member; gitOnPeer takes a list" { fanout_all_and_git; }
 
 @test "fan-out: Ctrl-C cancels every peer's command and exits 130" { fanout_ctrl_c; }

@@ -104,6 +104,26 @@ fanout_group() {
   run dd desktop execOnPeer --peer vps,laptop --group --directory / --command "$WHO"'; echo "$who"'
   [[ "$output" == *$'── vps (exit 0) ──\nvps'* ]]
   [[ "$output" == *$'── laptop (exit 0) ──\nlaptop'* ]]
+  # Output that does not end its last line still leaves every header on a line of its own.
+  run dd desktop execOnPeer --peer vps,laptop --group --directory / --command "$WHO"'; printf %s "$who"'
+  [ "$(grep -c '^── .* (exit 0) ──$' <<<"$output")" -eq 2 ]
+  [ "$(grep -cx 'vps' <<<"$output")" -eq 1 ]
+  [ "$(grep -cx 'laptop' <<<"$output")" -eq 1 ]
+  [ "${#lines[@]}" -eq 4 ]
+}
+
+# --group spools at most 64 MiB per peer and channel, then says how much it dropped
+fanout_group_cap() {
+  make_cluster
+  local cap=$((64 * 1024 * 1024)) out=$BATS_TEST_TMPDIR/grouped
+  "$D" --socket "$BATS_TEST_TMPDIR/desktop/sock" execOnPeer --peer vps,laptop --group \
+    --directory / --command "head -c $((cap + 1000)) /dev/zero | tr '\\0' x" >"$out"
+  [ "$(head -n 1 "$out")" = '── vps, laptop (exit 0) ──' ]
+  [ "$(tail -n 1 "$out")" = '[d: 1000 bytes dropped]' ]
+  # The header line, then exactly the first 64 MiB, then the marker on a line of its own.
+  [ "$(sed -n 2p "$out" | tr -d x | wc -c)" -eq 1 ]
+  [ "$(sed -n 2p "$out" | wc -c)" -eq $((cap + 1)) ]
+  [ "$(wc -l <"$out")" -eq 3 ]
 }
 
 # all targets every other member; gitOnPeer takes a list

@@ -205,9 +205,7 @@ void PeerSession::close(const std::string& why) {
   deadline_.cancel();
   ping_timer_.cancel();
   silence_timer_.cancel();
-  boost::system::error_code ignored;
-  channel_->socket().shutdown(Tcp::socket::shutdown_both, ignored);
-  channel_->socket().close(ignored);
+  channel_->close();
   // What was queued is dropped (its charges released): the channel encrypted the frames being
   // written into its own buffer, so none is referred to any more. Nothing more is decoded. The
   // read buffer stays: a cancelled read may still refer to it.

@@ -82,26 +82,26 @@ boost::system::error_code TlsChannel::ssl_error(int result) const {
 }
 
 void TlsChannel::async_handshake(bool as_client, Done done) {
-  handshake_done_ = std::move(done);
   if (as_client)
     SSL_set_connect_state(ssl_);
   else
     SSL_set_accept_state(ssl_);
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handshake_step(); });
+  asio::post(socket_.get_executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
+    self->handshake_step(std::move(done));
+  });
 }
 
-void TlsChannel::handshake_step() {
+void TlsChannel::handshake_step(Done done) {
   ERR_clear_error();
   const int result = SSL_do_handshake(ssl_);
   const bool want_read = result != 1 && SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ;
   const auto error = result == 1 || want_read ? boost::system::error_code{} : ssl_error(result);
   flush();  // our next handshake message, or the alert that ends it
-  if (want_read)
-    return fill([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec) return std::exchange(self->handshake_done_, nullptr)(ec);
-      self->handshake_step();
-    });
-  std::exchange(handshake_done_, nullptr)(error);
+  if (!want_read) return done(error);
+  fill([self = shared_from_this(), done = std::move(done)](boost::system::error_code ec) mutable {
+    if (ec) return done(ec);
+    self->handshake_step(std::move(done));
+  });
 }
 
 void TlsChannel::fill(Done then) {
@@ -121,11 +121,10 @@ void TlsChannel::fill(Done then) {
 
 void TlsChannel::async_read_some(asio::mutable_buffer into, ReadDone done) {
   read_into_ = into;
-  read_done_ = std::move(done);
-  read_step(/*initiating=*/true);
+  read_step(/*initiating=*/true, std::move(done));
 }
 
-void TlsChannel::read_step(bool initiating) {
+void TlsChannel::read_step(bool initiating, ReadDone done) {
   // Every record already received is decrypted in this one step, as far as `into` has room.
   auto* out = static_cast<char*>(read_into_.data());
   std::size_t total = 0;
@@ -141,20 +140,15 @@ void TlsChannel::read_step(bool initiating) {
   const auto error = total > 0 || want_read ? boost::system::error_code{} : ssl_error(result);
   flush();  // e.g. the answer to a key update
   if (total > 0 || read_into_.size() == 0 || !want_read) {
-    if (!initiating) return complete_read(error, total);
+    if (!initiating) return done(error, total);
     // Never from inside async_read_some: the caller's handler comes on a later turn.
-    return asio::post(socket_.get_executor(), [self = shared_from_this(), error, total] {
-      self->complete_read(error, total);
-    });
+    return asio::post(socket_.get_executor(),
+                      [done = std::move(done), error, total] { done(error, total); });
   }
-  fill([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec) return self->complete_read(ec, 0);
-    self->read_step(/*initiating=*/false);
+  fill([self = shared_from_this(), done = std::move(done)](boost::system::error_code ec) mutable {
+    if (ec) return done(ec, 0);
+    self->read_step(/*initiating=*/false, std::move(done));
   });
-}
-
-void TlsChannel::complete_read(boost::system::error_code ec, std::size_t n) {
-  std::exchange(read_done_, nullptr)(ec, n);
 }
 
 void TlsChannel::async_write(const std::vector<std::string_view>& parts, Done done) {
@@ -171,41 +165,54 @@ void TlsChannel::async_write(const std::vector<std::string_view>& parts, Done do
       part.remove_prefix(static_cast<std::size_t>(n));
     }
   }
-  write_waiting_ = std::move(done);
-  flush();
+  // Behind a write in flight (OpenSSL's own output, e.g. session tickets), these records go out
+  // with the next one; that write's operation holds the handler, not the channel.
+  if (writing_) {
+    if (auto slot = waiting_slot_.lock()) *slot = std::move(done);
+    return;
+  }
+  start_write(std::move(done));
 }
 
 void TlsChannel::flush() {
-  if (writing_) return;
+  if (!writing_) start_write(nullptr);
+}
+
+void TlsChannel::start_write(Done done) {
   if (buffers_.pending.empty()) {
-    if (write_waiting_)
-      asio::post(socket_.get_executor(),
-                 [done = std::exchange(write_waiting_, nullptr)] { done({}); });
+    if (done) asio::post(socket_.get_executor(), [done = std::move(done)] { done({}); });
     return;
   }
   writing_ = true;
   in_flight_.swap(buffers_.pending);
   buffers_.pending.clear();
-  write_in_flight_ = std::exchange(write_waiting_, nullptr);
+  auto next = std::make_shared<Done>();
+  waiting_slot_ = next;
   asio::async_write(socket_, asio::buffer(in_flight_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      self->finish_write(ec);
+                    [self = shared_from_this(), done = std::move(done), next](
+                        boost::system::error_code ec, std::size_t) mutable {
+                      self->finish_write(ec, std::move(done), std::move(*next));
                     });
 }
 
-void TlsChannel::finish_write(boost::system::error_code ec) {
+void TlsChannel::finish_write(boost::system::error_code ec, Done done, Done waiting) {
   writing_ = false;
   in_flight_.clear();
   if (in_flight_.capacity() > kKeptWriteBuffer) std::string().swap(in_flight_);
-  auto done = std::exchange(write_in_flight_, nullptr);
   if (ec) {
     write_error_ = ec;
     buffers_.pending.clear();
-    if (write_waiting_) std::exchange(write_waiting_, nullptr)(ec);
-  } else {
-    flush();
+    if (waiting) waiting(ec);
+  } else if (waiting || !buffers_.pending.empty()) {
+    start_write(std::move(waiting));
   }
   if (done) done(ec);
+}
+
+void TlsChannel::close() {
+  boost::system::error_code ignored;
+  socket_.shutdown(Tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
 }
 
 }  // namespace automatelinux::core::peer

@@ -5,7 +5,9 @@
 // (docs/architecture.md, "Peer transport"; figures in docs/performance.md).
 //
 // One read and one write may be outstanding at a time, on one thread (the daemon's io_context).
-// Handlers are never called from inside the initiating function.
+// Handlers are never called from inside the initiating function. They are held by the pending
+// operations, not by the channel (a handler usually owns the channel's owner: keeping it in a
+// member would be a cycle that outlives a destroyed io_context).
 #pragma once
 
 #include <functional>
@@ -53,16 +55,19 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   // Ciphertext read from the socket per receive (small until the peer is authenticated).
   void set_read_chunk(std::size_t bytes) { read_chunk_ = bytes; }
 
+  // Closes the socket: pending operations end with an error.
+  void close();
+
   SSL* native_handle() { return ssl_; }
   Tcp::socket& socket() { return socket_; }
 
  private:
-  void handshake_step();
-  void read_step(bool initiating);
+  void handshake_step(Done done);
+  void read_step(bool initiating, ReadDone done);
   void fill(Done then);  // one receive of ciphertext for OpenSSL, then `then`
-  void complete_read(boost::system::error_code ec, std::size_t n);
-  void flush();  // hands pending_ to the socket when no write is in flight
-  void finish_write(boost::system::error_code ec);
+  void flush();  // hands pending records to the socket when no write is in flight
+  void start_write(Done done);
+  void finish_write(boost::system::error_code ec, Done done, Done waiting);
   boost::system::error_code ssl_error(int result) const;
 
   Tcp::socket socket_;
@@ -70,14 +75,11 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   detail::TlsBuffers buffers_;
   std::size_t read_chunk_ = 64 * 1024;
 
-  Done handshake_done_;
   asio::mutable_buffer read_into_;
-  ReadDone read_done_;
 
   std::string in_flight_;  // records the socket is writing now
   bool writing_ = false;
-  Done write_waiting_;    // the caller's write, in pending_
-  Done write_in_flight_;  // the caller's write, in in_flight_
+  std::weak_ptr<Done> waiting_slot_;  // where a write behind the one in flight leaves its handler
   boost::system::error_code write_error_;
 };
 

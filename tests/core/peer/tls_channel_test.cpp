@@ -158,3 +158,26 @@ TEST(TlsChannel, AWriteOnAClosedSocketCompletesWithAnError) {
   EXPECT_TRUE(done);
   EXPECT_TRUE(result);
 }
+
+// Handlers usually own the channel's owner (a PeerSession owns its channel, its handlers own the
+// session). Pending operations hold them, never the channel, so an io_context destroyed with a
+// read and a write pending frees everything: no cycle is left behind.
+TEST(TlsChannel, AnIoContextDestroyedWithOperationsPendingLeavesNoCycle) {
+  std::weak_ptr<TlsChannel> server, client;
+  {
+    auto pair = std::make_unique<ChannelPair>();
+    server = pair->server;
+    client = pair->client;
+    auto owner = std::make_shared<std::shared_ptr<TlsChannel>>(std::move(pair->server));
+    std::vector<char> buffer(1024);
+    (*owner)->async_read_some(asio::buffer(buffer),
+                              [owner](boost::system::error_code, std::size_t) {});
+    // A flush of OpenSSL's own is in flight on the client, and a write waits behind it.
+    auto writer = std::make_shared<std::shared_ptr<TlsChannel>>(std::move(pair->client));
+    const std::string big(8 << 20, 'w');
+    (*writer)->async_write({big}, [writer](boost::system::error_code) {});
+    (*writer)->async_write({big}, [writer](boost::system::error_code) {});
+  }
+  EXPECT_TRUE(server.expired());
+  EXPECT_TRUE(client.expired());
+}

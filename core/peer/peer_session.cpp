@@ -78,26 +78,27 @@ void PeerSession::on_read(boost::system::error_code ec, std::size_t n) {
                      ? "connection closed by peer"
                      : "read failed: " + ec.message());
   last_seen = unix_now();
-  arm_silence_timer();
   decoder_.feed(buffer_.data(), n);
   handle_frames();
 }
 
 void PeerSession::handle_frames() {
+  // The peer is not silent while what it sent is still being handled: a read can carry a
+  // hundred stream opens, each starting a process, which takes seconds on a loaded host.
+  arm_silence_timer();
+  const auto turn_ends = std::chrono::steady_clock::now() + kTurnBudget;
   try {
-    for (std::size_t handled = 0;; ++handled) {
-      if (handled == kFramesPerTurn) {
-        // A read can carry a hundred stream opens, each starting a process: the rest waits for
-        // the next turn, so timers (heartbeats) and other connections are served in between.
+    while (auto frame = decoder_.next()) {
+      if (closing_) return;  // nothing more is processed once we decided to close
+      handle_frame(*frame);
+      if (closed_) return;
+      if (std::chrono::steady_clock::now() >= turn_ends) {
+        // The rest waits for the next turn, so timers (heartbeats) and other connections are
+        // served in between.
         return asio::post(channel_->socket().get_executor(), [self = shared_from_this()] {
           if (!self->closed_) self->handle_frames();
         });
       }
-      auto frame = decoder_.next();
-      if (!frame) break;
-      if (closing_) return;  // nothing more is processed once we decided to close
-      handle_frame(*frame);
-      if (closed_) return;
     }
   } catch (const wire::FrameError& e) {
     return close(std::string("bad frame: ") + e.what());

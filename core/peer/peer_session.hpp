@@ -33,7 +33,8 @@ inline constexpr std::size_t kPreauthReadBuffer = 4 * 1024;
 inline constexpr std::size_t kReadBuffer = 64 * 1024;
 inline constexpr std::size_t kReceiveChunk = 128 * 1024;
 inline constexpr std::size_t kWriteBatch = 1024 * 1024;
-inline constexpr std::size_t kFramesPerTurn = 8;  // frames handled per turn of the event loop
+// Frames are handled for at most this long per turn of the event loop (at least one per turn).
+inline constexpr std::chrono::microseconds kTurnBudget{1000};
 
 // Bytes waiting in a session's write queue on someone's behalf (one direction of a relayed
 // stream, one sending member). Released as the bytes are written or dropped, so whoever queues
@@ -102,7 +103,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void release(Queued& q);
   void do_read();
   void on_read(boost::system::error_code ec, std::size_t n);
-  void handle_frames();  // what the decoder holds, kFramesPerTurn at a time
+  void handle_frames();  // what the decoder holds, for at most kTurnBudget per turn
   void handle_frame(wire::Frame& frame);
   void do_write();
   void arm_silence_timer();

@@ -1,6 +1,10 @@
 // PeerSession over a real TLS connection on loopback, in one io_context.
 #include "core/peer/peer_session.hpp"
 
+#include <functional>
+#include <thread>
+
+#include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -112,4 +116,56 @@ TEST(PeerSession, QueueChargesFollowTheBytesUntilWrittenOrDropped) {
   EXPECT_EQ(stream->bytes, 0u);
   EXPECT_EQ(sender->bytes, 0u);
   pair.io.run_for(std::chrono::milliseconds(100));
+}
+
+// One read can carry many frames that are slow to handle (stream opens, each starting a process
+// on a loaded host). The session handles them a turn at a time, so timers run in between, and it
+// does not take its peer for silent while it is still working through what the peer sent.
+TEST(PeerSession, ABacklogOfSlowFramesNeitherStarvesTimersNorLooksLikeSilence) {
+  TlsPair pair;
+  const auto heartbeat = std::chrono::milliseconds(100);
+  constexpr int kFrames = 20;
+  constexpr auto kHandling = std::chrono::milliseconds(40);  // 20 x 40 ms > 3 heartbeats
+  int handled = 0, ticks = 0, ticks_at_last_frame = 0;
+  std::string client_closed, server_closed;
+  pair.client->start({[&](const std::shared_ptr<PeerSession>&, wire::Frame& f) {
+                        if (f.type() != "slow") return;
+                        std::this_thread::sleep_for(kHandling);
+                        if (++handled == kFrames) ticks_at_last_frame = ticks;
+                      },
+                      [&](const std::shared_ptr<PeerSession>&, const std::string& why) {
+                        client_closed = why;
+                      }});
+  pair.server->start({[](const std::shared_ptr<PeerSession>&, wire::Frame&) {},
+                      [&](const std::shared_ptr<PeerSession>&, const std::string& why) {
+                        server_closed = why;
+                      }});
+  pair.client->start_heartbeat(heartbeat);
+  pair.server->start_heartbeat(heartbeat);
+  // All in one write, so they arrive in one read.
+  for (int i = 0; i < kFrames; ++i) pair.server->send({{"t", "slow"}});
+  asio::steady_timer ticker(pair.io);
+  std::function<void()> tick = [&] {
+    ticker.expires_after(std::chrono::milliseconds(10));
+    ticker.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      ++ticks;
+      tick();
+    });
+  };
+  tick();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (handled < kFrames && client_closed.empty() &&
+         std::chrono::steady_clock::now() < deadline)
+    pair.io.run_for(std::chrono::milliseconds(5));
+  pair.io.run_for(heartbeat * 2);  // the heartbeats go on after the backlog
+  EXPECT_EQ(handled, kFrames);
+  EXPECT_EQ(client_closed, "");
+  EXPECT_EQ(server_closed, "");
+  // Asio runs a timer that came due during a frame after the next frame: a tick every two frames.
+  EXPECT_GE(ticks_at_last_frame, kFrames / 3);
+  ticker.cancel();
+  pair.client->close("done");
+  pair.server->close("done");
+  pair.io.run_for(std::chrono::milliseconds(50));
 }

@@ -75,7 +75,9 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$(cat "$BATS_TEST_TMPDIR/$1/pid"
   # for the allocator and frames in flight.
   limit=$((before + (budget + streams * 2 * 1048576) / 1024 + 48 * 1024))
   echo "RSS before ${before} KiB, paused ${after} KiB, limit ${limit} KiB" >&2
-  [ "$after" -le "$limit" ]
+  # Under AddressSanitizer RSS says nothing about the daemon's buffers (freed memory waits in its
+  # quarantine, and every allocation carries redzones): the bound is checked in the plain build.
+  [ -n "${AL_SANITIZED:-}" ] || [ "$after" -le "$limit" ]
   # Every stream is still alive (paused, not failed).
   for i in $(seq "$streams"); do kill -0 "$(cat "$BATS_TEST_TMPDIR/d$i.pidof")"; done
 }

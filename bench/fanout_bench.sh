@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fan-out benchmark (never a test): a leader and 50 workers on 127.0.0.1, each with its own
 # socket and state dir; the mean wall time of `d execOnPeer --peer … --command true` to 1, 10 and
-# 50 peers, each as a ratio to one peer. Targets: 10 peers <= 2x, 50 peers <= 5x.
+# 50 peers, each as a ratio to one peer. Targets: 10 peers <= 2x, 50 peers <= 5x. Beside it, the
+# same fan-out with pdsh over ssh (a throwaway sshd on loopback; every "host" is an alias of it),
+# when pdsh and sshd are installed.
 set -euo pipefail
 N=$1
 B=${AL_BUILD:-build}
@@ -31,4 +33,20 @@ printf '  %-44s %8s ms\n' "1 peer (--peer w1)" "$one"
 printf '  %-44s %8s ms  (%sx one peer)\n' "1 peer as a list (--peer w1,)" "$list1" "$(ratio "$list1" "$one")"
 printf '  %-44s %8s ms  (%sx one peer, target <= 2x)\n' "10 peers" "$ten" "$(ratio "$ten" "$one")"
 printf '  %-44s %8s ms  (%sx one peer, target <= 5x)\n' "50 peers (--peer all)" "$fifty" "$(ratio "$fifty" "$one")"
-echo "  (pdsh over ssh: not measured here)"
+if command -v pdsh >/dev/null && [ -x /usr/sbin/sshd ]; then
+  start_sshd
+  cfg=$dir/ssh/pdsh_config
+  printf 'Host w*\n  HostName 127.0.0.1\n  Port %s\n  IdentityFile %s\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  BatchMode yes\n  LogLevel ERROR\n' \
+    "$sshport" "$sshkey" >"$cfg"
+  export PDSH_SSH_ARGS="-F $cfg -l%u %h"
+  pdsh_runs=$(((N + 3) / 4))  # a fresh ssh session per host and run: slower, fewer runs
+  pone=$(N=$pdsh_runs mean_ms pdsh -R ssh -f 64 -w w1 true)
+  pten=$(N=$pdsh_runs mean_ms pdsh -R ssh -f 64 -w "w[1-10]" true)
+  pfifty=$(N=$pdsh_runs mean_ms pdsh -R ssh -f 64 -w "w[1-50]" true)
+  echo "pdsh -R ssh (fresh ssh sessions to a loopback sshd, $pdsh_runs runs):"
+  printf '  %-44s %8s ms  (%sx d to one peer)\n' "1 host" "$pone" "$(ratio "$pone" "$one")"
+  printf '  %-44s %8s ms  (%sx its one host; d: %sx)\n' "10 hosts" "$pten" "$(ratio "$pten" "$pone")" "$(ratio "$ten" "$one")"
+  printf '  %-44s %8s ms  (%sx its one host; d: %sx)\n' "50 hosts" "$pfifty" "$(ratio "$pfifty" "$pone")" "$(ratio "$fifty" "$one")"
+else
+  echo "  (pdsh over ssh: not measured, pdsh or openssh-server is not installed)"
+fi

@@ -1,5 +1,8 @@
 #include "core/peer/enrollment.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -14,12 +17,16 @@ namespace automatelinux::core::peer {
 namespace {
 
 constexpr std::chrono::seconds kEnrollTimeout{10};
+// A leader busy with other joins closes connections beyond its pre-authentication caps (they
+// count connections at once): such an attempt is made again, sooner at first.
+constexpr std::chrono::milliseconds kFirstRetry{50}, kLongestRetry{1000};
 
 bool is_hex(const std::string& s, std::size_t size) {
   return s.size() == size && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-// One enrollment attempt; keeps itself alive through its handlers.
+// One enrollment: attempts until one gets an answer or 10 s have passed; keeps itself alive
+// through its handlers.
 class Enrollment : public std::enable_shared_from_this<Enrollment> {
  public:
   Enrollment(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,
@@ -34,6 +41,7 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
         done_(std::move(done)),
         resolver_(io),
         timer_(io),
+        retry_timer_(io),
         context_(asio::ssl::context::tls_client) {}
 
   void start() {
@@ -48,20 +56,25 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
     }
     timer_.expires_after(kEnrollTimeout);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->finish("leader unreachable: no answer from " + self->leader_ + " within 10 s");
+      if (ec) return;
+      self->finish(self->last_error_.empty()
+                       ? "leader unreachable: no answer from " + self->leader_ + " within 10 s"
+                       : self->last_error_);
     });
     resolver_.async_resolve(
         hp.first, std::to_string(hp.second),
         [self = shared_from_this()](boost::system::error_code ec,
                                     Tcp::resolver::results_type results) {
           if (ec) return self->finish("leader unreachable: cannot resolve " + self->leader_);
-          self->connect(results);
+          self->endpoints_ = results;
+          self->connect();
         });
   }
 
  private:
-  void connect(const Tcp::resolver::results_type& results) {
+  void connect() {
     tcp_ = std::make_unique<Tcp::socket>(io_);
+    const auto& results = endpoints_;
     asio::async_connect(
         *tcp_, results,
         [self = shared_from_this()](boost::system::error_code ec, const Tcp::endpoint&) {
@@ -72,7 +85,7 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
                                             self->log_, /*is_tls_client=*/true);
           self->session_->handshake([self](const std::string& error) {
             if (self->finished_) return;
-            if (!error.empty()) return self->finish("leader unreachable: " + error);
+            if (!error.empty()) return self->retry("leader unreachable: " + error);
             self->after_handshake();
           });
         });
@@ -95,14 +108,17 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
         {[self = shared_from_this()](const std::shared_ptr<PeerSession>&, wire::Frame& f) {
            self->on_reply(f);
          },
-         [self = shared_from_this()](const std::shared_ptr<PeerSession>&, const std::string& why) {
-           self->finish("the leader closed the connection: " + why);
+         [self = shared_from_this()](const std::shared_ptr<PeerSession>& s, const std::string& why) {
+           // (Not the session a retry or finish is closing: that one is no longer session_.)
+           if (s == self->session_ && !self->answered_)
+             self->retry("the leader closed the connection: " + why);
          }});
     session_->send({{"t", wire::msg::kEnroll}, {"id", id_}, {"token", token_.secret}},
                    make_csr_pem(key_.get(), id_));
   }
 
   void on_reply(const wire::Frame& frame) {
+    answered_ = true;
     if (frame.type() == wire::msg::kRefused) {
       auto reason = wire::string_field(frame.header, "reason", "refused").substr(0, 200);
       for (char& c : reason)
@@ -126,13 +142,27 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
     finish({});
   }
 
+  // The connection ended before the leader answered (it may be at its limit of connections at
+  // once): a new attempt after a pause that doubles, until the deadline ends the enrollment.
+  void retry(const std::string& error) {
+    if (finished_ || answered_) return;
+    last_error_ = error;
+    if (session_) std::exchange(session_, nullptr)->close("retrying");
+    retry_timer_.expires_after(retry_pause_);
+    retry_pause_ = std::min(retry_pause_ * 2, kLongestRetry);
+    retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && !self->finished_) self->connect();
+    });
+  }
+
   void finish(const std::string& error) {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    retry_timer_.cancel();
     resolver_.cancel();
     if (session_)
-      session_->close("enrollment over");
+      std::exchange(session_, nullptr)->close("enrollment over");
     else if (tcp_)
       tcp_->close();
     auto done = std::move(done_);
@@ -146,7 +176,12 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   ParsedToken token_;
   std::function<void(const std::string&)> done_;
   Tcp::resolver resolver_;
-  asio::steady_timer timer_;
+  Tcp::resolver::results_type endpoints_;
+  asio::steady_timer timer_;        // the whole enrollment's deadline
+  asio::steady_timer retry_timer_;  // the pause before the next attempt
+  std::chrono::milliseconds retry_pause_ = kFirstRetry;
+  std::string last_error_;
+  bool answered_ = false;
   asio::ssl::context context_;
   std::unique_ptr<Tcp::socket> tcp_;
   std::shared_ptr<PeerSession> session_;

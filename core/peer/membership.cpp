@@ -1,5 +1,8 @@
 #include "core/peer/membership.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +20,34 @@ constexpr std::size_t kMaxCommandNames = 128;
 std::string text(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+// The leader first, then the workers by id: the order of the leader's own list.
+void sort_cache(nlohmann::json& cached) {
+  std::stable_sort(cached.begin(), cached.end(), [](const auto& a, const auto& b) {
+    const bool a_leader = text(a, "role") == "leader", b_leader = text(b, "role") == "leader";
+    if (a_leader != b_leader) return a_leader;
+    return text(a, "id") < text(b, "id");
+  });
+}
+
+// Whether a worker must be told `now` in place of `told`: anything but the round-trip time and
+// an online member's last seen, or a round-trip time that moved by more than a quarter (and
+// more than a millisecond).
+bool worth_telling(const nlohmann::json& told, const nlohmann::json& now) {
+  auto stable = [](nlohmann::json e) {
+    e.erase("rtt_ms");
+    if (text(e, "status") == "online") e.erase("last_seen");
+    return e;
+  };
+  if (stable(told) != stable(now)) return true;
+  const auto rtt = [](const nlohmann::json& e) {
+    auto it = e.find("rtt_ms");
+    return it != e.end() && it->is_number() ? it->get<double>() : -1.0;
+  };
+  const double a = rtt(told), b = rtt(now);
+  if ((a < 0) != (b < 0)) return true;
+  return std::abs(a - b) > std::max(1.0, 0.25 * a);
 }
 
 }  // namespace
@@ -42,10 +73,12 @@ void Membership::add_worker(const SessionPtr& session) {
 
 SessionPtr Membership::take_worker(const std::string& id) {
   auto node = workers_.extract(id);
+  if (!node.empty()) synced_.erase(node.mapped().get());
   return node.empty() ? nullptr : node.mapped();
 }
 
 bool Membership::worker_closed(const SessionPtr& session) {
+  synced_.erase(session.get());
   auto it = workers_.find(session->id);
   if (it == workers_.end() || it->second != session) return false;
   workers_.erase(it);
@@ -118,16 +151,45 @@ void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
   session->version = version;
   session->protocol = wire::int_field(frame.header, "protocol", 1);
   session->commands = std::move(commands);
+  // This push gives the worker the whole list; from then on a protocol-3 worker takes deltas.
   push_members();
+  if (session->protocol >= wire::kMembersDeltaProtocol && workers_.contains(session->id))
+    synced_.insert(session.get());
 }
 
 void Membership::on_members(const SessionPtr&, const wire::Frame& frame) {
   auto peers = frame.header.find("peers");
   if (peers == frame.header.end() || !peers->is_array())
     throw wire::FrameError("'peers' must be a list");
-  cached_.clear();
+  cached_ = nlohmann::json::array();
   for (const auto& p : *peers)
     if (auto entry = checked_member_entry(p)) cached_.push_back(std::move(*entry));
+  sort_cache(cached_);
+}
+
+void Membership::on_members_delta(const SessionPtr&, const wire::Frame& frame) {
+  const auto set = frame.header.find("set");
+  const auto gone = frame.header.find("gone");
+  if (set == frame.header.end() || !set->is_array() || gone == frame.header.end() ||
+      !gone->is_array())
+    throw wire::FrameError("members_delta: 'set' and 'gone' must be lists");
+  // (The id is read before the entry is moved: json's assignment takes its operand by value.)
+  std::map<std::string, nlohmann::json> by_id;
+  for (auto& entry : cached_) {
+    const std::string id = text(entry, "id");
+    by_id[id] = std::move(entry);
+  }
+  for (const auto& p : *set) {
+    auto entry = checked_member_entry(p);
+    if (!entry) continue;
+    const std::string id = text(*entry, "id");
+    by_id[id] = std::move(*entry);
+  }
+  for (const auto& id : *gone)
+    if (id.is_string()) by_id.erase(id.get<std::string>());
+  cached_ = nlohmann::json::array();
+  for (auto& [id, entry] : by_id) cached_.push_back(std::move(entry));
+  sort_cache(cached_);
 }
 
 sdk::PeerInfo Membership::self_info() const {
@@ -148,14 +210,46 @@ nlohmann::json Membership::members_json() const {
   return out;
 }
 
+nlohmann::json Membership::publish(const nlohmann::json& members) {
+  auto set = nlohmann::json::array(), gone = nlohmann::json::array();
+  std::set<std::string> present;
+  for (const auto& entry : members) {
+    const std::string id = text(entry, "id");
+    present.insert(id);
+    auto told = published_.find(id);
+    if (told != published_.end() && !worth_telling(told->second, entry)) continue;
+    published_[id] = entry;
+    set.push_back(entry);
+  }
+  for (auto it = published_.begin(); it != published_.end();) {
+    if (present.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    gone.push_back(it->first);
+    it = published_.erase(it);
+  }
+  if (set.empty() && gone.empty()) return nullptr;
+  return {{"t", wire::msg::kMembersDelta}, {"set", std::move(set)}, {"gone", std::move(gone)}};
+}
+
+void Membership::send_full_list(const SessionPtr& session, const nlohmann::json& members) const {
+  session->send({{"t", wire::msg::kMembers}, {"peers", members}});
+}
+
 void Membership::push_members() {
   if (!state_.is_leader()) return;
   try {
     const auto members = members_json();
+    const auto delta = publish(members);
     // A copy: a send may close a session (write queue full), and closing edits workers_.
     const auto sessions = workers_;
-    for (auto& [id, session] : sessions)
-      session->send({{"t", wire::msg::kMembers}, {"peers", members}});
+    for (auto& [id, session] : sessions) {
+      if (!synced_.contains(session.get()))
+        send_full_list(session, members);  // older protocol, or no hello yet
+      else if (!delta.is_null())
+        session->send(delta);
+    }
   } catch (const std::exception& e) {
     log_->error("cannot push the member list: {}", e.what());
   }
@@ -210,6 +304,10 @@ std::vector<sdk::PeerInfo> Membership::worker_view() const {
     }
     if (p.role == "leader" && leader_) {
       p.rtt_ms = leader_->rtt_ms;
+      p.last_seen = iso8601_utc(leader_->last_seen);
+    } else if (p.online && p.id != state_.self_id()) {
+      // Online in the leader's list: seen by the leader as recently as we heard from it (the
+      // leader tells only changes, not every heartbeat's last seen).
       p.last_seen = iso8601_utc(leader_->last_seen);
     }
     out.push_back(std::move(p));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,7 @@ class Membership {
   std::vector<SessionPtr> sessions() const;
   void clear_sessions() {
     workers_.clear();
+    synced_.clear();
     leader_.reset();
   }
 
@@ -56,11 +58,14 @@ class Membership {
 
   void on_hello(const SessionPtr& session, const wire::Frame& frame);
   void on_members(const SessionPtr& session, const wire::Frame& frame);
+  void on_members_delta(const SessionPtr& session, const wire::Frame& frame);
   void clear_cache() { cached_ = nlohmann::json::array(); }
 
   std::vector<sdk::PeerInfo> peers() const;
   nlohmann::json members_json() const;
-  // Leader: sends the member list to every worker now and again every heartbeat interval.
+  // Leader: tells every worker what changed in the member list (protocol 3: a delta of the
+  // entries that changed, when any did; older workers: the whole list), now and again every
+  // heartbeat interval.
   void push_members();
   // Leader: the first periodic push, one interval from now.
   void start_pushing();
@@ -71,6 +76,10 @@ class Membership {
   std::vector<sdk::PeerInfo> leader_view() const;
   std::vector<sdk::PeerInfo> worker_view() const;
   sdk::PeerInfo cached_entry(const nlohmann::json& j) const;
+  // Leader: brings published_ up to date with the member list; returns the delta frame, or
+  // null when nothing changed enough to be told.
+  nlohmann::json publish(const nlohmann::json& members);
+  void send_full_list(const SessionPtr& session, const nlohmann::json& members) const;
 
   std::shared_ptr<spdlog::logger> log_;
   const ClusterState& state_;
@@ -82,6 +91,11 @@ class Membership {
   std::map<std::string, std::int64_t> last_seen_;
   std::map<std::string, std::string> last_address_;
   nlohmann::json cached_ = nlohmann::json::array();
+  // Leader: the member list as the workers that take deltas hold it (entries by id), and those
+  // workers. Round-trip times are told again only when they change by more than a quarter (and
+  // a millisecond), last seen only when a member goes offline: an idle cluster sends nothing.
+  std::map<std::string, nlohmann::json> published_;
+  std::set<const PeerSession*> synced_;
 };
 
 }  // namespace automatelinux::core::peer

@@ -43,6 +43,9 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
   worker_table_[msg::kMembers] = [this](const SessionPtr& s, wire::Frame& f) {
     membership_.on_members(s, f);
   };
+  worker_table_[msg::kMembersDelta] = [this](const SessionPtr& s, wire::Frame& f) {
+    membership_.on_members_delta(s, f);
+  };
   worker_table_[msg::kWelcome] = [](const SessionPtr&, wire::Frame&) {};
   // The leader refuses what it cannot talk to (a protocol version) after the welcome, too.
   worker_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {

@@ -19,3 +19,6 @@ teardown() { stop_all_daemons; }
 @test "loopback: plain TCP, certificate-less and foreign-CA clients run nothing" { scenario_intruders_run_nothing; }
 @test "loopback: later setPeerConfig changes need no token and take effect at once" { scenario_later_changes_need_no_token; }
 @test "loopback: a client that never finishes its handshake is cut off" { scenario_handshake_timeout; }
+@test "loopback: a joined, an offline and a removed member reach every worker as deltas" { scenario_membership_deltas_reach_every_worker; }
+@test "loopback: an idle cluster sends heartbeats, not member lists" { scenario_idle_cluster_sends_no_member_lists; }
+@test "loopback: a join turned away at the leader's per-address cap tries again and succeeds" { scenario_join_at_the_cap_retries; }

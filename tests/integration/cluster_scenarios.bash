@@ -224,3 +224,69 @@ scenario_later_changes_need_no_token() {
   dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$new_port"
   wait_for 10 peer_is desktop vps online
 }
+
+# Protocol 3: workers learn of a member joining, going offline and being removed from the
+# leader's deltas, with its version and commands.
+scenario_membership_deltas_reach_every_worker() {
+  make_cluster
+  start_peer nas
+  dd nas setPeerConfig --role worker --id nas --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  for on in vps laptop; do wait_for 10 peer_is "$on" nas online; done
+  for on in vps laptop; do
+    dd "$on" listPeers --json |
+      jq -e '.[] | select(.id == "nas") | (.commands | index("execOnPeer") != null) and .version != null and .last_seen != null'
+  done
+  kill -KILL "$(cat "$BATS_TEST_TMPDIR/nas/pid")"
+  for on in vps laptop; do wait_for 5 peer_is "$on" nas offline; done
+  run dd desktop removePeer nas
+  [ "$status" -eq 0 ]
+  for on in vps laptop; do wait_for 5 bash -c "! '$D' --socket '$BATS_TEST_TMPDIR/$on/sock' listPeers --json | jq -e '.[] | select(.id == \"nas\")'"; done
+}
+
+# Bytes the leader has sent on its peer connections (loopback: every socket on the leader's port).
+leader_bytes_sent() {
+  ss -tinH state established "( sport = :$PORT )" | grep -o 'bytes_sent:[0-9]*' |
+    awk -F: '{ n += $2 } END { print n + 0 }'
+}
+
+# An idle cluster sends heartbeats, not member lists: before protocol 3 every worker got the whole
+# list every interval (about 1.2 KiB here for three members, ten times in 3 s, to each worker).
+scenario_idle_cluster_sends_no_member_lists() {
+  make_cluster
+  sleep 1
+  local before after
+  before=$(leader_bytes_sent)
+  sleep 3
+  after=$(leader_bytes_sent)
+  echo "leader sent $((after - before)) bytes in 3 s"
+  [ $((after - before)) -lt 12000 ]
+  # …and a change still reaches the workers at once.
+  dd desktop removePeer laptop
+  wait_for 5 bash -c "! '$D' --socket '$BATS_TEST_TMPDIR/vps/sock' listPeers --json | jq -e '.[] | select(.id == \"laptop\")'"
+}
+
+# A join that finds the leader at its cap of unauthenticated connections from one address (8,
+# held here by idle TCP connections) is turned away; it tries again, and succeeds once they go.
+scenario_join_at_the_cap_retries() {
+  PORT=$(free_port)
+  start_peer desktop
+  start_peer vps
+  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  python3 - "$LEADER_HOST" "$PORT" "$BATS_TEST_TMPDIR/holding" <<'PY' &
+import socket, sys, time, os
+held = [socket.create_connection((sys.argv[1], int(sys.argv[2]))) for _ in range(8)]
+open(sys.argv[3], "w").close()
+time.sleep(2)
+for s in held:
+    s.close()
+PY
+  local holder=$!
+  wait_for 5 test -e "$BATS_TEST_TMPDIR/holding"
+  run dd vps setPeerConfig --role worker --id vps --leader "$LEADER_HOST:$PORT" --token "$TOKEN"
+  wait "$holder"
+  [ "$status" -eq 0 ]
+  grep -q "refused: too many unauthenticated connections from this address" \
+    "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
+  wait_for 10 peer_is desktop vps online
+}

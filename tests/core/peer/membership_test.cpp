@@ -1,6 +1,9 @@
 // Membership: what a hello may put into the peer table, and the member list a worker caches.
 #include "core/peer/membership.hpp"
 
+#include <map>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "tests/core/peer/session_pair.hpp"
@@ -103,3 +106,116 @@ TEST(Membership, AMembersFrameWithoutAListIsAProtocolError) {
 }
 
 }  // namespace
+
+namespace {
+
+wire::Frame hello_frame(int protocol) {
+  return {{{"t", msg::kHello}, {"version", "1.0"}, {"protocol", protocol}, {"min_protocol", 1}},
+          ""};
+}
+
+// The frames of each type a worker's end of a session received.
+std::map<std::string, std::vector<wire::Frame>> by_type(const Received& r) {
+  std::map<std::string, std::vector<wire::Frame>> out;
+  for (const auto& f : r.frames) out[f.header.value("t", "")].push_back(f);
+  return out;
+}
+
+}  // namespace
+
+// Protocol 3: the whole list once, then only what changed; an idle cluster sends nothing. An
+// older worker still gets the whole list on every push.
+TEST(Membership, ProtocolThreeWorkersGetTheListOnceThenOnlyWhatChanged) {
+  Node leader("leader", "leader");
+  SessionPair new_pair(leader.io, leader.contexts), old_pair(leader.io, leader.contexts);
+  Received at_new, at_old;
+  new_pair.client->start(at_new.events());
+  old_pair.client->start(at_old.events());
+  for (auto& [id, pair] : {std::pair{"a", &new_pair}, std::pair{"b", &old_pair}}) {
+    leader.state.members[id] = Member{"fp", 0, ""};
+    pair->server->id = id;
+    pair->server->start({[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, auto&) {}});
+    leader.membership.add_worker(pair->server);
+  }
+  leader.membership.on_hello(new_pair.server, hello_frame(3));
+  leader.membership.on_hello(old_pair.server, hello_frame(2));
+  leader.io.run_for(std::chrono::milliseconds(100));
+  // a: the whole list at its hello, then b's hello as a delta with b's entry only.
+  ASSERT_EQ(by_type(at_new)[msg::kMembers].size(), 1u);
+  EXPECT_EQ(by_type(at_new)[msg::kMembers][0].header["peers"].size(), 3u);
+  ASSERT_EQ(by_type(at_new)[msg::kMembersDelta].size(), 1u);
+  const auto b_hello = by_type(at_new)[msg::kMembersDelta][0].header;
+  ASSERT_EQ(b_hello["set"].size(), 1u);
+  EXPECT_EQ(b_hello["set"][0]["id"], "b");
+  EXPECT_EQ(b_hello["set"][0]["version"], "1.0");
+
+  // Nothing changed: the new worker hears nothing, the old one the whole list again.
+  at_new.frames.clear();
+  at_old.frames.clear();
+  leader.membership.push_members();
+  leader.membership.push_members();
+  leader.io.run_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(at_new.frames.empty());
+  EXPECT_EQ(by_type(at_old)[msg::kMembers].size(), 2u);
+
+  // A member joins (offline so far), then is removed: one delta each, with just that entry.
+  leader.state.members["c"] = Member{"fp", 0, ""};
+  leader.membership.push_members();
+  leader.state.members.erase("c");
+  leader.membership.push_members();
+  leader.io.run_for(std::chrono::milliseconds(100));
+  const auto deltas = by_type(at_new)[msg::kMembersDelta];
+  ASSERT_EQ(deltas.size(), 2u);
+  ASSERT_EQ(deltas[0].header["set"].size(), 1u);
+  EXPECT_EQ(deltas[0].header["set"][0]["id"], "c");
+  EXPECT_EQ(deltas[0].header["set"][0]["status"], "offline");
+  EXPECT_TRUE(deltas[0].header["gone"].empty());
+  EXPECT_TRUE(deltas[1].header["set"].empty());
+  EXPECT_EQ(deltas[1].header["gone"], nlohmann::json::array({"c"}));
+
+  // b goes offline: a hears that b's entry changed.
+  at_new.frames.clear();
+  ASSERT_TRUE(leader.membership.worker_closed(old_pair.server));
+  leader.membership.push_members();
+  leader.io.run_for(std::chrono::milliseconds(100));
+  const auto offline = by_type(at_new)[msg::kMembersDelta];
+  ASSERT_EQ(offline.size(), 1u);
+  ASSERT_EQ(offline[0].header["set"].size(), 1u);
+  EXPECT_EQ(offline[0].header["set"][0]["id"], "b");
+  EXPECT_EQ(offline[0].header["set"][0]["status"], "offline");
+}
+
+// A worker applies deltas to the list it holds: entries replaced or added, ids gone removed,
+// malformed entries ignored, and the leader's order kept (the leader first, then by id).
+TEST(Membership, AWorkerAppliesDeltasToItsList) {
+  Node worker("w", "worker");
+  SessionPair pair(worker.io, worker.contexts);
+  Received received;
+  pair.client->start(received.events());  // sets its last seen
+  worker.membership.set_leader(pair.client);
+  wire::Frame members{{{"t", msg::kMembers},
+                       {"peers",
+                        {{{"id", "leader"}, {"role", "leader"}, {"status", "online"}},
+                         {{"id", "m"}, {"role", "worker"}, {"status", "online"}},
+                         {{"id", "x"}, {"role", "worker"}, {"status", "online"}}}}},
+                      ""};
+  worker.membership.on_members(pair.client, members);
+  wire::Frame delta{{{"t", msg::kMembersDelta},
+                     {"set",
+                      {{{"id", "x"}, {"role", "worker"}, {"status", "offline"}},
+                       {{"id", "b"}, {"role", "worker"}, {"status", "online"}},
+                       {{"id", "bad id!"}, {"role", "worker"}, {"status", "online"}}}},
+                     {"gone", {"m"}}},
+                    ""};
+  worker.membership.on_members_delta(pair.client, delta);
+  const auto peers = worker.membership.peers();
+  std::vector<std::string> ids;
+  for (const auto& p : peers) ids.push_back(p.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"leader", "b", "x", "w"}));
+  EXPECT_FALSE(find(peers, "x")->online);
+  EXPECT_TRUE(find(peers, "b")->online);
+  // Vouched for by the leader as recently as we heard from it.
+  EXPECT_EQ(find(peers, "b")->last_seen, iso8601_utc(pair.client->last_seen));
+  wire::Frame broken{{{"t", msg::kMembersDelta}, {"set", "x"}}, ""};
+  EXPECT_THROW(worker.membership.on_members_delta(pair.client, broken), wire::FrameError);
+}

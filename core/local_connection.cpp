@@ -106,6 +106,10 @@ void LocalConnection::shutdown() {
   if (stream_ && !stream_->finished())
     stream_->finish(sdk::Result::error("daemon is shutting down"));
   close();
+  // The stream and this connection hold each other. After a client left, a finish posts the
+  // release (send_result), but the event loop stops without running what is still queued, so
+  // break the cycle here: called by the server, never from inside the stream.
+  if (stream_ && stream_->finished()) stream_.reset();
 }
 
 void LocalConnection::send(nlohmann::json header, std::string_view body) {

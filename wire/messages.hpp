@@ -29,6 +29,7 @@ inline constexpr char kHello[] = "hello";
 inline constexpr char kMembers[] = "members";
 // Leader → worker (protocol 3): what changed in the member list since the last full list or delta.
 inline constexpr char kMembersDelta[] = "members_delta";
+inline constexpr char kRoster[] = "roster";
 inline constexpr char kPing[] = "ping";
 inline constexpr char kPong[] = "pong";
 inline constexpr char kOpen[] = "open";
@@ -42,10 +43,13 @@ inline constexpr char kResult[] = "result";
 // version in `welcome` (absent: 1). Version 2 adds stream windows that grow (credit may run ahead
 // of the bytes sent, up to 64 MiB), used on a session only when both ends speak it. Version 3: the
 // leader sends a worker the member list once and then only what changes (members_delta).
-inline constexpr std::int64_t kProtocolVersion = 3;
+// Version 4: the leader also sends the signed roster (ids, fingerprints, direct addresses,
+// revocations) after the hello and whenever it changes.
+inline constexpr std::int64_t kProtocolVersion = 4;
 inline constexpr std::int64_t kOldestProtocolVersion = 1;
 inline constexpr std::int64_t kGrowingWindowsProtocol = 2;
 inline constexpr std::int64_t kMembersDeltaProtocol = 3;
+inline constexpr std::int64_t kRosterProtocol = 4;
 
 // A stream opened by the TLS client has an odd id, one opened by the TLS server an even one.
 inline constexpr bool opened_by_tls_client(std::uint64_t sid) {

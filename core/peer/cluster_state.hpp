@@ -4,6 +4,7 @@
 //   tls/          node.key node.crt ca.crt (every member); ca.key (leader only)
 //   members.json  leader only: enrolled workers, their certificate fingerprints and the id of the
 //                 token that enrolled each; revocations
+//   roster.json   every member: the signed member table (core/peer/roster_book.hpp)
 //   tokens.json   leader only: join tokens (only a hash of each secret) with their public id,
 //                 expiry, uses, the members each enrolled and revocation
 #pragma once

@@ -59,7 +59,8 @@ Membership::Membership(asio::io_context& io, std::shared_ptr<spdlog::logger> log
       state_(state),
       registry_(registry),
       heartbeat_(heartbeat),
-      push_timer_(io) {}
+      push_timer_(io),
+      roster_(state) {}
 
 SessionPtr Membership::worker(const std::string& id) const {
   auto it = workers_.find(id);
@@ -151,7 +152,10 @@ void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
   session->version = version;
   session->protocol = wire::int_field(frame.header, "protocol", 1);
   session->commands = std::move(commands);
-  // This push gives the worker the whole list; from then on a protocol-3 worker takes deltas.
+  // The roster first (a new version goes to every protocol-4 worker, this one included), then
+  // the member list: this push gives the worker the whole list; from then on a protocol-3
+  // worker takes deltas.
+  if (!publish_roster() && session->protocol >= wire::kRosterProtocol) send_roster(session);
   push_members();
   if (session->protocol >= wire::kMembersDeltaProtocol && workers_.contains(session->id))
     synced_.insert(session.get());
@@ -190,6 +194,37 @@ void Membership::on_members_delta(const SessionPtr&, const wire::Frame& frame) {
   cached_ = nlohmann::json::array();
   for (auto& [id, entry] : by_id) cached_.push_back(std::move(entry));
   sort_cache(cached_);
+}
+
+void Membership::on_roster(const SessionPtr& session, const wire::Frame& frame) {
+  auto signed_roster = nlohmann::json::parse(frame.body, nullptr, false);
+  if (auto why = roster_.accept(signed_roster); !why.empty())
+    log_->warn("roster from the leader {} not taken: {}", session->id, why);
+}
+
+void Membership::load_roster() {
+  if (auto why = roster_.load(); !why.empty()) log_->warn("{}", why);
+}
+
+bool Membership::publish_roster() {
+  if (!state_.is_leader()) return false;
+  try {
+    if (!roster_.reissue({})) return false;
+  } catch (const std::exception& e) {
+    log_->error("cannot issue the roster: {}", e.what());
+    return false;
+  }
+  log_->info("roster version {} issued ({} members, {} revoked)", roster_.roster()->version,
+             roster_.roster()->members.size(), roster_.roster()->revoked.size());
+  const auto sessions = workers_;  // a send may close a session, which edits workers_
+  for (const auto& [id, session] : sessions)
+    if (session->protocol >= wire::kRosterProtocol) send_roster(session);
+  return true;
+}
+
+void Membership::send_roster(const SessionPtr& session) const {
+  if (!roster_.signed_roster().is_null())
+    session->send({{"t", wire::msg::kRoster}}, roster_.signed_roster().dump());
 }
 
 sdk::PeerInfo Membership::self_info() const {
@@ -239,6 +274,7 @@ void Membership::send_full_list(const SessionPtr& session, const nlohmann::json&
 
 void Membership::push_members() {
   if (!state_.is_leader()) return;
+  publish_roster();
   try {
     const auto members = members_json();
     const auto delta = publish(members);
@@ -313,6 +349,20 @@ std::vector<sdk::PeerInfo> Membership::worker_view() const {
     out.push_back(std::move(p));
   }
   if (!self_listed) out.push_back(self_info());
+  // Members the leader has not told us about (cut off since a restart): known from the roster,
+  // their state unknown.
+  if (const auto& roster = roster_.roster()) {
+    std::set<std::string> listed;
+    for (const auto& p : out) listed.insert(p.id);
+    for (const auto& m : roster->members) {
+      if (listed.contains(m.id)) continue;
+      sdk::PeerInfo p;
+      p.id = m.id;
+      p.role = m.id == roster->leader ? "leader" : "worker";
+      p.address = m.address.substr(0, m.address.rfind(':'));
+      out.push_back(std::move(p));
+    }
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "core/command_registry.hpp"
 #include "core/peer/cluster_state.hpp"
 #include "core/peer/peer_session.hpp"
+#include "core/peer/roster_book.hpp"
 
 namespace automatelinux::core::peer {
 
@@ -59,6 +60,14 @@ class Membership {
   void on_hello(const SessionPtr& session, const wire::Frame& frame);
   void on_members(const SessionPtr& session, const wire::Frame& frame);
   void on_members_delta(const SessionPtr& session, const wire::Frame& frame);
+  // Worker: the signed roster from the leader (protocol 4).
+  void on_roster(const SessionPtr& session, const wire::Frame& frame);
+
+  // The roster this member holds; load() reads roster.json at start (a bad one is dropped with
+  // a warning), forget() drops it for a new role or cluster.
+  const RosterBook& roster() const { return roster_; }
+  void load_roster();
+  void forget_roster() { roster_.forget(); }
   void clear_cache() { cached_ = nlohmann::json::array(); }
 
   std::vector<sdk::PeerInfo> peers() const;
@@ -80,6 +89,10 @@ class Membership {
   // null when nothing changed enough to be told.
   nlohmann::json publish(const nlohmann::json& members);
   void send_full_list(const SessionPtr& session, const nlohmann::json& members) const;
+  // Leader: a new roster version when anything in it changed, sent to every worker that speaks
+  // protocol 4. True when one was issued.
+  bool publish_roster();
+  void send_roster(const SessionPtr& session) const;
 
   std::shared_ptr<spdlog::logger> log_;
   const ClusterState& state_;
@@ -96,6 +109,7 @@ class Membership {
   // a millisecond), last seen only when a member goes offline: an idle cluster sends nothing.
   std::map<std::string, nlohmann::json> published_;
   std::set<const PeerSession*> synced_;
+  RosterBook roster_;
 };
 
 }  // namespace automatelinux::core::peer

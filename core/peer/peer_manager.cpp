@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/peer/enrollment.hpp"
+#include "core/peer/join_tokens.hpp"
 #include "core/peer/peer_fields.hpp"
 #include "core/peer/tls_identity.hpp"
 #include "core/untrusted_text.hpp"
@@ -46,6 +47,9 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
   worker_table_[msg::kMembersDelta] = [this](const SessionPtr& s, wire::Frame& f) {
     membership_.on_members_delta(s, f);
   };
+  worker_table_[msg::kRoster] = [this](const SessionPtr& s, wire::Frame& f) {
+    membership_.on_roster(s, f);
+  };
   worker_table_[msg::kWelcome] = [](const SessionPtr&, wire::Frame&) {};
   // The leader refuses what it cannot talk to (a protocol version) after the welcome, too.
   worker_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {
@@ -87,6 +91,7 @@ LeaderConnector::Hooks PeerManager::connector_hooks() {
 
 void PeerManager::start() {
   state_.load();
+  membership_.load_roster();
   if (state_.is_leader()) {
     try {
       start_listening();
@@ -220,6 +225,7 @@ void PeerManager::make_leader_ca(const std::string& id, bool keep_ca, bool new_n
     state_.members.clear();
     state_.revoked.clear();
     state_.tokens.clear();
+    membership_.forget_roster();
     state_.save_members();
     state_.save_tokens();
   }
@@ -293,38 +299,24 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
   const auto parsed = parse_token(*token);
   if (!parsed) return done(sdk::Outcome::failure("bad token: not a join token from 'd joinToken'"));
   enroll_with_leader(io_, log_, state_, id, leader_address, *parsed,
-                     [commit, done](const std::string& error) {
+                     [this, commit, done](const std::string& error) {
                        if (!error.empty()) return done(sdk::Outcome::failure(error));
+                       membership_.forget_roster();  // a new enrollment: the old roster is void
                        commit();
                      });
 }
 
 sdk::NewJoinToken PeerManager::create_join_token(std::chrono::seconds ttl,
                                                  std::optional<std::uint32_t> uses) {
-  if (!state_.is_leader()) throw std::runtime_error("joinToken works only on the leader");
-  if (ttl.count() <= 0) throw std::runtime_error("--ttl must be positive");
-  if (uses && *uses == 0) throw std::runtime_error("--uses must be at least 1");
-  const auto now = unix_now();
-  const std::string secret = random_hex(16);
-  std::erase_if(state_.tokens, [now](const JoinToken& t) { return t.expires <= now; });
-  JoinToken token;
-  token.secret_sha256 = sha256_hex(secret);
-  token.created = now;
-  token.expires = now + ttl.count();
-  token.uses = uses.value_or(0);
-  // A short public id, random (it says nothing about the secret) and unique among live tokens.
-  const auto taken = [this](const std::string& id) {
-    return std::any_of(state_.tokens.begin(), state_.tokens.end(),
-                       [&id](const JoinToken& t) { return t.id == id; });
-  };
-  do token.id = random_hex(4);
-  while (taken(token.id));
-  state_.tokens.push_back(token);
-  state_.save_tokens();
-  const auto ca = cert_from_pem(state_.read_tls("ca.crt").value());
-  log_->info("join token {} created (expires {}, uses {})", token.id, iso8601_utc(token.expires),
-             uses ? std::to_string(*uses) : std::string("unlimited"));
-  return {token.id, make_token_text(secret, fingerprint(ca.get()))};
+  return peer::create_join_token(state_, *log_, ttl, uses);
+}
+
+std::vector<sdk::JoinTokenInfo> PeerManager::join_tokens() const {
+  return list_join_tokens(state_);
+}
+
+void PeerManager::revoke_token(const std::string& id) {
+  peer::revoke_token(state_, *log_, id);
 }
 
 std::vector<std::string> PeerManager::remove_peer(const std::string& id) {
@@ -358,42 +350,6 @@ std::vector<std::string> PeerManager::remove_peer(const std::string& id) {
       revoked_tokens.empty() ? "" : ", and so is the join token that enrolled it: ", tokens_note);
   membership_.push_members();
   return revoked_tokens;
-}
-
-std::vector<sdk::JoinTokenInfo> PeerManager::join_tokens() const {
-  if (!state_.is_leader()) throw std::runtime_error("listTokens works only on the leader");
-  const auto now = unix_now();
-  std::vector<sdk::JoinTokenInfo> out;
-  for (const auto& t : state_.tokens) {
-    sdk::JoinTokenInfo info;
-    info.id = t.id;
-    info.created = iso8601_utc(t.created);
-    info.expires = iso8601_utc(t.expires);
-    if (t.uses != 0) info.uses = t.uses;
-    info.used = t.used;
-    info.status = t.revoked()        ? "revoked"
-                  : t.expires <= now ? "expired"
-                  : t.used_up()      ? "used up"
-                                     : "valid";
-    if (t.revoked()) info.revoked = iso8601_utc(t.revoked_at);
-    info.enrolled = t.enrolled;
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
-void PeerManager::revoke_token(const std::string& id) {
-  if (!state_.is_leader()) throw std::runtime_error("revokeToken works only on the leader");
-  for (auto& token : state_.tokens) {
-    if (token.id != id) continue;
-    if (token.revoked()) return;
-    token.revoked_at = unix_now();
-    token.revoked_reason = "revoked with revokeToken";
-    state_.save_tokens();
-    log_->info("join token {} revoked", id);
-    return;
-  }
-  throw std::runtime_error("Token not found: " + escape_untrusted(id));
 }
 
 }  // namespace automatelinux::core::peer

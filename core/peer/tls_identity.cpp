@@ -189,4 +189,40 @@ bool issued_by(X509* cert, X509* ca_cert) {
   return ok;
 }
 
+std::string sign_hex(EVP_PKEY* key, const std::string& data) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx) fail("EVP_MD_CTX_new");
+  check(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key), "EVP_DigestSignInit");
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  std::size_t size = 0;
+  check(EVP_DigestSign(ctx.get(), nullptr, &size, bytes, data.size()), "EVP_DigestSign");
+  std::string signature(size, '\0');
+  check(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, bytes,
+                       data.size()),
+        "EVP_DigestSign");
+  signature.resize(size);
+  std::string hex;
+  for (unsigned char c : signature) hex += fmt::format("{:02x}", c);
+  return hex;
+}
+
+bool verify_hex(X509* cert, const std::string& data, const std::string& signature_hex) {
+  if (signature_hex.empty() || signature_hex.size() % 2 != 0 || signature_hex.size() > 1024 ||
+      signature_hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return false;
+  std::string signature;
+  for (std::size_t i = 0; i < signature_hex.size(); i += 2)
+    signature += static_cast<char>(std::stoi(signature_hex.substr(i, 2), nullptr, 16));
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  const bool ok =
+      key != nullptr && ctx &&
+      EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 }  // namespace automatelinux::core::peer

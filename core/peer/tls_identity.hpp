@@ -51,4 +51,9 @@ std::string fingerprint(X509* cert);        // lowercase hex SHA-256 of the DER 
 std::string common_name(X509* cert);        // subject CN, empty if none
 bool issued_by(X509* cert, X509* ca_cert);  // signature check only
 
+// Detached signatures (ECDSA with SHA-256), hex-encoded: signed with a private key, checked
+// with the public key of a certificate.
+std::string sign_hex(EVP_PKEY* key, const std::string& data);
+bool verify_hex(X509* cert, const std::string& data, const std::string& signature_hex);
+
 }  // namespace automatelinux::core::peer

@@ -22,3 +22,4 @@ teardown() { stop_all_daemons; }
 @test "loopback: a joined, an offline and a removed member reach every worker as deltas" { scenario_membership_deltas_reach_every_worker; }
 @test "loopback: an idle cluster sends heartbeats, not member lists" { scenario_idle_cluster_sends_no_member_lists; }
 @test "loopback: a join turned away at the leader's per-address cap tries again and succeeds" { scenario_join_at_the_cap_retries; }
+@test "loopback: workers hold the signed roster, see removals in it, and keep it without the leader" { scenario_roster_reaches_workers_and_survives_the_leader; }

@@ -290,3 +290,40 @@ PY
     "$BATS_TEST_TMPDIR/desktop/state/daemon.log"
   wait_for 10 peer_is desktop vps online
 }
+
+# roster_field NAME JQ: a field of daemon NAME's roster.json.
+roster_field() { jq -r "$2" "$BATS_TEST_TMPDIR/$1/state/roster.json"; }
+# roster_lists NAME IDS: NAME holds a roster of exactly these members (comma-separated, sorted).
+roster_lists() { [ "$(roster_field "$1" '[.roster.members[].id] | join(",")')" = "$2" ]; }
+
+# Protocol 4: every worker holds the leader's signed roster; a removal reaches it as a newer
+# version that revokes the certificate; a worker restarted while the leader is down still knows
+# its peers from it.
+scenario_roster_reaches_workers_and_survives_the_leader() {
+  make_cluster
+  for on in vps laptop; do wait_for 5 roster_lists "$on" desktop,laptop,vps; done
+  [ "$(stat -c %a "$BATS_TEST_TMPDIR/laptop/state/roster.json")" = "640" ]
+  local before vps_fp
+  before=$(roster_field laptop .roster.version)
+  vps_fp=$(openssl x509 -in "$BATS_TEST_TMPDIR/vps/state/tls/node.crt" -outform DER | sha256sum | cut -d' ' -f1)
+  roster_field laptop '.roster.members[] | select(.id == "vps") | .fingerprint' | grep -qx "$vps_fp"
+  dd desktop removePeer vps
+  wait_for 5 roster_lists laptop desktop,laptop
+  [ "$(roster_field laptop .roster.version)" -gt "$before" ]
+  roster_field laptop '.roster.revoked[]' | grep -qx "$vps_fp"
+  # The leader goes away; the laptop restarts and still lists the leader (offline) from its roster.
+  stop_daemon desktop
+  stop_daemon laptop
+  start_peer laptop
+  run dd laptop listPeers --json
+  echo "$output"
+  [ "$(echo "$output" | jq -r '[.[] | .id + "=" + .status] | sort | join(",")')" = "desktop=offline,laptop=online" ]
+  ! grep -q "roster.json dropped" "$BATS_TEST_TMPDIR/laptop/state/daemon.log"
+  # A roster.json changed on disk (a revocation taken out) is dropped, not believed.
+  stop_daemon laptop
+  jq -c '.roster.revoked = []' "$BATS_TEST_TMPDIR/laptop/state/roster.json" >"$BATS_TEST_TMPDIR/edited"
+  mv "$BATS_TEST_TMPDIR/edited" "$BATS_TEST_TMPDIR/laptop/state/roster.json"
+  start_peer laptop
+  grep -q "roster.json dropped: roster: the signature does not check against the cluster CA" \
+    "$BATS_TEST_TMPDIR/laptop/state/daemon.log"
+}

@@ -167,7 +167,15 @@ void PeerSession::enqueue(std::string bytes, const QueueChargePtr& stream,
   if (sender) sender->bytes += n;
   // Per-stream credit bounds data; this only catches a peer that stopped reading altogether.
   if (queued_bytes_ > kMaxQueuedBytes) return close("peer is not reading (write queue full)");
-  if (!writing_) do_write();
+  if (writing_ || flush_posted_) return;
+  // Not at once: the frames queued by the rest of this handler (a stream's open and its input's
+  // end, a grown window's answer and a command's first output) go out in the same write, one
+  // system call and one wake-up of the peer instead of several.
+  flush_posted_ = true;
+  asio::post(channel_->socket().get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    if (!self->closed_ && !self->writing_) self->do_write();
+  });
 }
 
 void PeerSession::release(Queued& q) {
@@ -204,7 +212,7 @@ void PeerSession::do_write() {
 
 void PeerSession::close_after_flush(const std::string& why) {
   if (closed_) return;
-  if (!writing_) return close(why);
+  if (!writing_ && queue_.empty()) return close(why);
   closing_ = true;
   deadline_.expires_after(std::chrono::seconds(2));
   deadline_.async_wait([self = shared_from_this(), why](boost::system::error_code ec) {

@@ -126,6 +126,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t writing_ = 0;  // frames at the queue's front being written
+  bool flush_posted_ = false;  // a write of the queue is due at the end of this handler
   bool closing_ = false;
   bool closed_ = false;
   std::string close_reason_;

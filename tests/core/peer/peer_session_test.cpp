@@ -2,7 +2,9 @@
 #include "core/peer/peer_session.hpp"
 
 #include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
@@ -67,13 +69,36 @@ TEST(PeerSession, ClosingWithAFrameBeingWrittenKeepsItsBytesUntilTheWriteEnds) {
        [](const std::shared_ptr<PeerSession>&, const std::string&) {}});
   pair.client->start({[](const std::shared_ptr<PeerSession>&, wire::Frame&) {},
                       [](const std::shared_ptr<PeerSession>&, const std::string&) {}});
-  // The first record goes to the socket at once; its completion is queued, not yet run.
+  // The write starts when the handler that queued the frame returns (one turn of the loop): the
+  // first records go to the socket at once, the completion is queued, not yet run.
   pair.client->send({{"t", "data"}}, std::string(wire::kMaxFrameSize - 64, 'x'));
+  ASSERT_EQ(pair.io.poll_one(), 1u);
   pair.client->send({{"t", "data"}}, std::string(1000, 'y'));
   pair.client->close("cut off");
   pair.io.run_for(std::chrono::milliseconds(500));
   EXPECT_TRUE(pair.client->closed());
   EXPECT_EQ(received, 0u);  // the frame was never completed
+}
+
+// What a handler sends goes out when it returns, all in one write; a close after flush right
+// after a send (a refusal, then the end) still delivers the frame.
+TEST(PeerSession, AFrameQueuedJustBeforeACloseAfterFlushStillArrives) {
+  TlsPair pair;
+  std::vector<std::string> types;
+  std::string why;
+  pair.server->start(
+      {[&](const std::shared_ptr<PeerSession>&, wire::Frame& f) { types.push_back(f.type()); },
+       [&](const std::shared_ptr<PeerSession>&, const std::string& w) { why = w; }});
+  pair.client->start({[](const std::shared_ptr<PeerSession>&, wire::Frame&) {},
+                      [](const std::shared_ptr<PeerSession>&, const std::string&) {}});
+  pair.client->send({{"t", "credit"}});
+  pair.client->send({{"t", "refused"}});
+  pair.client->close_after_flush("refused");
+  EXPECT_FALSE(pair.client->closed());  // not before its frames are out
+  pair.io.run_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(pair.client->closed());
+  EXPECT_EQ(types, (std::vector<std::string>{"credit", "refused"}));
+  EXPECT_FALSE(why.empty());
 }
 
 // Before authentication the leader accepts only small frames: a frame announced larger than the

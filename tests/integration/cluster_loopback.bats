@@ -23,3 +23,8 @@ teardown() { stop_all_daemons; }
 @test "loopback: an idle cluster sends heartbeats, not member lists" { scenario_idle_cluster_sends_no_member_lists; }
 @test "loopback: a join turned away at the leader's per-address cap tries again and succeeds" { scenario_join_at_the_cap_retries; }
 @test "loopback: workers hold the signed roster, see removals in it, and keep it without the leader" { scenario_roster_reaches_workers_and_survives_the_leader; }
+@test "loopback: two hundred workers join at once and are all online everywhere" {
+  # Scale, not memory: 201 sanitized daemons would measure the sanitizer.
+  [ -z "${AL_SANITIZED:-}" ] || skip "scale test: runs in the plain build"
+  scenario_two_hundred_workers_join
+}

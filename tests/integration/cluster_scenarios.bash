@@ -327,3 +327,29 @@ scenario_roster_reaches_workers_and_survives_the_leader() {
   grep -q "roster.json dropped: roster: the signature does not check against the cluster CA" \
     "$BATS_TEST_TMPDIR/laptop/state/daemon.log"
 }
+
+# online_count NAME: members daemon NAME lists as online (itself included).
+online_count() { dd "$1" listPeers --json | jq '[.[] | select(.status == "online")] | length'; }
+online_count_is() { [ "$(online_count "$1")" -eq "$2" ]; }
+
+# 200 workers join one leader at once with one token (default 2 s heartbeats: a 300 ms beat for
+# 201 daemons on two cores measures the machine, not the protocol); every one is online on the
+# leader and on a worker, and a request relayed between the first and the last one works.
+scenario_two_hundred_workers_join() {
+  PORT=$(free_port)
+  start_daemon desktop
+  dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  local i joins=()
+  for i in $(seq 200); do start_daemon "w$i"; done
+  for i in $(seq 200); do
+    dd "w$i" setPeerConfig --role worker --id "w$i" --leader "$LEADER_HOST:$PORT" --token - <<<"$TOKEN" >/dev/null &
+    joins+=($!)
+  done
+  for i in "${joins[@]}"; do wait "$i"; done  # every join succeeded
+  wait_for 120 online_count_is desktop 201
+  wait_for 60 online_count_is w1 201
+  run dd w1 execOnPeer --peer w200 --directory / --command 'echo from-w200'
+  [ "$status" -eq 0 ]
+  [ "$output" = "from-w200" ]
+}

@@ -25,12 +25,10 @@ done
 peers() { seq -s, -f 'w%g' 1 "$1"; }
 
 one=$(mean_ms $D --socket "$dir/leader.sock" execOnPeer --peer w1 --directory /tmp -n --command true)
-list1=$(mean_ms $D --socket "$dir/leader.sock" execOnPeer --peer w1, --directory /tmp --command true)
 ten=$(mean_ms $D --socket "$dir/leader.sock" execOnPeer --peer "$(peers 10)" --directory /tmp --command true)
 fifty=$(mean_ms $D --socket "$dir/leader.sock" execOnPeer --peer all --directory /tmp --command true)
 echo "fan-out of --command true over $N runs (mean per whole command, $WORKERS workers online):"
 printf '  %-44s %8s ms\n' "1 peer (--peer w1)" "$one"
-printf '  %-44s %8s ms  (%sx one peer)\n' "1 peer as a list (--peer w1,)" "$list1" "$(ratio "$list1" "$one")"
 printf '  %-44s %8s ms  (%sx one peer, target <= 2x)\n' "10 peers" "$ten" "$(ratio "$ten" "$one")"
 printf '  %-44s %8s ms  (%sx one peer, target <= 5x)\n' "50 peers (--peer all)" "$fifty" "$(ratio "$fifty" "$one")"
 if command -v pdsh >/dev/null && [ -x /usr/sbin/sshd ]; then

@@ -42,7 +42,8 @@ now_ns() { date +%s%N; }
 # mean_ms COMMAND…: mean wall time of N runs (after one warm-up), in milliseconds.
 mean_ms() {
   local start end i
-  "$@" >/dev/null 2>&1
+  # The warm-up run must succeed: a figure of a command that fails at once measures nothing.
+  "$@" >/dev/null 2>&1 || { echo "bench: '$*' failed (exit $?)" >&2; return 1; }
   start=$(now_ns)
   for ((i = 0; i < N; i++)); do "$@" >/dev/null 2>&1; done
   end=$(now_ns)

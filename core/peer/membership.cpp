@@ -156,7 +156,7 @@ void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
   // the member list: this push gives the worker the whole list; from then on a protocol-3
   // worker takes deltas.
   if (!publish_roster() && session->protocol >= wire::kRosterProtocol) send_roster(session);
-  push_members();
+  push_list();
   if (session->protocol >= wire::kMembersDeltaProtocol && workers_.contains(session->id))
     synced_.insert(session.get());
 }
@@ -275,6 +275,11 @@ void Membership::send_full_list(const SessionPtr& session, const nlohmann::json&
 void Membership::push_members() {
   if (!state_.is_leader()) return;
   publish_roster();
+  push_list();
+}
+
+void Membership::push_list() {
+  if (!state_.is_leader()) return;
   try {
     const auto members = members_json();
     const auto delta = publish(members);
@@ -296,7 +301,7 @@ void Membership::push_members() {
 void Membership::start_pushing() {
   push_timer_.expires_after(heartbeat_);
   push_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) push_members();
+    if (!ec) push_list();  // the roster changes only with events, never with time
   });
 }
 

@@ -63,18 +63,16 @@ class Membership {
   // Worker: the signed roster from the leader (protocol 4).
   void on_roster(const SessionPtr& session, const wire::Frame& frame);
 
-  // The roster this member holds; load() reads roster.json at start (a bad one is dropped with
-  // a warning), forget() drops it for a new role or cluster.
-  const RosterBook& roster() const { return roster_; }
+  // The roster this member holds: load_roster() reads roster.json at start (a bad one is
+  // dropped with a warning), forget_roster() drops it for a new role or cluster.
   void load_roster();
   void forget_roster() { roster_.forget(); }
   void clear_cache() { cached_ = nlohmann::json::array(); }
 
   std::vector<sdk::PeerInfo> peers() const;
   nlohmann::json members_json() const;
-  // Leader: tells every worker what changed in the member list (protocol 3: a delta of the
-  // entries that changed, when any did; older workers: the whole list), now and again every
-  // heartbeat interval.
+  // Leader, after an event (a join, a hello, a member going offline, a removal): a new roster
+  // version if the roster changed, then push_list.
   void push_members();
   // Leader: the first periodic push, one interval from now.
   void start_pushing();
@@ -93,6 +91,10 @@ class Membership {
   // protocol 4. True when one was issued.
   bool publish_roster();
   void send_roster(const SessionPtr& session) const;
+  // Leader: tells every worker what changed in the member list (protocol 3: a delta of the
+  // entries that changed, when any did; older workers: the whole list), now and again every
+  // heartbeat interval (round-trip times and last seen change with time).
+  void push_list();
 
   std::shared_ptr<spdlog::logger> log_;
   const ClusterState& state_;

@@ -38,8 +38,8 @@ class RosterBook {
   void forget();
 
  private:
-  // Leader: its signing key and own fingerprint, read once per id (reissue runs every
-  // heartbeat; forget() drops them with a new CA).
+  // Leader: its signing key and own fingerprint, read once per id (reissue runs on every
+  // membership event; forget() drops them with a new CA).
   bool load_signer();
 
   const ClusterState& state_;

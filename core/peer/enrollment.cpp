@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/peer/peer_session.hpp"
@@ -22,7 +22,7 @@ constexpr std::chrono::seconds kEnrollTimeout{10};
 constexpr std::chrono::milliseconds kFirstRetry{50}, kLongestRetry{1000};
 
 bool is_hex(const std::string& s, std::size_t size) {
-  return s.size() == size && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return s.size() == size && is_lower_hex(s);
 }
 
 // One enrollment: attempts until one gets an answer or 10 s have passed; keeps itself alive
@@ -210,18 +210,14 @@ std::string sha256_hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(data.data(), data.size(), md, &size, EVP_sha256(), nullptr);
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
+  return to_hex(md, size);
 }
 
 std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1)
     throw std::runtime_error("no randomness available");
-  std::string out;
-  for (unsigned char c : raw) out += fmt::format("{:02x}", c);
-  return out;
+  return to_hex(raw.data(), raw.size());
 }
 
 bool valid_peer_id(const std::string& id) {

@@ -21,9 +21,9 @@ const nlohmann::json& field(const nlohmann::json& j, const char* key,
   return *it;
 }
 
-bool is_hex(const std::string& s) {
-  return !s.empty() && s.size() <= 128 &&
-         s.find_first_not_of("0123456789abcdef") == std::string::npos;
+// A fingerprint: lowercase hex, no longer than a SHA-512 would be.
+bool is_fingerprint(const std::string& s) {
+  return s.size() <= 128 && is_lower_hex(s);
 }
 
 }  // namespace
@@ -73,13 +73,13 @@ Roster Roster::from_json(const nlohmann::json& j) {
     RosterMember member{field(m, "id", T::string).get<std::string>(),
                         field(m, "fingerprint", T::string).get<std::string>(),
                         field(m, "address", T::string).get<std::string>()};
-    if (member.id.empty() || !is_hex(member.fingerprint))
+    if (member.id.empty() || !is_fingerprint(member.fingerprint))
       throw std::invalid_argument("roster: member '" + member.id.substr(0, 64) +
                                   "' has no id or a malformed fingerprint");
     r.members.push_back(std::move(member));
   }
   for (const auto& f : revoked) {
-    if (!f.is_string() || !is_hex(f.get<std::string>()))
+    if (!f.is_string() || !is_fingerprint(f.get<std::string>()))
       throw std::invalid_argument("roster: a revoked fingerprint is malformed");
     r.revoked.push_back(f.get<std::string>());
   }

@@ -164,13 +164,22 @@ bool can_serve(X509* cert) {
   return ok;
 }
 
+std::string to_hex(const unsigned char* data, std::size_t size) {
+  std::string out;
+  out.reserve(2 * size);
+  for (std::size_t i = 0; i < size; ++i) out += fmt::format("{:02x}", data[i]);
+  return out;
+}
+
+bool is_lower_hex(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 std::string fingerprint(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   check(X509_digest(cert, EVP_sha256(), md, &size), "X509_digest");
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
+  return to_hex(md, size);
 }
 
 std::string common_name(X509* cert) {
@@ -200,15 +209,11 @@ std::string sign_hex(EVP_PKEY* key, const std::string& data) {
   check(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, bytes,
                        data.size()),
         "EVP_DigestSign");
-  signature.resize(size);
-  std::string hex;
-  for (unsigned char c : signature) hex += fmt::format("{:02x}", c);
-  return hex;
+  return to_hex(reinterpret_cast<const unsigned char*>(signature.data()), size);
 }
 
 bool verify_hex(X509* cert, const std::string& data, const std::string& signature_hex) {
-  if (signature_hex.empty() || signature_hex.size() % 2 != 0 || signature_hex.size() > 1024 ||
-      signature_hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+  if (!is_lower_hex(signature_hex) || signature_hex.size() % 2 != 0 || signature_hex.size() > 1024)
     return false;
   std::string signature;
   for (std::size_t i = 0; i < signature_hex.size(); i += 2)

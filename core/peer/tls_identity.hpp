@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -46,6 +47,10 @@ X509Ptr sign_key(EVP_PKEY* key, const std::string& id, X509* ca_cert, EVP_PKEY* 
                  bool server = true);
 // True when `cert` may act as a TLS server (the leader's certificate).
 bool can_serve(X509* cert);
+
+// Lowercase hex of `size` bytes; whether `s` is non-empty and only lowercase hex digits.
+std::string to_hex(const unsigned char* data, std::size_t size);
+bool is_lower_hex(std::string_view s);
 
 std::string fingerprint(X509* cert);        // lowercase hex SHA-256 of the DER encoding
 std::string common_name(X509* cert);        // subject CN, empty if none

@@ -55,6 +55,9 @@ void read_core_keys(DaemonConfig& config, const nlohmann::json& json,
     config.max_window_bytes = v->get<std::size_t>();
   if (const auto* v = get("streams.budget_bytes"))
     config.window_budget_bytes = v->get<std::size_t>();
+  if (const auto* v = get("peer.direct")) config.peer_direct = v->get<bool>();
+  if (const auto* v = get("peer.new_peers_trusted_for_s"))
+    config.trust_unseen_for = std::chrono::seconds(v->get<std::int64_t>());
 }
 
 po::options_description daemon_options() {
@@ -80,7 +83,8 @@ std::optional<std::string> flag(const po::variables_map& vm, const char* name) {
 
 // Whether `key` lies inside a section only core reads ("audit" is shared with a plugin).
 bool in_core_section(const std::string& key) {
-  return key.starts_with("plugins.") || key.starts_with("streams.") || key.starts_with("log.");
+  return key.starts_with("plugins.") || key.starts_with("streams.") || key.starts_with("log.") ||
+         key.starts_with("peer.");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The daemon's settings: defaults, then the config file, then command-line flags.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -32,6 +33,9 @@ struct DaemonConfig {
   // Stream windows on peer sessions (docs/protocol.md, "Credit").
   std::size_t max_window_bytes = kDefaultMaxWindow;
   std::size_t window_budget_bytes = kDefaultWindowBudget;
+  // Direct sessions between workers (core/peer/direct_paths.hpp).
+  bool peer_direct = true;
+  std::chrono::seconds trust_unseen_for{7 * 24 * 3600};
   nlohmann::json raw = nlohmann::json::object();  // the whole file, for plugin sections
 
   bool plugin_allowed(const std::string& name) const;

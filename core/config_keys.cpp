@@ -4,45 +4,11 @@ namespace automatelinux::core {
 
 using sdk::ConfigType;
 
-const sdk::ConfigSchema& core_config_keys() {
-  static const sdk::ConfigSchema keys{
-      {.key = "socket",
-       .type = ConfigType::path,
-       .default_text = "/run/automatelinux/automatelinux-daemon.sock",
-       .description = "Unix socket for d"},
-      {.key = "state_dir",
-       .type = ConfigType::path,
-       .default_text = "/var/lib/automatelinux",
-       .description = "peer config, keys, tokens, jobs and daemon.log"},
-      {.key = "plugin_dir",
-       .type = ConfigType::path,
-       .default_text = "<bindir>/../lib/automatelinux/plugins",
-       .description = "where plugins are loaded from"},
-      {.key = "plugins.enabled",
-       .type = ConfigType::string_list,
-       .default_text = "all",
-       .description = "when present, only these plugins load"},
-      {.key = "plugins.disabled",
-       .type = ConfigType::string_list,
-       .default_text = "none",
-       .description = "these plugins do not load"},
-      {.key = "heartbeat_ms",
-       .type = ConfigType::integer,
-       .default_text = "2000",
-       .description = "heartbeat interval; 3 silent intervals make a peer offline",
-       .min = 100,
-       .max = 600000},
-      {.key = "audit.max_bytes",
-       .type = ConfigType::integer,
-       .default_text = "16777216",
-       .description = "size of audit.jsonl before it is rotated",
-       .min = 65536},
-      {.key = "audit.keep",
-       .type = ConfigType::integer,
-       .default_text = "4",
-       .description = "rotated audit files kept",
-       .min = 0,
-       .max = 1000},
+namespace {
+
+// The peer network's keys: stream windows and direct sessions.
+sdk::ConfigSchema peer_keys() {
+  return {
       {.key = "streams.max_window_bytes",
        .type = ConfigType::integer,
        .default_text = "16777216",
@@ -55,13 +21,74 @@ const sdk::ConfigSchema& core_config_keys() {
        .description = "grown windows of all streams together",
        .min = 0,
        .max = 1099511627776},
-      {.key = "log.level",
-       .type = ConfigType::choice,
-       .default_text = "info",
-       .description = "the least severe level logged",
-       // spdlog's names, with the aliases it accepts too.
-       .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}},
+      {.key = "peer.direct",
+       .type = ConfigType::boolean,
+       .default_text = "true",
+       .description = "workers take and make direct sessions with each other; off: every "
+                      "request between workers goes through the leader's relay"},
+      {.key = "peer.new_peers_trusted_for_s",
+       .type = ConfigType::integer,
+       .default_text = "604800",
+       .description = "after this long without the leader, direct sessions are taken only from "
+                      "certificates in the roster this member holds",
+       .min = 0,
+       .max = 315360000},
   };
+}
+
+}  // namespace
+
+const sdk::ConfigSchema& core_config_keys() {
+  static const sdk::ConfigSchema keys = [] {
+    sdk::ConfigSchema keys{
+        {.key = "socket",
+         .type = ConfigType::path,
+         .default_text = "/run/automatelinux/automatelinux-daemon.sock",
+         .description = "Unix socket for d"},
+        {.key = "state_dir",
+         .type = ConfigType::path,
+         .default_text = "/var/lib/automatelinux",
+         .description = "peer config, keys, tokens, jobs and daemon.log"},
+        {.key = "plugin_dir",
+         .type = ConfigType::path,
+         .default_text = "<bindir>/../lib/automatelinux/plugins",
+         .description = "where plugins are loaded from"},
+        {.key = "plugins.enabled",
+         .type = ConfigType::string_list,
+         .default_text = "all",
+         .description = "when present, only these plugins load"},
+        {.key = "plugins.disabled",
+         .type = ConfigType::string_list,
+         .default_text = "none",
+         .description = "these plugins do not load"},
+        {.key = "heartbeat_ms",
+         .type = ConfigType::integer,
+         .default_text = "2000",
+         .description = "heartbeat interval; 3 silent intervals make a peer offline",
+         .min = 100,
+         .max = 600000},
+        {.key = "audit.max_bytes",
+         .type = ConfigType::integer,
+         .default_text = "16777216",
+         .description = "size of audit.jsonl before it is rotated",
+         .min = 65536},
+        {.key = "audit.keep",
+         .type = ConfigType::integer,
+         .default_text = "4",
+         .description = "rotated audit files kept",
+         .min = 0,
+         .max = 1000},
+        {.key = "log.level",
+         .type = ConfigType::choice,
+         .default_text = "info",
+         .description = "the least severe level logged",
+         // spdlog's names, with the aliases it accepts too.
+         .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical",
+                     "off"}},
+    };
+    for (auto& key : peer_keys()) keys.push_back(std::move(key));
+    return keys;
+  }();
   return keys;
 }
 

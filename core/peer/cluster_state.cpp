@@ -69,6 +69,10 @@ std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
   return {host, port};
 }
 
+std::string LocalConfig::listen_or_default() const {
+  return listen.empty() ? "0.0.0.0:" + std::to_string(kDefaultPort) : listen;
+}
+
 ClusterState::ClusterState(fs::path state_dir) : dir_(std::move(state_dir)) {}
 
 void ClusterState::load() {

@@ -25,8 +25,11 @@ struct LocalConfig {
   std::string id;
   std::string role;        // "leader" or "worker"
   std::string leader;      // HOST:PORT, workers
-  std::string listen;      // HOST:PORT, leaders
+  std::string listen;      // HOST:PORT, leaders; workers' direct sessions (empty: the default)
   std::int64_t since = 0;  // unix seconds when this role was set
+
+  // Where this member takes peer sessions: `listen`, else 0.0.0.0:3600.
+  std::string listen_or_default() const;
 };
 
 struct Member {

@@ -18,16 +18,17 @@ constexpr std::chrono::milliseconds kReconnectCap{10000};
 
 }  // namespace
 
-LeaderLink::LeaderLink(asio::io_context& io, std::shared_ptr<spdlog::logger> log, std::string host,
+LeaderLink::LeaderLink(asio::io_context& io, std::shared_ptr<spdlog::logger> log, std::string name,
+                       std::string host,
                        std::uint16_t port, std::shared_ptr<asio::ssl::context> context,
-                       std::chrono::milliseconds heartbeat, std::vector<std::string> commands,
-                       Hooks hooks)
+                       std::chrono::milliseconds heartbeat, nlohmann::json hello, Hooks hooks)
     : log_(std::move(log)),
+      name_(std::move(name)),
       host_(std::move(host)),
       port_(port),
       context_(std::move(context)),
       heartbeat_(heartbeat),
-      commands_(std::move(commands)),
+      hello_(std::move(hello)),
       hooks_(std::move(hooks)),
       resolver_(io),
       socket_(io),
@@ -54,7 +55,7 @@ void LeaderLink::on_resolved(boost::system::error_code ec,
                              const Tcp::resolver::results_type& results) {
   if (stopped_) return;
   if (ec) {
-    log_->warn("cannot resolve leader {}: {}", leader(), ec.message());
+    log_->warn("cannot resolve {}: {}", target(), ec.message());
     return hooks_.on_failed();
   }
   connect_timer_.expires_after(kHandshakeTimeout);
@@ -71,7 +72,7 @@ void LeaderLink::on_connected(boost::system::error_code ec) {
   connect_timer_.cancel();
   if (stopped_) return;
   if (ec) {
-    log_->debug("leader {} unreachable: {}", leader(), ec.message());
+    log_->debug("{} unreachable: {}", target(), ec.message());
     return hooks_.on_failed();
   }
   socket_.set_option(Tcp::no_delay(true));
@@ -83,12 +84,18 @@ void LeaderLink::on_connected(boost::system::error_code ec) {
 void LeaderLink::on_handshake(const std::string& error) {
   if (stopped_) return session_->close("superseded");
   if (!error.empty()) {
-    log_->warn("leader {}: {}", leader(), escape_untrusted(error));
+    log_->warn("{}: {}", target(), escape_untrusted(error));
     return hooks_.on_failed();
   }
   // Wait for the explicit welcome: TLS 1.3 cannot tell us otherwise that we were accepted.
   // Heartbeats start now, so a connection that goes silent before the welcome is dropped.
   session_->id = common_name(session_->peer_certificate());
+  if (hooks_.check)
+    if (auto why = hooks_.check(session_->peer_certificate()); !why.empty()) {
+      log_->warn("{} refused: {}", target(), why);
+      session_->close(why);
+      return hooks_.on_failed();
+    }
   auto self = shared_from_this();
   session_->start(
       {[self](const SessionPtr& s, wire::Frame& f) { self->on_frame(s, f); },
@@ -101,7 +108,7 @@ void LeaderLink::on_frame(const SessionPtr& session, wire::Frame& frame) {
   if (welcomed_) return hooks_.established.on_frame(session, frame);
   if (frame.type() != msg::kRefused) return on_welcome(session, frame);
   const std::string reason = wire::string_field(frame.header, "reason", "?");
-  log_->error("the leader refused this daemon: {}", escape_untrusted(reason, 200));
+  log_->error("{} refused this daemon: {}", target(), escape_untrusted(reason, 200));
   // Removed from the cluster: retrying cannot help until a new join.
   if (reason == "certificate revoked") {
     log_->error(
@@ -117,18 +124,13 @@ void LeaderLink::on_welcome(const SessionPtr& session, wire::Frame& frame) {
   welcomed_ = true;
   session->protocol = std::max<std::int64_t>(1, wire::int_field(frame.header, "protocol", 1));
   hooks_.on_welcome(session);
-  session->send({{"t", msg::kHello},
-                 {"version", AL_VERSION},
-                 {"protocol", wire::kProtocolVersion},
-                 {"min_protocol", wire::kOldestProtocolVersion},
-                 {"commands", commands_}});
-  log_->info("connected to leader {} at {}", session->id, session->remote());
+  session->send(hello_);
 }
 
 void LeaderLink::on_closed(const SessionPtr& session, const std::string& why) {
   if (welcomed_) return hooks_.established.on_closed(session, why);
   if (stopped_) return;
-  log_->warn("leader connection closed before welcome: {}", escape_untrusted(why));
+  log_->warn("{} closed the connection before the welcome: {}", target(), escape_untrusted(why));
   hooks_.on_failed();
 }
 
@@ -153,10 +155,10 @@ void LeaderConnector::connect() {
     return retry();
   }
   LeaderLink::Hooks hooks{hooks_.on_welcome, [this] { retry(); }, [this] { revoked_ = true; },
-                          hooks_.established};
+                          hooks_.established, {}};
   link_ =
-      std::make_shared<LeaderLink>(io_, log_, host_port.first, host_port.second, std::move(context),
-                                   heartbeat_, hooks_.commands(), std::move(hooks));
+      std::make_shared<LeaderLink>(io_, log_, "leader", host_port.first, host_port.second, std::move(context),
+                                   heartbeat_, hooks_.hello(), std::move(hooks));
   link_->start();
 }
 

@@ -1,7 +1,9 @@
 // A worker's connection to its leader. One LeaderLink per attempt, in named steps (resolve,
 // connect, handshake, welcome), stopped through its own flag; the LeaderConnector makes the
 // attempts, retrying with capped exponential backoff and jitter, and stops for good once the
-// leader said this daemon's certificate is revoked.
+// leader said this daemon's certificate is revoked. A LeaderLink also dials another worker's
+// direct sessions (core/peer/direct_paths.hpp): the same steps, with the peer's certificate
+// checked against the roster.
 #pragma once
 
 #include <chrono>
@@ -27,11 +29,17 @@ class LeaderLink : public std::enable_shared_from_this<LeaderLink> {
     std::function<void()> on_failed;                    // the attempt ended before a welcome
     std::function<void()> on_revoked;                   // the leader revoked our certificate
     PeerSession::Events established;                    // frames and close after the welcome
+    // Why the other end's certificate is refused after the handshake, or "" (unset: no check
+    // beyond the TLS context's).
+    std::function<std::string(X509* cert)> check;
   };
 
-  LeaderLink(asio::io_context& io, std::shared_ptr<spdlog::logger> log, std::string host,
+  // `name`: what is dialed, for log lines ("leader", "peer vps"). `hello`: the frame sent
+  // once welcomed.
+  LeaderLink(asio::io_context& io, std::shared_ptr<spdlog::logger> log, std::string name,
+             std::string host,
              std::uint16_t port, std::shared_ptr<asio::ssl::context> context,
-             std::chrono::milliseconds heartbeat, std::vector<std::string> commands, Hooks hooks);
+             std::chrono::milliseconds heartbeat, nlohmann::json hello, Hooks hooks);
 
   void start();
   // Nothing more happens for this attempt; a session not yet welcomed is closed.
@@ -44,14 +52,16 @@ class LeaderLink : public std::enable_shared_from_this<LeaderLink> {
   void on_frame(const SessionPtr& session, wire::Frame& frame);
   void on_welcome(const SessionPtr& session, wire::Frame& frame);
   void on_closed(const SessionPtr& session, const std::string& why);
-  std::string leader() const { return host_ + ":" + std::to_string(port_); }
+  // "leader 10.0.0.2:3600", "peer vps 10.0.0.1:3600": for log lines.
+  std::string target() const { return name_ + " " + host_ + ":" + std::to_string(port_); }
 
   std::shared_ptr<spdlog::logger> log_;
+  std::string name_;
   std::string host_;
   std::uint16_t port_;
   std::shared_ptr<asio::ssl::context> context_;
   std::chrono::milliseconds heartbeat_;
-  std::vector<std::string> commands_;  // offered in our hello
+  nlohmann::json hello_;
   Hooks hooks_;
   Tcp::resolver resolver_;
   Tcp::socket socket_;
@@ -67,7 +77,7 @@ class LeaderConnector {
     std::function<bool()> wanted;         // still a worker and running
     std::function<std::string()> leader;  // HOST:PORT
     std::function<std::shared_ptr<asio::ssl::context>()> make_context;  // may throw
-    std::function<std::vector<std::string>()> commands;
+    std::function<nlohmann::json()> hello;  // the frame sent once welcomed
     std::function<void(const SessionPtr&)> on_welcome;
     PeerSession::Events established;
   };

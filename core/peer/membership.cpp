@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "automatelinux/sdk/peer_json.hpp"
 #include "core/peer/peer_fields.hpp"
 #include "wire/messages.hpp"
 
@@ -50,6 +49,27 @@ bool worth_telling(const nlohmann::json& told, const nlohmann::json& now) {
   return std::abs(a - b) > std::max(1.0, 0.25 * a);
 }
 
+// The address a member takes direct sessions on, from its hello's "listen" (HOST:PORT, an IPv4
+// address): an unspecified host (0.0.0.0) is the address its connection came from. Empty when
+// it told none or something of another shape.
+std::string direct_address(const nlohmann::json& hello, const std::string& remote) {
+  const std::string listen = text(hello, "listen");
+  if (listen.empty() || listen.size() > 64) return {};
+  try {
+    auto [host, port] = split_host_port(listen);
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address_v4(host, ec);
+    if (ec) return {};
+    if (address.is_unspecified()) {
+      address = asio::ip::make_address_v4(remote.substr(0, remote.rfind(':')), ec);
+      if (ec) return {};
+    }
+    return fmt::format("{}:{}", address.to_string(), port);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 Membership::Membership(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
@@ -90,13 +110,75 @@ bool Membership::worker_closed(const SessionPtr& session) {
 void Membership::forget(const std::string& id) {
   last_seen_.erase(id);
   last_address_.erase(id);
+  advertised_.erase(id);
 }
 
 std::vector<SessionPtr> Membership::sessions() const {
   std::vector<SessionPtr> sessions;
   for (auto& [id, s] : workers_) sessions.push_back(s);
+  for (auto& [id, s] : directs_) sessions.push_back(s);
   if (leader_) sessions.push_back(leader_);
   return sessions;
+}
+
+SessionPtr Membership::direct(const std::string& id) const {
+  auto it = directs_.find(id);
+  return it == directs_.end() ? nullptr : it->second;
+}
+
+SessionPtr Membership::add_direct(const SessionPtr& session) {
+  auto [it, added] = directs_.try_emplace(session->id, session);
+  if (added || it->second == session) return nullptr;
+  // Each end dialed the other at once: keep the session the lower id dialed.
+  const auto& self = state_.self_id();
+  auto dialer = [&](const SessionPtr& s) { return s->is_tls_client() ? self : s->id; };
+  const std::string keeper = std::min(self, session->id);
+  if (dialer(it->second) == keeper) return session;
+  return std::exchange(it->second, session);
+}
+
+bool Membership::direct_closed(const SessionPtr& session) {
+  auto it = directs_.find(session->id);
+  if (it == directs_.end() || it->second != session) return false;
+  directs_.erase(it);
+  return true;
+}
+
+void Membership::on_direct_hello(const SessionPtr& session, const wire::Frame& frame) {
+  if (!session->version.empty()) throw wire::FrameError("hello sent twice");
+  const std::string version = wire::string_field(frame.header, "version", "");
+  if (!valid_version(version)) throw wire::FrameError("hello: invalid version");
+  if (auto why = protocol_mismatch(frame.header); !why.empty()) {
+    session->send({{"t", wire::msg::kRefused}, {"reason", why}});
+    return session->close_after_flush(why);
+  }
+  session->version = version;
+  session->protocol = wire::int_field(frame.header, "protocol", 1);
+  if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
+    for (const auto& c : *cmds)
+      if (c.is_string() && valid_command_name(c.get_ref<const std::string&>()) &&
+          session->commands.size() < kMaxCommandNames)
+        session->commands.push_back(c.get<std::string>());
+  if (auto loser = add_direct(session)) loser->close("a direct session to this peer exists");
+}
+
+std::int64_t Membership::leader_heard_at() const {
+  if (leader_) return unix_now();
+  const auto text = read_file(state_.dir() / "leader_heard");
+  if (!text) return 0;
+  try {
+    return std::stoll(*text);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+void Membership::note_leader_heard() {
+  try {
+    write_file_atomic(state_.dir() / "leader_heard", std::to_string(unix_now()) + "\n", 0640);
+  } catch (const std::exception& e) {
+    log_->warn("cannot record when the leader was last heard: {}", e.what());
+  }
 }
 
 SessionPtr Membership::route_to(const std::string& peer, std::string& reason) const {
@@ -105,6 +187,7 @@ SessionPtr Membership::route_to(const std::string& peer, std::string& reason) co
     reason = (state_.members.contains(peer) ? "Peer is offline: " : "Peer not found: ") + peer;
     return nullptr;
   }
+  if (auto s = direct(peer)) return s;
   bool known = false, online = false;
   for (const auto& p : cached_) {
     if (text(p, "id") == peer) {
@@ -112,10 +195,12 @@ SessionPtr Membership::route_to(const std::string& peer, std::string& reason) co
       online = text(p, "status") == "online";
     }
   }
+  if (!known && roster_.roster()) known = roster_.roster()->find(peer) != nullptr;
   if (!known)
     reason = "Peer not found: " + peer;
   else if (!leader_)
-    reason = "Failed to send command to peer: not connected to the leader";
+    reason = "Failed to send command to peer: not connected to the leader, and no direct "
+             "session to " + peer;
   else if (!online)
     reason = "Peer is offline: " + peer;
   return reason.empty() ? leader_ : nullptr;
@@ -152,6 +237,7 @@ void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
   session->version = version;
   session->protocol = wire::int_field(frame.header, "protocol", 1);
   session->commands = std::move(commands);
+  advertised_[session->id] = direct_address(frame.header, session->remote());
   // The roster first (a new version goes to every protocol-4 worker, this one included), then
   // the member list: this push gives the worker the whole list; from then on a protocol-3
   // worker takes deltas.
@@ -199,7 +285,8 @@ void Membership::on_members_delta(const SessionPtr&, const wire::Frame& frame) {
 void Membership::on_roster(const SessionPtr& session, const wire::Frame& frame) {
   auto signed_roster = nlohmann::json::parse(frame.body, nullptr, false);
   if (auto why = roster_.accept(signed_roster); !why.empty())
-    log_->warn("roster from the leader {} not taken: {}", session->id, why);
+    return log_->warn("roster from the leader {} not taken: {}", session->id, why);
+  if (roster_changed_) roster_changed_();
 }
 
 void Membership::load_roster() {
@@ -209,7 +296,7 @@ void Membership::load_roster() {
 bool Membership::publish_roster() {
   if (!state_.is_leader()) return false;
   try {
-    if (!roster_.reissue({})) return false;
+    if (!roster_.reissue(advertised_)) return false;
   } catch (const std::exception& e) {
     log_->error("cannot issue the roster: {}", e.what());
     return false;
@@ -225,24 +312,6 @@ bool Membership::publish_roster() {
 void Membership::send_roster(const SessionPtr& session) const {
   if (!roster_.signed_roster().is_null())
     session->send({{"t", wire::msg::kRoster}}, roster_.signed_roster().dump());
-}
-
-sdk::PeerInfo Membership::self_info() const {
-  sdk::PeerInfo self;
-  self.id = state_.self_id();
-  self.role = state_.config ? state_.config->role : "";
-  self.online = true;
-  self.address = state_.is_leader() ? state_.config->listen : "";
-  self.last_seen = iso8601_utc(unix_now());
-  self.version = AL_VERSION;
-  self.commands = registry_.names();
-  return self;
-}
-
-nlohmann::json Membership::members_json() const {
-  auto out = nlohmann::json::array();
-  for (const auto& p : peers()) out.push_back(sdk::peer_json(p));
-  return out;
 }
 
 nlohmann::json Membership::publish(const nlohmann::json& members) {
@@ -303,88 +372,6 @@ void Membership::start_pushing() {
   push_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) push_list();  // the roster changes only with events, never with time
   });
-}
-
-std::vector<sdk::PeerInfo> Membership::peers() const {
-  if (!state_.config) return {};
-  return state_.is_leader() ? leader_view() : worker_view();
-}
-
-std::vector<sdk::PeerInfo> Membership::leader_view() const {
-  std::vector<sdk::PeerInfo> out{self_info()};
-  for (const auto& [id, member] : state_.members) {
-    sdk::PeerInfo p;
-    p.id = id;
-    p.role = "worker";
-    if (auto s = worker(id)) {
-      p.online = true;
-      p.last_seen = iso8601_utc(s->last_seen);
-      p.rtt_ms = s->rtt_ms;
-      p.version = s->version;
-      p.commands = s->commands;
-    } else if (auto seen = last_seen_.find(id); seen != last_seen_.end()) {
-      p.last_seen = iso8601_utc(seen->second);
-    }
-    if (auto a = last_address_.find(id); a != last_address_.end()) p.address = a->second;
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-// Worker: the leader's view; when we are cut off, only we are known to be online.
-std::vector<sdk::PeerInfo> Membership::worker_view() const {
-  std::vector<sdk::PeerInfo> out;
-  bool self_listed = false;
-  for (const auto& j : cached_) {
-    sdk::PeerInfo p = cached_entry(j);
-    if (p.id == state_.self_id()) {
-      self_listed = true;
-      p.online = true;
-      p.last_seen = iso8601_utc(unix_now());
-      if (leader_) p.rtt_ms = leader_->rtt_ms;
-    }
-    if (p.role == "leader" && leader_) {
-      p.rtt_ms = leader_->rtt_ms;
-      p.last_seen = iso8601_utc(leader_->last_seen);
-    } else if (p.online && p.id != state_.self_id()) {
-      // Online in the leader's list: seen by the leader as recently as we heard from it (the
-      // leader tells only changes, not every heartbeat's last seen).
-      p.last_seen = iso8601_utc(leader_->last_seen);
-    }
-    out.push_back(std::move(p));
-  }
-  if (!self_listed) out.push_back(self_info());
-  // Members the leader has not told us about (cut off since a restart): known from the roster,
-  // their state unknown.
-  if (const auto& roster = roster_.roster()) {
-    std::set<std::string> listed;
-    for (const auto& p : out) listed.insert(p.id);
-    for (const auto& m : roster->members) {
-      if (listed.contains(m.id)) continue;
-      sdk::PeerInfo p;
-      p.id = m.id;
-      p.role = m.id == roster->leader ? "leader" : "worker";
-      p.address = m.address.substr(0, m.address.rfind(':'));
-      out.push_back(std::move(p));
-    }
-  }
-  return out;
-}
-
-sdk::PeerInfo Membership::cached_entry(const nlohmann::json& j) const {
-  sdk::PeerInfo p;
-  p.id = text(j, "id");
-  p.role = text(j, "role");
-  p.online = leader_ && text(j, "status") == "online";
-  p.address = text(j, "address");
-  if (j.contains("last_seen") && j["last_seen"].is_string())
-    p.last_seen = j["last_seen"].get<std::string>();
-  if (j.contains("rtt_ms") && j["rtt_ms"].is_number()) p.rtt_ms = j["rtt_ms"].get<double>();
-  p.version = text(j, "version");
-  if (auto c = j.find("commands"); c != j.end() && c->is_array())
-    for (const auto& name : *c)
-      if (name.is_string()) p.commands.push_back(name.get<std::string>());
-  return p;
 }
 
 }  // namespace automatelinux::core::peer

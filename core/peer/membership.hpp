@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,8 +52,25 @@ class Membership {
   void clear_sessions() {
     workers_.clear();
     synced_.clear();
+    directs_.clear();
     leader_.reset();
   }
+
+  // Worker: direct sessions to other workers (core/peer/direct_paths.hpp), by peer id.
+  SessionPtr direct(const std::string& id) const;
+  const std::map<std::string, SessionPtr>& directs() const { return directs_; }
+  // Records an authenticated direct session. When there is one already, the session the lower
+  // id dialed is kept (both ends decide alike): returns the one to close, or null.
+  SessionPtr add_direct(const SessionPtr& session);
+  // A direct session closed: true when it was the current one to its peer.
+  bool direct_closed(const SessionPtr& session);
+  // A direct session's hello (version, protocol, commands): then it is added.
+  void on_direct_hello(const SessionPtr& session, const wire::Frame& frame);
+
+  // Worker: when the leader was last heard from (unix seconds; 0 when never), kept in the state
+  // dir so that it survives a restart; note_leader_heard() records now.
+  std::int64_t leader_heard_at() const;
+  void note_leader_heard();
 
   // The session that carries a stream to `peer`, or null with `reason` set.
   SessionPtr route_to(const std::string& peer, std::string& reason) const;
@@ -67,6 +85,9 @@ class Membership {
   // dropped with a warning), forget_roster() drops it for a new role or cluster.
   void load_roster();
   void forget_roster() { roster_.forget(); }
+  const std::optional<Roster>& roster() const { return roster_.roster(); }
+  // Runs after a worker took a new roster version (direct sessions are checked against it).
+  void on_roster_changed(std::function<void()> hook) { roster_changed_ = std::move(hook); }
   void clear_cache() { cached_ = nlohmann::json::array(); }
 
   std::vector<sdk::PeerInfo> peers() const;
@@ -105,6 +126,10 @@ class Membership {
   std::map<std::string, SessionPtr> workers_;
   std::map<std::string, std::int64_t> last_seen_;
   std::map<std::string, std::string> last_address_;
+  // Leader: the direct-session address each member told in its hello (HOST:PORT).
+  std::map<std::string, std::string> advertised_;
+  std::map<std::string, SessionPtr> directs_;
+  std::function<void()> roster_changed_;
   nlohmann::json cached_ = nlohmann::json::array();
   // Leader: the member list as the workers that take deltas hold it (entries by id), and those
   // workers. Round-trip times are told again only when they change by more than a quarter (and

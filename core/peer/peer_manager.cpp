@@ -34,7 +34,12 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       router_(
           io, log_, audit, state_, registry, membership_, [this] { listener_.trim_memory_soon(); },
           {config.max_window_bytes, std::make_shared<WindowBudget>(config.window_budget_bytes)}),
-      connector_(io, log_, heartbeat_, connector_hooks()) {
+      connector_(io, log_, heartbeat_, connector_hooks()),
+      direct_enabled_(config.peer_direct),
+      direct_(io, log_, state_, membership_, heartbeat_, config.trust_unseen_for,
+              {[this](bool server) { return node_context(server, true); },
+               [this] { return hello(); }, established_events()}) {
+  membership_.on_roster_changed([this] { direct_.refresh(); });
   const auto streams = stream_handlers();
   leader_table_ = streams;
   leader_table_[msg::kHello] = [this](const SessionPtr& s, wire::Frame& f) {
@@ -51,6 +56,10 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
     membership_.on_roster(s, f);
   };
   worker_table_[msg::kWelcome] = [](const SessionPtr&, wire::Frame&) {};
+  direct_table_ = streams;
+  direct_table_[msg::kHello] = [this](const SessionPtr& s, wire::Frame& f) {
+    membership_.on_direct_hello(s, f);
+  };
   // The leader refuses what it cannot talk to (a protocol version) after the welcome, too.
   worker_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {
     const auto why = escape_untrusted(wire::string_field(f.header, "reason", "?"), 300);
@@ -81,7 +90,7 @@ LeaderConnector::Hooks PeerManager::connector_hooks() {
   return {[this] { return !stopped_ && state_.is_worker(); },
           [this] { return state_.config->leader; },
           [this] { return node_context(false); },
-          [this] { return registry_.names(); },
+          [this] { return hello(); },
           [this](const SessionPtr& s) { on_welcome(s); },
           established_events()};
 }
@@ -101,12 +110,31 @@ void PeerManager::start() {
   } else if (state_.is_worker()) {
     connector_.reset();
     connector_.connect();
+    start_direct();
   }
+}
+
+void PeerManager::start_direct() {
+  if (!direct_enabled_ || !state_.is_worker()) return;
+  direct_.start(state_.config->listen_or_default());
+}
+
+nlohmann::json PeerManager::hello() const {
+  nlohmann::json hello = {{"t", msg::kHello},
+                          {"version", AL_VERSION},
+                          {"protocol", wire::kProtocolVersion},
+                          {"min_protocol", wire::kOldestProtocolVersion},
+                          {"commands", registry_.names()}};
+  // Where other workers reach this one directly (the leader fills in an unspecified host).
+  if (direct_enabled_ && state_.is_worker()) hello["listen"] = state_.config->listen_or_default();
+  return hello;
 }
 
 void PeerManager::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (membership_.leader()) membership_.note_leader_heard();
+  direct_.stop();
   connector_.stop();
   membership_.stop_pushing();
   listener_.shutdown();
@@ -119,7 +147,7 @@ void PeerManager::drop_all_sessions(const std::string& why) {
   membership_.clear_sessions();
 }
 
-std::shared_ptr<asio::ssl::context> PeerManager::node_context(bool server) const {
+std::shared_ptr<asio::ssl::context> PeerManager::node_context(bool server, bool direct) const {
   auto ctx = std::make_shared<asio::ssl::context>(server ? asio::ssl::context::tls_server
                                                          : asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
@@ -133,8 +161,12 @@ std::shared_ptr<asio::ssl::context> PeerManager::node_context(bool server) const
   auto ca_cert = cert_from_pem(*ca);
   SSL_CTX_add1_chain_cert(ctx->native_handle(), ca_cert.get());  // send the CA for pinning
   // A leader asks for a certificate but accepts none (enrollment); a worker requires the CA's.
-  ctx->set_verify_mode(server ? asio::ssl::verify_peer
-                              : asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  ctx->set_verify_mode(server && !direct
+                           ? asio::ssl::verify_peer
+                           : asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  // A worker's certificate is for TLS clients only (so that no worker can pose as the leader);
+  // on a direct session the dialed worker serves with it, pinned by the roster instead.
+  if (direct && !server) SSL_CTX_set_purpose(ctx->native_handle(), X509_PURPOSE_ANY);
   return ctx;
 }
 
@@ -159,7 +191,9 @@ void PeerManager::stop_listening() {
 // Established sessions
 
 void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
-  const auto& table = session->is_tls_client() ? worker_table_ : leader_table_;
+  const auto& table = session->direct            ? direct_table_
+                      : session->is_tls_client() ? worker_table_
+                                                 : leader_table_;
   const std::string& type = frame.type();
   if (auto handler = table.find(type); handler != table.end())
     return handler->second(session, frame);
@@ -169,14 +203,22 @@ void PeerManager::on_frame(const SessionPtr& session, wire::Frame& frame) {
 }
 
 void PeerManager::on_welcome(const SessionPtr& session) {
+  log_->info("connected to leader {} at {}", session->id, session->remote());
   membership_.set_leader(session);
+  membership_.note_leader_heard();
   connector_.connected();
   mark_connection_change(true);
 }
 
 void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
   router_.on_session_lost(session);
+  if (session->direct) {
+    if (membership_.direct_closed(session))
+      log_->warn("direct session with {} closed: {}", session->id, escape_untrusted(why));
+    return;
+  }
   if (session == membership_.leader()) {
+    membership_.note_leader_heard();
     membership_.set_leader(nullptr);
     mark_connection_change(false);
     log_->warn("lost the leader: {}", escape_untrusted(why));
@@ -256,6 +298,7 @@ void PeerManager::become_leader(const std::string& id, const std::string& listen
     // A new leader (or a worker turning leader) makes a fresh cluster CA; the same leader keeps it.
     const bool keep_ca = previous && previous->role == "leader" && state_.read_tls("ca.key");
     make_leader_ca(id, keep_ca, !keep_ca || previous->id != id);
+    direct_.stop();
     drop_all_sessions("role changed");
     state_.config = LocalConfig{id, "leader", "", listen_address, unix_now()};
     membership_.clear_cache();
@@ -281,12 +324,14 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
   auto commit = [this, id, leader_address, done] {
     connector_.reset();
     stop_listening();
+    direct_.stop();
     drop_all_sessions("role changed");
     state_.config = LocalConfig{id, "worker", leader_address, "", unix_now()};
     state_.save_config();
     mark_connection_change(false);
     connector_.reset();
     connector_.connect();
+    start_direct();
     done(sdk::Outcome::success());
   };
   if (!token) {

@@ -17,6 +17,7 @@
 #include "core/command_registry.hpp"
 #include "core/config.hpp"
 #include "core/peer/cluster_state.hpp"
+#include "core/peer/direct_paths.hpp"
 #include "core/peer/leader_link.hpp"
 #include "core/peer/leader_listener.hpp"
 #include "core/peer/membership.hpp"
@@ -71,7 +72,13 @@ class PeerManager final : public sdk::PeerNetwork {
   void on_closed(const SessionPtr& session, const std::string& why);
   void on_welcome(const SessionPtr& session);
 
-  std::shared_ptr<asio::ssl::context> node_context(bool server) const;
+  // `direct`: for sessions between workers (a client certificate is required of the dialer, and
+  // the dialed worker's client-only certificate is taken: the roster pins it).
+  std::shared_ptr<asio::ssl::context> node_context(bool server, bool direct = false) const;
+  nlohmann::json hello() const;
+  // Worker: direct sessions on its listen address (default 0.0.0.0:3600), unless peer.direct
+  // is off.
+  void start_direct();
   void mark_connection_change(bool connected);
 
   asio::io_context& io_;
@@ -83,8 +90,11 @@ class PeerManager final : public sdk::PeerNetwork {
   LeaderListener listener_;
   StreamRouter router_;
   LeaderConnector connector_;
+  bool direct_enabled_;
+  DirectPaths direct_;
   DispatchTable leader_table_;  // frames from workers (we are the TLS server)
   DispatchTable worker_table_;  // frames from the leader (we are the TLS client)
+  DispatchTable direct_table_;  // frames from another worker on a direct session
   bool connected_ = false;
   std::int64_t since_ = 0;
   bool stopped_ = false;

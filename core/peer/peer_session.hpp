@@ -90,6 +90,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   // The peer protocol version the other end speaks (its hello, or the leader's welcome).
   std::int64_t protocol = 1;
   std::int64_t last_seen = 0;  // unix seconds of the last frame received
+  // A session between two workers (core/peer/direct_paths.hpp), not one with the leader.
+  bool direct = false;
 
   // Stream ids this side opens: odd when we are the TLS client, even otherwise.
   std::uint64_t next_sid() { return next_sid_ += 2; }

@@ -103,9 +103,11 @@ void StreamRouter::on_open(const SessionPtr& session, wire::Frame& frame) {
   if (auto req = frame.header.find("req"); req != frame.header.end() && !req->is_object())
     throw wire::FrameError("'req' must be an object");
   if (state_.is_worker()) {
-    // Our only session is to the leader, which stamps who really asked.
-    const std::string from = wire::string_field(frame.header, "from", session->id);
     if (to != state_.self_id()) return refuse_stream(session, sid, "Peer not found: " + to);
+    // On a direct session the requester is whoever the certificate says, never a JSON field;
+    // on the session to the leader, the leader stamps who really asked.
+    if (session->direct) return serve_locally(session, sid, session->id, frame);
+    const std::string from = wire::string_field(frame.header, "from", session->id);
     return serve_locally(session, sid, from, frame);
   }
   // Leader: the requester is whoever this session's certificate says; never a JSON field.

@@ -8,8 +8,12 @@
 #include <fmt/format.h>
 #include <automatelinux/sdk/sdk.hpp>
 
+#include "peer_table.hpp"
+
 namespace sdk = automatelinux::sdk;
 namespace po = boost::program_options;
+using automatelinux::peer_config::peer_table;
+using automatelinux::peer_config::table;
 using nlohmann::json;
 
 namespace {
@@ -20,22 +24,6 @@ json or_null(const std::optional<std::string>& value) {
 
 std::string pretty(const json& j) {
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-// Rows as aligned columns (two spaces apart), no trailing blanks.
-template <std::size_t N>
-std::string table(const std::vector<std::array<std::string, N>>& rows) {
-  std::array<std::size_t, N> width{};
-  for (const auto& row : rows)
-    for (std::size_t i = 0; i < N; ++i) width[i] = std::max(width[i], row[i].size());
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < N; ++i)
-      line += i + 1 < N ? fmt::format("{:<{}}  ", row[i], width[i]) : row[i];
-    out += line.substr(0, line.find_last_not_of(' ') + 1) + "\n";
-  }
-  return out;
 }
 
 void get_peer_status(sdk::Host& host, const sdk::ServedStreamPtr& stream,
@@ -68,16 +56,7 @@ void list_peers(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::
     }
     return sdk::reply(stream, pretty(out));
   }
-  // The last column marks the machine this is (where `d` runs), so "on self" is never a guess.
-  std::vector<std::array<std::string, 8>> rows{
-      {"ID", "ROLE", "STATUS", "ADDRESS", "LAST SEEN", "RTT", "VERSION", "SELF"}};
-  for (const auto& p : peers) {
-    rows.push_back({p.id, p.role, p.online ? "online" : "offline",
-                    p.address.empty() ? "-" : p.address, p.last_seen.value_or("-"),
-                    p.rtt_ms ? fmt::format("{:.1f}ms", *p.rtt_ms) : "-",
-                    p.version.empty() ? "-" : p.version, p.id == self ? "*" : ""});
-  }
-  sdk::reply(stream, table(rows));
+  sdk::reply(stream, peer_table(peers, self));
 }
 
 // Reads a token from the request's standard input: the first line that looks like a join token

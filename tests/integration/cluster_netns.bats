@@ -10,6 +10,7 @@ load fanout_scenarios
 load jobs_scenarios
 load dssh_scenarios
 load audit_scenarios
+load direct_scenarios
 
 setup_file() {
   if netns_available; then netns_setup; fi
@@ -135,3 +136,9 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
 @test "netns: a denied request is audited as denied; a newline cannot forge a record" {
   scenario_audit_denied_and_forged
 }
+
+@test "netns: with the leader SIGKILLed, laptop still runs on vps over a direct session, byte-exact" { scenario_direct_path_outlives_a_killed_leader; }
+@test "netns: with the leader stopped, restarted workers find each other from their roster" { scenario_workers_restarted_without_the_leader_find_each_other; }
+@test "netns: a worker whose direct path is blocked is reached through the relay, then directly again" { scenario_blocked_direct_path_falls_back_to_the_relay; }
+@test "netns: a worker removed while another slept cannot open a direct session once it has the new roster" { scenario_member_removed_while_another_slept_cannot_go_direct; }
+@test "netns: the direct port refuses another CA's certificate and no certificate" { scenario_direct_port_refuses_strangers; }

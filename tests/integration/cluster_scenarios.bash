@@ -5,6 +5,9 @@
 # and optionally NS_<daemon> to run a daemon inside a namespace.
 
 HEARTBEAT_MS=300
+# Workers reach each other through the leader's relay unless a test turns direct sessions on
+# (PEER_DIRECT=true before make_cluster): the relay is what most scenarios test.
+PEER_DIRECT=${PEER_DIRECT:-false}
 
 # The cluster on 127.0.0.1 (the suites that do not use namespaces).
 use_loopback() {
@@ -16,7 +19,7 @@ use_loopback() {
 start_peer() {
   local name=$1
   shift
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS}" >"$BATS_TEST_TMPDIR/$name.json"
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"peer\": {\"direct\": $PEER_DIRECT}}" >"$BATS_TEST_TMPDIR/$name.json"
   start_daemon "$name" --config "$BATS_TEST_TMPDIR/$name.json" "$@"
 }
 
@@ -30,7 +33,7 @@ in_client_ns() {
 cluster_with_vps_config() {
   start_peer desktop
   start_peer laptop
-  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, $1}" >"$BATS_TEST_TMPDIR/vps.json"
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"peer\": {\"direct\": $PEER_DIRECT}, $1}" >"$BATS_TEST_TMPDIR/vps.json"
   start_daemon vps --config "$BATS_TEST_TMPDIR/vps.json"
   PORT=$(free_port)
   dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"

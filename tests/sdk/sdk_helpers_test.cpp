@@ -74,10 +74,11 @@ TEST(PeerJson, TheContractKeysWithNullForUnsetValues) {
   p.role = "worker";
   const auto offline = sdk::peer_json(p);
   EXPECT_EQ(offline, nlohmann::json::parse(R"({"id": "vps", "role": "worker",
-      "status": "offline", "address": null, "last_seen": null, "rtt_ms": null,
+      "status": "offline", "address": null, "path": null, "last_seen": null, "rtt_ms": null,
       "version": null, "commands": []})"));
   p.online = true;
   p.address = "10.0.0.1:3600";
+  p.path = "direct";
   p.last_seen = "2024-05-01T10:00:00Z";
   p.rtt_ms = 1.5;
   p.version = "0.3.0";
@@ -85,6 +86,7 @@ TEST(PeerJson, TheContractKeysWithNullForUnsetValues) {
   const auto online = sdk::peer_json(p);
   EXPECT_EQ(online["status"], "online");
   EXPECT_EQ(online["address"], "10.0.0.1:3600");
+  EXPECT_EQ(online["path"], "direct");
   EXPECT_EQ(online["last_seen"], "2024-05-01T10:00:00Z");
   EXPECT_EQ(online["rtt_ms"], 1.5);
   EXPECT_EQ(online["version"], "0.3.0");

@@ -28,10 +28,11 @@ struct Attempt {
     auto client = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
     client->set_verify_mode(asio::ssl::verify_none);
     LeaderLink::Hooks hooks{[this](const SessionPtr& s) { welcomed = s; }, [this] { ++failed; },
-                            [this] { ++revoked; }, established.events()};
+                            [this] { ++revoked; }, established.events(), {}};
     link = std::make_shared<LeaderLink>(
-        io, null_logger(), "127.0.0.1", acceptor.local_endpoint().port(), client,
-        std::chrono::seconds(60), std::vector<std::string>{"execOnPeer"}, hooks);
+        io, null_logger(), "leader", "127.0.0.1", acceptor.local_endpoint().port(), client,
+        std::chrono::seconds(60),
+        nlohmann::json{{"t", msg::kHello}, {"commands", {"execOnPeer"}}}, hooks);
     link->start();
     Tcp::socket socket(io);
     acceptor.async_accept(socket, [](boost::system::error_code) {});

@@ -87,7 +87,8 @@ TEST(Membership, AWorkerCachesTheLeadersListAndShowsItOnlineOnlyWhileConnected) 
   EXPECT_TRUE(find(peers, "w")->online);
   std::string reason;
   EXPECT_EQ(worker.membership.route_to("x", reason), nullptr);
-  EXPECT_EQ(reason, "Failed to send command to peer: not connected to the leader");
+  EXPECT_EQ(reason, "Failed to send command to peer: not connected to the leader, and no direct "
+            "session to x");
 
   worker.membership.set_leader(pair.client);
   peers = worker.membership.peers();

@@ -19,6 +19,7 @@ inline nlohmann::json peer_json(const PeerInfo& p) {
           {"role", p.role},
           {"status", p.online ? "online" : "offline"},
           {"address", text_or_null(p.address)},
+          {"path", text_or_null(p.path)},
           {"last_seen", or_null(p.last_seen)},
           {"rtt_ms", or_null(p.rtt_ms)},
           {"version", text_or_null(p.version)},

@@ -30,6 +30,9 @@ struct PeerInfo {
   std::string role;
   bool online = false;
   std::string address;
+  // How this daemon reaches the peer: "direct" (its own session to it), "relayed" (through the
+  // leader), "unreachable", or "local" for this daemon itself; empty when unknown.
+  std::string path;
   std::optional<std::string> last_seen;  // ISO 8601 UTC
   std::optional<double> rtt_ms;
   std::string version;

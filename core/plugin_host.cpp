@@ -11,8 +11,9 @@ void PluginPeers::become_leader(const std::string& id, const std::string& listen
 }
 
 void PluginPeers::become_worker(const std::string& id, const std::string& leader,
+                                const std::string& listen,
                                 const std::optional<std::string>& token, Done done) {
-  peers_.become_worker(id, leader, token, keeping_loaded(library_, std::move(done)));
+  peers_.become_worker(id, leader, listen, token, keeping_loaded(library_, std::move(done)));
 }
 
 PluginHost::PluginHost(CoreServices& core, std::string plugin, LibraryRef library)

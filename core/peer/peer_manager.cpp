@@ -14,6 +14,20 @@ namespace automatelinux::core::peer {
 namespace msg = wire::msg;
 namespace {
 
+// Why `listen` (HOST:PORT, an IP address) cannot be listened on; else sets `normalized`.
+std::optional<std::string> listen_refusal(const std::string& listen, std::string& normalized) {
+  try {
+    const auto [host, port] = split_host_port(listen);
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    if (ec) return "--listen needs an IP address, not '" + host + "'";
+    normalized = fmt::format("{}:{}", host, port);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string("--listen: ") + e.what();
+  }
+}
+
 std::string invalid_id_reason(const std::string& id) {
   if (id == "all") return "invalid id 'all': it is reserved (--peer all means every member)";
   return "invalid id '" + escape_untrusted(id) + "' (letters, digits, '.', '_', '-')";
@@ -252,7 +266,8 @@ sdk::LocalPeerStatus PeerManager::local() const {
   s.id = state_.config->id;
   s.role = state_.config->role;
   if (!state_.config->leader.empty()) s.leader = state_.config->leader;
-  if (!state_.config->listen.empty()) s.listen = state_.config->listen;
+  if (state_.is_leader() || (state_.is_worker() && direct_enabled_))
+    s.listen = state_.config->listen_or_default();
   s.connected = connected_;
   if (since_ != 0) s.since = iso8601_utc(since_);
   return s;
@@ -283,16 +298,10 @@ void PeerManager::make_leader_ca(const std::string& id, bool keep_ca, bool new_n
 
 void PeerManager::become_leader(const std::string& id, const std::string& listen, Done done) {
   if (!valid_peer_id(id)) return done(sdk::Outcome::failure(invalid_id_reason(id)));
-  std::string listen_address = listen.empty() ? fmt::format("0.0.0.0:{}", kDefaultPort) : listen;
-  try {
-    const auto [host, port] = split_host_port(listen_address);
-    boost::system::error_code ec;
-    asio::ip::make_address(host, ec);
-    if (ec) return done(sdk::Outcome::failure("--listen needs an IP address, not '" + host + "'"));
-    listen_address = fmt::format("{}:{}", host, port);
-  } catch (const std::exception& e) {
-    return done(sdk::Outcome::failure(std::string("--listen: ") + e.what()));
-  }
+  std::string listen_address;
+  if (auto why = listen_refusal(listen.empty() ? LocalConfig{}.listen_or_default() : listen,
+                                listen_address))
+    return done(sdk::Outcome::failure(*why));
   const auto previous = state_.config;
   try {
     // A new leader (or a worker turning leader) makes a fresh cluster CA; the same leader keeps it.
@@ -312,8 +321,13 @@ void PeerManager::become_leader(const std::string& id, const std::string& listen
 }
 
 void PeerManager::become_worker(const std::string& id, const std::string& leader,
-                                const std::optional<std::string>& token, Done done) {
+                                const std::string& listen, const std::optional<std::string>& token,
+                                Done done) {
   if (!valid_peer_id(id)) return done(sdk::Outcome::failure(invalid_id_reason(id)));
+  // No --listen: a worker keeps the address it had (stored empty when it is the default).
+  std::string listen_address = state_.is_worker() ? state_.config->listen : "";
+  if (!listen.empty())
+    if (auto why = listen_refusal(listen, listen_address)) return done(sdk::Outcome::failure(*why));
   std::string leader_address;
   try {
     const auto [host, port] = split_host_port(leader);
@@ -321,12 +335,12 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
   } catch (const std::exception& e) {
     return done(sdk::Outcome::failure(std::string("--leader: ") + e.what()));
   }
-  auto commit = [this, id, leader_address, done] {
+  auto commit = [this, id, leader_address, listen_address, done] {
     connector_.reset();
     stop_listening();
     direct_.stop();
     drop_all_sessions("role changed");
-    state_.config = LocalConfig{id, "worker", leader_address, "", unix_now()};
+    state_.config = LocalConfig{id, "worker", leader_address, listen_address, unix_now()};
     state_.save_config();
     mark_connection_change(false);
     connector_.reset();

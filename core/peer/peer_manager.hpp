@@ -47,7 +47,7 @@ class PeerManager final : public sdk::PeerNetwork {
   sdk::LocalPeerStatus local() const override;
   std::vector<sdk::PeerInfo> peers() const override;
   void become_leader(const std::string& id, const std::string& listen, Done done) override;
-  void become_worker(const std::string& id, const std::string& leader,
+  void become_worker(const std::string& id, const std::string& leader, const std::string& listen,
                      const std::optional<std::string>& token, Done done) override;
   sdk::NewJoinToken create_join_token(std::chrono::seconds ttl,
                                       std::optional<std::uint32_t> uses) override;

@@ -127,17 +127,18 @@ void set_peer_config(sdk::Host& host, const sdk::ServedStreamPtr& stream,
                                       done);
   }
   if (role == "worker") {
-    if (call.has("listen")) return sdk::fail(stream, "--listen is for --role leader");
     if (!call.has("leader")) return sdk::fail(stream, "--role worker needs --leader HOST[:PORT]");
     const auto leader = call.get<std::string>("leader");
-    if (!call.has("token")) return host.peers().become_worker(id, leader, std::nullopt, done);
+    const auto listen = call.has("listen") ? call.get<std::string>("listen") : "";
+    if (!call.has("token"))
+      return host.peers().become_worker(id, leader, listen, std::nullopt, done);
     if (call.get<std::string>("token") != "-")
-      return host.peers().become_worker(id, leader, call.get<std::string>("token"), done);
+      return host.peers().become_worker(id, leader, listen, call.get<std::string>("token"), done);
     // `--token -`: the token comes on the request's standard input, so it is in no argv.
     auto reader = std::make_shared<TokenReader>(
-        stream, [&host, stream, id, leader, done](const std::string& token) {
+        stream, [&host, stream, id, leader, listen, done](const std::string& token) {
           try {
-            host.peers().become_worker(id, leader, token, done);
+            host.peers().become_worker(id, leader, listen, token, done);
           } catch (const std::runtime_error& e) {
             sdk::fail(stream, e.what());
           }
@@ -247,10 +248,12 @@ void init(sdk::Host& host) {
   auto set =
       command("setPeerConfig", "Make this daemon the cluster's leader, or a worker joining it",
               "--role leader --id ID [--listen HOST:PORT] | --role worker --id ID --leader "
-              "HOST[:PORT] [--token -|TOKEN]");
+              "HOST[:PORT] [--token -|TOKEN] [--listen HOST:PORT]");
   set.options.add_options()("role", po::value<std::string>()->required(), "leader or worker")(
       "id", po::value<std::string>()->required(), "this daemon's peer id (e.g. desktop, vps)")(
-      "listen", po::value<std::string>(), "leader: address to listen on (default 0.0.0.0:3600)")(
+      "listen", po::value<std::string>(),
+      "address to listen on (default 0.0.0.0:3600): the leader's for workers, a worker's for "
+      "direct sessions from other workers")(
       "leader", po::value<std::string>(),
       "worker: the leader's HOST[:PORT] (port 3600 by default)")(
       "token", po::value<std::string>(),

@@ -4,6 +4,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 load cluster_scenarios
+load direct_scenarios
 
 setup() {
   use_loopback
@@ -27,4 +28,32 @@ teardown() { stop_all_daemons; }
   # Scale, not memory: 201 sanitized daemons would measure the sanitizer.
   [ -z "${AL_SANITIZED:-}" ] || skip "scale test: runs in the plain build"
   scenario_two_hundred_workers_join
+}
+
+# Workers on one host: each takes direct sessions on a port of its own (setPeerConfig --listen).
+@test "loopback: workers with --listen ports of their own reach each other directly, and keep the port on a later change" {
+  PEER_DIRECT=true
+  start_peer desktop
+  start_peer vps
+  start_peer laptop
+  PORT=$(free_port)
+  local vps_port laptop_port
+  vps_port=$(free_port)
+  laptop_port=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  run dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen nowhere:1
+  [ "$status" -eq 255 ]
+  [ "$output" = "d: --listen needs an IP address, not 'nowhere'" ]
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen "127.0.0.1:$vps_port"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen "127.0.0.1:$laptop_port"
+  dd vps getPeerStatus --json | jq -e --arg l "127.0.0.1:$vps_port" '.listen == $l'
+  wait_for 10 online_over laptop vps direct
+  run dd laptop execOnPeer --peer vps --directory / --command 'echo hi from $AUTOMATELINUX_PEER'
+  [ "$output" = "hi from vps" ]
+  # The leader published vps's own port in the roster.
+  jq -e --arg a "127.0.0.1:$vps_port" '.roster.members[] | select(.id == "vps") | .address == $a' "$BATS_TEST_TMPDIR/laptop/state/roster.json"
+  # A later change without --listen keeps the port.
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT"
+  dd vps getPeerStatus --json | jq -e --arg l "127.0.0.1:$vps_port" '.listen == $l'
 }

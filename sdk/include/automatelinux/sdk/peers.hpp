@@ -20,7 +20,7 @@ struct LocalPeerStatus {
   std::optional<std::string> id;
   std::optional<std::string> role;    // "leader" or "worker"
   std::optional<std::string> leader;  // HOST:PORT (workers)
-  std::optional<std::string> listen;  // HOST:PORT (leaders)
+  std::optional<std::string> listen;  // HOST:PORT (leaders; workers taking direct sessions)
   bool connected = false;             // leader: listening; worker: welcomed by the leader
   std::optional<std::string> since;   // ISO 8601 UTC of the last connection change
 };
@@ -70,8 +70,11 @@ class BOOST_SYMBOL_VISIBLE PeerNetwork {
   virtual void become_leader(const std::string& id, const std::string& listen, Done done) = 0;
   // With a token: enrolls synchronously (done runs once the leader signed our certificate, or
   // with the reason it did not; nothing is saved on failure). Without: saves and reconnects.
+  // `listen`: where it takes direct sessions from other workers; empty keeps the address it
+  // had as a worker, else 0.0.0.0:3600.
   virtual void become_worker(const std::string& id, const std::string& leader,
-                             const std::optional<std::string>& token, Done done) = 0;
+                             const std::string& listen, const std::optional<std::string>& token,
+                             Done done) = 0;
   // Leader only; these throw std::runtime_error with a one-line reason.
   // `uses`: how many workers the token may enroll; empty = any number until it expires.
   virtual NewJoinToken create_join_token(std::chrono::seconds ttl,

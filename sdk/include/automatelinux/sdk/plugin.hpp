@@ -27,7 +27,8 @@ namespace automatelinux::sdk {
 // 5: PluginDescriptor::config_schema and sdk/config_schema.hpp — the keys a plugin reads, for
 //    --check-config, readable without init; sdk/audit.hpp — Host::audit() (records, reading,
 //    following) and ServedStream::describe_for_audit(); sdk/peer_list.hpp.
-// 6: PeerInfo::path — how this daemon reaches the peer (direct, relayed, unreachable, local).
+// 6: PeerInfo::path — how this daemon reaches the peer (direct, relayed, unreachable, local);
+//    PeerNetwork::become_worker takes the address the worker listens on for direct sessions.
 inline constexpr std::uint32_t kAbiVersion = 6;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 

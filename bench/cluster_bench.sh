@@ -9,15 +9,23 @@ for host in desktop vps laptop; do start_daemon "$host"; done
 make_leader desktop
 join_worker vps
 join_worker laptop
+# The same two workers again, with direct sessions between them.
+DIRECT=true start_daemon vps2
+DIRECT=true start_daemon laptop2
+join_worker vps2
+join_worker laptop2
+wait_direct laptop2 vps2
 sleep 1
 
 floor=$(mean_ms sh -c true)
 direct=$(mean_ms $D --socket "$dir/desktop.sock" execOnPeer --peer vps --directory /tmp -n --command true)
 relayed=$(mean_ms $D --socket "$dir/laptop.sock" execOnPeer --peer vps --directory /tmp -n --command true)
+w2w=$(mean_ms $D --socket "$dir/laptop2.sock" execOnPeer --peer vps2 --directory /tmp -n --command true)
 echo "latency over $N runs (mean per whole command):"
 printf '  %-44s %8s ms\n' "floor: sh -c true" "$floor"
 printf '  %-44s %8s ms  (%sx floor, target <= 2.5x)\n' "d execOnPeer --command true (direct)" "$direct" "$(ratio "$direct" "$floor")"
 printf '  %-44s %8s ms  (%sx floor, target <= 3x)\n' "d execOnPeer --command true (relayed)" "$relayed" "$(ratio "$relayed" "$floor")"
+printf '  %-44s %8s ms  (%sx floor)\n' "d execOnPeer --command true (worker→worker direct)" "$w2w" "$(ratio "$w2w" "$floor")"
 
 if [ -x /usr/sbin/sshd ]; then
   start_sshd

@@ -17,10 +17,16 @@ cleanup() {
 trap cleanup EXIT
 
 # start_daemon NAME [daemon flags…]: socket $dir/NAME.sock, state dir $dir/NAME; waits until it answers.
+# Workers reach each other through the leader's relay unless DIRECT=true (then over direct sessions,
+# each on the port join_worker gives it); a caller's own --config decides for itself.
 start_daemon() {
-  local name=$1
+  local name=$1 config=()
   shift
-  "$B/bin/automatelinux-daemon" --socket "$dir/$name.sock" --state-dir "$dir/$name" --log-level warn "$@" 2>/dev/null &
+  if [[ " $* " != *" --config "* ]]; then
+    echo "{\"peer\": {\"direct\": ${DIRECT:-false}}}" >"$dir/$name.json"
+    config=(--config "$dir/$name.json")
+  fi
+  "$B/bin/automatelinux-daemon" --socket "$dir/$name.sock" --state-dir "$dir/$name" --log-level warn "${config[@]}" "$@" 2>/dev/null &
   pids+=($!)
   for _ in $(seq 200); do [ -S "$dir/$name.sock" ] && $D --socket "$dir/$name.sock" help >/dev/null 2>&1 && return; sleep 0.05; done
   echo "daemon $name did not start" >&2
@@ -35,7 +41,18 @@ make_leader() {
   token=$($D --socket "$dir/$leader.sock" joinToken | tail -n 1)
 }
 join_worker() {
-  $D --socket "$dir/$1.sock" setPeerConfig --role worker --id "$1" --leader "127.0.0.1:$port" --token - <<<"$token" >/dev/null
+  $D --socket "$dir/$1.sock" setPeerConfig --role worker --id "$1" --leader "127.0.0.1:$port" \
+    --listen "127.0.0.1:$(free_port)" --token - <<<"$token" >/dev/null
+}
+# wait_direct FROM TO: until FROM shows TO online over a direct session (10 s at most).
+wait_direct() {
+  for _ in $(seq 100); do
+    $D --socket "$dir/$1.sock" listPeers --json |
+      jq -e --arg id "$2" '.[] | select(.id == $id) | .status == "online" and .path == "direct"' >/dev/null && return
+    sleep 0.1
+  done
+  echo "bench: $1 has no direct session to $2" >&2
+  return 1
 }
 
 now_ns() { date +%s%N; }

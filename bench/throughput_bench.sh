@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput (part of scripts/bench), every figure beside its anchor measured in the same run:
-#   - AL_NEAR_MB (default 1024) MiB of output through `d execOnPeer`, direct (d → leader → worker) and relayed
-#     (d → worker → leader → worker), against ssh (aes128-gcm, ControlMaster) to a throwaway
+#   - AL_NEAR_MB (default 1024) MiB of output through `d execOnPeer`, direct (d → leader → worker), relayed
+#     (d → worker → leader → worker) and worker to worker over a direct session (d → worker → worker), against ssh (aes128-gcm, ControlMaster) to a throwaway
 #     sshd and against the local pipe `head | cat`. Targets: direct >= 2.5x ssh, relayed >= 2x;
 #   - a far link: AL_FAR_MB (default 1024) MiB through bench/delay_relay with AL_FAR_DELAY_MS
 #     (default 25) each way, i.e. a 50 ms round trip: plain TCP (socat), ssh through the relay,
@@ -20,6 +20,11 @@ for host in desktop vps laptop far; do start_daemon "$host"; done
 make_leader desktop
 join_worker vps
 join_worker laptop
+# Two workers with a direct session between them (worker to worker without the leader).
+DIRECT=true start_daemon vps2
+DIRECT=true start_daemon laptop2
+join_worker vps2
+join_worker laptop2
 # The far worker dials the leader through the delay relay: its session crosses the long link.
 start_delay_relay "$port" --delay-ms "$DELAY"
 $D --socket "$dir/far.sock" setPeerConfig --role worker --id far --leader "127.0.0.1:$relay_port" \
@@ -31,7 +36,7 @@ start_delay_relay "$sshport" --delay-ms "$DELAY"
 ssh_master far "$relay_port"
 ssh_far=$ssh_cmd
 for _ in $(seq 100); do
-  [ "$($D --socket "$dir/desktop.sock" listPeers --json | jq '[.[] | select(.status == "online")] | length')" -ge 4 ] && break
+  [ "$($D --socket "$dir/desktop.sock" listPeers --json | jq '[.[] | select(.status == "online")] | length')" -ge 6 ] && break
   sleep 0.1
 done
 
@@ -76,6 +81,8 @@ far_start=$(start_s $ssh_far 127.0.0.1 true)
 ssh1=$(ssh_mbps $GIB "$near_start" $ssh_near 127.0.0.1 head -c $GIB /dev/zero)
 direct=$(mbps $GIB exec_on desktop vps $GIB)
 relayed=$(mbps $GIB exec_on laptop vps $GIB)
+wait_direct laptop2 vps2
+w2w=$(mbps $GIB exec_on laptop2 vps2 $GIB)
 tcp=$(mbps $FAR tcp_far $FAR)
 sshfar=$(ssh_mbps $FAR "$far_start" $ssh_far 127.0.0.1 head -c $FAR /dev/zero)
 dfar=$(mbps $FAR exec_on desktop far $FAR)
@@ -85,6 +92,7 @@ echo "throughput, $((GIB / 1048576)) MiB of output to /dev/null (same run; ssh: 
 echo "its session start-up of ${near_start} s near, ${far_start} s far taken out):"
 row "d execOnPeer (direct)" "$direct" "ssh" "$ssh1" "target >= 2.5x"
 row "d execOnPeer (relayed)" "$relayed" "ssh" "$ssh1" "target >= 2x"
+row "d execOnPeer (worker→worker direct)" "$w2w" "d execOnPeer (relayed)" "$relayed"
 row "d execOnPeer (direct)" "$direct" "pipe head | cat" "$pipe"
 echo "far link, $((FAR / 1048576)) MiB, $((2 * DELAY)) ms round trip through bench/delay_relay:"
 printf '  %-30s %9s MB/s\n' "plain TCP (socat)" "$tcp"

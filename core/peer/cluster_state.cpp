@@ -9,6 +9,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
 namespace automatelinux::core::peer {
@@ -67,6 +68,19 @@ std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
   }
   if (host.empty()) throw std::invalid_argument("missing host in '" + text + "'");
   return {host, port};
+}
+
+std::optional<std::string> listen_refusal(const std::string& listen, std::string& normalized) {
+  try {
+    const auto [host, port] = split_host_port(listen);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    if (ec) return "--listen needs an IP address, not '" + host + "'";
+    normalized = host + ":" + std::to_string(port);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string("--listen: ") + e.what();
+  }
 }
 
 std::string LocalConfig::listen_or_default() const {

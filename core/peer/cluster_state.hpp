@@ -94,5 +94,8 @@ std::string iso8601_utc(std::int64_t unix_seconds);
 
 // "host:port" with the port defaulting to 3600; throws std::invalid_argument naming the problem.
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& text);
+// Why `listen` (HOST:PORT, HOST an IP address) cannot be listened on, in one line for the user;
+// else nothing, and `normalized` is set.
+std::optional<std::string> listen_refusal(const std::string& listen, std::string& normalized);
 
 }  // namespace automatelinux::core::peer

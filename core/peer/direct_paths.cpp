@@ -30,6 +30,12 @@ DirectPaths::DirectPaths(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       heartbeat_(heartbeat),
       trust_unseen_for_(trust_unseen_for),
       hooks_(std::move(hooks)),
+      acceptor_(
+          io, preauth_,
+          [this](Tcp::socket socket, std::shared_ptr<PreauthGate::Slot> slot) {
+            on_connection(std::move(socket), slot);
+          },
+          [this](const std::string& line) { log_preauth("direct sessions: " + line); }),
       timer_(io) {}
 
 void DirectPaths::start(const std::string& listen) {
@@ -44,16 +50,8 @@ void DirectPaths::start(const std::string& listen) {
     return;
   }
   try {
-    const auto [host, port] = split_host_port(listen);
-    const Tcp::endpoint endpoint(asio::ip::make_address(host), port);
-    auto acceptor = std::make_unique<Tcp::acceptor>(io_);
-    acceptor->open(endpoint.protocol());
-    acceptor->set_option(asio::socket_base::reuse_address(true));
-    acceptor->bind(endpoint);
-    acceptor->listen();
-    acceptor_ = std::move(acceptor);
+    acceptor_.start(listen);
     log_->info("direct sessions: listening on {}", listen);
-    do_accept();
   } catch (const std::exception& e) {
     log_->warn("direct sessions: cannot listen on {} ({}); this member only dials", listen,
                e.what());
@@ -65,11 +63,7 @@ void DirectPaths::start(const std::string& listen) {
 void DirectPaths::stop() {
   running_ = false;
   timer_.cancel();
-  if (acceptor_) {
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-    acceptor_.reset();
-  }
+  acceptor_.stop();
   for (auto& [id, attempt] : attempts_)
     if (auto link = std::exchange(attempt.link, nullptr)) link->stop();
   attempts_.clear();
@@ -89,8 +83,14 @@ void DirectPaths::arm_timer() {
   });
 }
 
+void DirectPaths::log_preauth(const std::string& line) {
+  if (preauth_log_.admit(std::chrono::steady_clock::now())) log_->warn("{}", line);
+}
+
 void DirectPaths::refresh() {
   if (!running_) return;
+  if (const auto n = preauth_log_.take_suppressed(); n > 0)
+    log_->warn("{} more failed direct connections not logged in detail", n);
   const auto& roster = membership_.roster();
   if (!roster) return;
   const auto now = unix_now();
@@ -155,57 +155,25 @@ void DirectPaths::on_dial_failed(const std::string& id) {
   if (attempt.failures == 1) log_->info("no direct path to {} yet: using the relay", id);
 }
 
-void DirectPaths::do_accept() {
-  if (!acceptor_) return;
-  acceptor_->async_accept(
-      [this, acceptor = acceptor_.get()](boost::system::error_code ec, Tcp::socket socket) {
-        on_accept(acceptor, ec, std::move(socket));
-      });
-}
-
-void DirectPaths::on_accept(const Tcp::acceptor* acceptor, boost::system::error_code ec,
-                            Tcp::socket socket) {
-  if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
-  if (ec) {
-    // Out of descriptors and the like: try again on the next refresh instead of spinning.
-    log_->warn("direct accept failed: {}", ec.message());
-    auto pause = std::make_shared<asio::steady_timer>(io_, kRefreshInterval);
-    pause->async_wait([this, pause, acceptor](boost::system::error_code e) {
-      if (!e && acceptor == acceptor_.get()) do_accept();
-    });
-    return;
-  }
-  boost::system::error_code ignored;
-  const auto endpoint = socket.remote_endpoint(ignored);
-  const std::string address = ignored ? "?" : endpoint.address().to_string();
-  std::string why;
-  std::shared_ptr<PreauthGate::Slot> slot;
-  if (fd_in_reserve(socket.native_handle()))
-    why = "descriptors kept in reserve";
-  else
-    slot = preauth_->try_acquire(address, why);
-  if (!slot) {
-    log_->debug("direct connection from {} refused: {}", address, why);
-    socket.close(ignored);
-    return do_accept();
-  }
-  socket.set_option(Tcp::no_delay(true), ignored);
+void DirectPaths::on_connection(Tcp::socket socket,
+                                const std::shared_ptr<PreauthGate::Slot>& slot) {
   auto session = std::make_shared<PeerSession>(std::move(socket), *server_context_, log_, false);
   session->set_max_frame(kMaxPreauthFrame);
+  // The slot is held until the connection is authenticated or gone (the callback owns it).
   session->handshake([this, session, slot](const std::string& error) {
     if (running_) on_handshake(session, error);
   });
-  do_accept();
 }
 
 void DirectPaths::on_handshake(const SessionPtr& session, const std::string& error) {
   if (!error.empty())
-    return log_->warn("direct connection from {} refused: {}", session->remote(),
-                      escape_untrusted(error, kPreauthLoggedText));
+    return log_preauth(fmt::format("direct connection from {} refused: {}", session->remote(),
+                                   escape_untrusted(error, kPreauthLoggedText)));
   X509* cert = session->peer_certificate();
   if (auto why = direct_refusal(cert, "", trust(), unix_now()); !why.empty()) {
-    log_->warn("direct connection from {} claiming '{}' refused: {}", session->remote(),
-               escape_untrusted(cert ? common_name(cert) : "", kPreauthLoggedText), why);
+    log_preauth(
+        fmt::format("direct connection from {} claiming '{}' refused: {}", session->remote(),
+                    escape_untrusted(cert ? common_name(cert) : "", kPreauthLoggedText), why));
     session->start(
         {[](const SessionPtr&, wire::Frame&) {}, [](const SessionPtr&, const std::string&) {}});
     session->send({{"t", msg::kRefused}, {"reason", why}});

@@ -19,6 +19,7 @@
 #include "core/asio.hpp"
 #include "core/peer/cluster_state.hpp"
 #include "core/peer/direct_trust.hpp"
+#include "core/peer/gated_acceptor.hpp"
 #include "core/peer/leader_link.hpp"
 #include "core/peer/membership.hpp"
 #include "core/peer/preauth_limits.hpp"
@@ -59,8 +60,10 @@ class DirectPaths {
   };
 
   DirectTrust trust() const;
-  void do_accept();
-  void on_accept(const Tcp::acceptor* acceptor, boost::system::error_code ec, Tcp::socket socket);
+  void on_connection(Tcp::socket socket, const std::shared_ptr<PreauthGate::Slot>& slot);
+  // Failures before authentication: a few lines in detail, the rest counted (refresh says how
+  // many), as on the leader's port.
+  void log_preauth(const std::string& line);
   void on_handshake(const SessionPtr& session, const std::string& error);
   void dial(const RosterMember& member);
   void on_dialed(const std::string& id, const SessionPtr& session);
@@ -74,10 +77,11 @@ class DirectPaths {
   std::chrono::milliseconds heartbeat_;
   std::chrono::seconds trust_unseen_for_;
   Hooks hooks_;
-  std::unique_ptr<Tcp::acceptor> acceptor_;
+  std::shared_ptr<PreauthGate> preauth_ = std::make_shared<PreauthGate>();
+  GatedAcceptor acceptor_;
   std::shared_ptr<asio::ssl::context> server_context_;
   std::shared_ptr<asio::ssl::context> client_context_;
-  std::shared_ptr<PreauthGate> preauth_ = std::make_shared<PreauthGate>();
+  LogRateLimit preauth_log_;
   std::map<std::string, Attempt> attempts_;
   asio::steady_timer timer_;
   std::mt19937 rng_{std::random_device{}()};

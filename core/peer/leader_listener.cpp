@@ -18,7 +18,6 @@ namespace {
 constexpr std::chrono::seconds kEnrollRequestTimeout{10};
 // Unauthenticated connections held at once that count as a flood (memory is trimmed after it).
 constexpr std::size_t kFloodPeak = 8;
-constexpr std::chrono::milliseconds kAcceptPause{200};
 
 }  // namespace
 
@@ -31,29 +30,27 @@ LeaderListener::LeaderListener(asio::io_context& io, std::shared_ptr<spdlog::log
       membership_(membership),
       heartbeat_(heartbeat),
       established_(std::move(established)),
+      acceptor_(
+          io, preauth_,
+          [this](Tcp::socket socket, std::shared_ptr<PreauthGate::Slot> slot) {
+            on_connection(std::move(socket), slot);
+          },
+          [this](const std::string& line) {
+            log_preauth(line);
+            trim_memory_soon();
+          }),
       preauth_summary_timer_(io),
       trim_timer_(io) {}
 
 void LeaderListener::start(const std::string& listen, std::shared_ptr<asio::ssl::context> context) {
   stop();
-  const auto [host, port] = split_host_port(listen);
   context_ = std::move(context);
-  auto acceptor = std::make_unique<Tcp::acceptor>(io_);
-  const Tcp::endpoint endpoint(asio::ip::make_address(host), port);
-  acceptor->open(endpoint.protocol());
-  acceptor->set_option(asio::socket_base::reuse_address(true));
-  acceptor->bind(endpoint);
-  acceptor->listen();
-  acceptor_ = std::move(acceptor);
-  log_->info("leader {} listening on {}:{}", state_.self_id(), host, port);
-  do_accept();
+  acceptor_.start(listen);
+  log_->info("leader {} listening on {}", state_.self_id(), listen);
 }
 
 void LeaderListener::stop() {
-  if (!acceptor_) return;
-  boost::system::error_code ignored;
-  acceptor_->close(ignored);
-  acceptor_.reset();
+  acceptor_.stop();
 }
 
 void LeaderListener::shutdown() {
@@ -62,50 +59,9 @@ void LeaderListener::shutdown() {
   stop();
 }
 
-void LeaderListener::do_accept() {
-  if (!acceptor_) return;
-  acceptor_->async_accept(
-      [this, acceptor = acceptor_.get()](boost::system::error_code ec, Tcp::socket socket) {
-        on_accept(acceptor, ec, std::move(socket));
-      });
-}
-
-void LeaderListener::on_accept(const Tcp::acceptor* acceptor, boost::system::error_code ec,
-                               Tcp::socket socket) {
-  if (acceptor != acceptor_.get() || ec == asio::error::operation_aborted) return;
-  if (ec) {
-    // Out of descriptors and the like: pause instead of spinning.
-    log_preauth(fmt::format("peer accept failed: {}", ec.message()));
-    auto pause = std::make_shared<asio::steady_timer>(io_, kAcceptPause);
-    pause->async_wait([this, pause, acceptor](boost::system::error_code e) {
-      if (!e && acceptor == acceptor_.get()) do_accept();
-    });
-    return;
-  }
-  on_tcp_accepted(std::move(socket));
-  do_accept();
-}
-
-// Descriptors near the limit stay for the local socket, established sessions and commands;
-// unauthenticated connections are limited in total and per address.
-void LeaderListener::on_tcp_accepted(Tcp::socket socket) {
-  boost::system::error_code ignored;
-  const auto endpoint = socket.remote_endpoint(ignored);
-  const std::string address = ignored ? "?" : endpoint.address().to_string();
-  std::string why;
-  std::shared_ptr<PreauthGate::Slot> slot;
-  if (fd_in_reserve(socket.native_handle()))
-    why = fmt::format("descriptors kept in reserve ({} below the limit)", fd_reserve());
-  else
-    slot = preauth_->try_acquire(address, why);
-  if (!slot) {
-    log_preauth(fmt::format("peer connection from {} refused: {}", address, why));
-    socket.close(ignored);
-    return trim_memory_soon();
-  }
-  socket.set_option(Tcp::no_delay(true), ignored);
-  auto session =
-      std::make_shared<PeerSession>(std::move(socket), *context_, log_, false);
+void LeaderListener::on_connection(Tcp::socket socket,
+                                   const std::shared_ptr<PreauthGate::Slot>& slot) {
+  auto session = std::make_shared<PeerSession>(std::move(socket), *context_, log_, false);
   session->set_max_frame(kMaxPreauthFrame);
   // The slot is held until the connection is authenticated or gone (the callbacks own it).
   session->handshake(

@@ -12,6 +12,7 @@
 
 #include "core/asio.hpp"
 #include "core/peer/cluster_state.hpp"
+#include "core/peer/gated_acceptor.hpp"
 #include "core/peer/membership.hpp"
 #include "core/peer/peer_session.hpp"
 #include "core/peer/preauth_limits.hpp"
@@ -34,9 +35,7 @@ class LeaderListener {
   void trim_memory_soon();
 
  private:
-  void do_accept();
-  void on_accept(const Tcp::acceptor* acceptor, boost::system::error_code ec, Tcp::socket socket);
-  void on_tcp_accepted(Tcp::socket socket);
+  void on_connection(Tcp::socket socket, const std::shared_ptr<PreauthGate::Slot>& slot);
   void on_handshake(const SessionPtr& session, const std::shared_ptr<PreauthGate::Slot>& slot,
                     const std::string& error);
   void expect_enroll(const SessionPtr& session, const std::shared_ptr<PreauthGate::Slot>& slot);
@@ -54,9 +53,9 @@ class LeaderListener {
   Membership& membership_;
   std::chrono::milliseconds heartbeat_;
   PeerSession::Events established_;
-  std::unique_ptr<Tcp::acceptor> acceptor_;
-  std::shared_ptr<asio::ssl::context> context_;
   std::shared_ptr<PreauthGate> preauth_ = std::make_shared<PreauthGate>();
+  GatedAcceptor acceptor_;
+  std::shared_ptr<asio::ssl::context> context_;
   LogRateLimit preauth_log_;
   asio::steady_timer preauth_summary_timer_;
   bool preauth_summary_armed_ = false;

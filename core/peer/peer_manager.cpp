@@ -5,6 +5,7 @@
 
 #include "core/peer/enrollment.hpp"
 #include "core/peer/join_tokens.hpp"
+#include "core/peer/node_tls.hpp"
 #include "core/peer/peer_fields.hpp"
 #include "core/peer/tls_identity.hpp"
 #include "core/untrusted_text.hpp"
@@ -13,20 +14,6 @@
 namespace automatelinux::core::peer {
 namespace msg = wire::msg;
 namespace {
-
-// Why `listen` (HOST:PORT, an IP address) cannot be listened on; else sets `normalized`.
-std::optional<std::string> listen_refusal(const std::string& listen, std::string& normalized) {
-  try {
-    const auto [host, port] = split_host_port(listen);
-    boost::system::error_code ec;
-    asio::ip::make_address(host, ec);
-    if (ec) return "--listen needs an IP address, not '" + host + "'";
-    normalized = fmt::format("{}:{}", host, port);
-    return std::nullopt;
-  } catch (const std::exception& e) {
-    return std::string("--listen: ") + e.what();
-  }
-}
 
 std::string invalid_id_reason(const std::string& id) {
   if (id == "all") return "invalid id 'all': it is reserved (--peer all means every member)";
@@ -51,7 +38,10 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       connector_(io, log_, heartbeat_, connector_hooks()),
       direct_enabled_(config.peer_direct),
       direct_(io, log_, state_, membership_, heartbeat_, config.trust_unseen_for,
-              {[this](bool server) { return node_context(server, true); },
+              {[this](bool server) {
+                 return node_tls_context(state_,
+                                         server ? TlsRole::direct_server : TlsRole::direct_client);
+               },
                [this] { return hello(); }, established_events()}) {
   membership_.on_roster_changed([this] { direct_.refresh(); });
   const auto streams = stream_handlers();
@@ -103,7 +93,7 @@ PeerSession::Events PeerManager::established_events() {
 LeaderConnector::Hooks PeerManager::connector_hooks() {
   return {[this] { return !stopped_ && state_.is_worker(); },
           [this] { return state_.config->leader; },
-          [this] { return node_context(false); },
+          [this] { return node_tls_context(state_, TlsRole::worker_to_leader); },
           [this] { return hello(); },
           [this](const SessionPtr& s) { on_welcome(s); },
           established_events()};
@@ -161,29 +151,6 @@ void PeerManager::drop_all_sessions(const std::string& why) {
   membership_.clear_sessions();
 }
 
-std::shared_ptr<asio::ssl::context> PeerManager::node_context(bool server, bool direct) const {
-  auto ctx = std::make_shared<asio::ssl::context>(server ? asio::ssl::context::tls_server
-                                                         : asio::ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
-  const auto key = state_.read_tls("node.key");
-  const auto cert = state_.read_tls("node.crt");
-  const auto ca = state_.read_tls("ca.crt");
-  if (!key || !cert || !ca) throw std::runtime_error("this daemon has no cluster certificate");
-  ctx->use_certificate(asio::buffer(*cert), asio::ssl::context::pem);
-  ctx->use_private_key(asio::buffer(*key), asio::ssl::context::pem);
-  ctx->add_certificate_authority(asio::buffer(*ca));
-  auto ca_cert = cert_from_pem(*ca);
-  SSL_CTX_add1_chain_cert(ctx->native_handle(), ca_cert.get());  // send the CA for pinning
-  // A leader asks for a certificate but accepts none (enrollment); a worker requires the CA's.
-  ctx->set_verify_mode(server && !direct
-                           ? asio::ssl::verify_peer
-                           : asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
-  // A worker's certificate is for TLS clients only (so that no worker can pose as the leader);
-  // on a direct session the dialed worker serves with it, pinned by the roster instead.
-  if (direct && !server) SSL_CTX_set_purpose(ctx->native_handle(), X509_PURPOSE_ANY);
-  return ctx;
-}
-
 void PeerManager::mark_connection_change(bool connected) {
   connected_ = connected;
   since_ = unix_now();
@@ -191,7 +158,7 @@ void PeerManager::mark_connection_change(bool connected) {
 
 void PeerManager::start_listening() {
   stop_listening();
-  listener_.start(state_.config->listen, node_context(true));
+  listener_.start(state_.config->listen, node_tls_context(state_, TlsRole::leader));
   mark_connection_change(true);
   membership_.start_pushing();
 }

@@ -72,9 +72,6 @@ class PeerManager final : public sdk::PeerNetwork {
   void on_closed(const SessionPtr& session, const std::string& why);
   void on_welcome(const SessionPtr& session);
 
-  // `direct`: for sessions between workers (a client certificate is required of the dialer, and
-  // the dialed worker's client-only certificate is taken: the roster pins it).
-  std::shared_ptr<asio::ssl::context> node_context(bool server, bool direct = false) const;
   nlohmann::json hello() const;
   // Worker: direct sessions on its listen address (default 0.0.0.0:3600), unless peer.direct
   // is off.

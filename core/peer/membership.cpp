@@ -182,6 +182,7 @@ void Membership::note_leader_heard() {
 }
 
 SessionPtr Membership::route_to(const std::string& peer, std::string& reason) const {
+  reason.clear();
   if (state_.is_leader()) {
     if (auto s = worker(peer)) return s;
     reason = (state_.members.contains(peer) ? "Peer is offline: " : "Peer not found: ") + peer;

@@ -87,7 +87,8 @@ TEST(Membership, AWorkerCachesTheLeadersListAndShowsItOnlineOnlyWhileConnected) 
   EXPECT_TRUE(find(peers, "w")->online);
   std::string reason;
   EXPECT_EQ(worker.membership.route_to("x", reason), nullptr);
-  EXPECT_EQ(reason, "Failed to send command to peer: not connected to the leader, and no direct "
+  EXPECT_EQ(reason,
+            "Failed to send command to peer: not connected to the leader, and no direct "
             "session to x");
 
   worker.membership.set_leader(pair.client);
@@ -219,4 +220,67 @@ TEST(Membership, AWorkerAppliesDeltasToItsList) {
   EXPECT_EQ(find(peers, "b")->last_seen, iso8601_utc(pair.client->last_seen));
   wire::Frame broken{{{"t", msg::kMembersDelta}, {"set", "x"}}, ""};
   EXPECT_THROW(worker.membership.on_members_delta(pair.client, broken), wire::FrameError);
+}
+
+// Both workers dialed each other at once: each end keeps the session the lower id dialed, so both
+// keep the same one whichever arrived first.
+TEST(Membership, OfTwoDirectSessionsToOnePeerTheOneTheLowerIdDialedIsKept) {
+  for (const bool dialed_first : {true, false}) {
+    Node laptop("laptop", "worker");  // "laptop" < "vps"
+    // laptop's view: a.client is the session it dialed, b.server the one vps dialed.
+    SessionPair a(laptop.io, laptop.contexts), b(laptop.io, laptop.contexts);
+    const auto mine = a.client, theirs = b.server;
+    mine->id = theirs->id = "vps";
+    const auto first = dialed_first ? mine : theirs, second = dialed_first ? theirs : mine;
+    EXPECT_EQ(laptop.membership.add_direct(first), nullptr);
+    EXPECT_EQ(laptop.membership.add_direct(second), theirs) << "dialed_first " << dialed_first;
+    EXPECT_EQ(laptop.membership.direct("vps"), mine);
+  }
+  Node vps("vps", "worker");  // the higher id keeps the session laptop dialed: its server end
+  SessionPair a(vps.io, vps.contexts), b(vps.io, vps.contexts);
+  const auto mine = a.client, theirs = b.server;
+  mine->id = theirs->id = "laptop";
+  EXPECT_EQ(vps.membership.add_direct(theirs), nullptr);
+  EXPECT_EQ(vps.membership.add_direct(mine), mine);
+  EXPECT_EQ(vps.membership.direct("laptop"), theirs);
+  // A closed session that is no longer the current one changes nothing.
+  EXPECT_FALSE(vps.membership.direct_closed(mine));
+  EXPECT_TRUE(vps.membership.direct_closed(theirs));
+  EXPECT_EQ(vps.membership.direct("laptop"), nullptr);
+}
+
+// With the leader gone, a peer reached over a direct session is online with path direct, and one
+// that is not is unreachable; requests go over the direct session.
+TEST(Membership, AWorkerCutOffFromTheLeaderShowsAndRoutesItsDirectPeers) {
+  Node laptop("laptop", "worker");
+  SessionPair pair(laptop.io, laptop.contexts);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [id, role] :
+       {std::pair{"desktop", "leader"}, std::pair{"vps", "worker"}, std::pair{"nas", "worker"}})
+    list.push_back({{"id", id}, {"role", role}, {"status", "online"}});
+  const wire::Frame members{{{"t", msg::kMembers}, {"peers", list}}, ""};
+  laptop.membership.on_members(pair.client, members);
+  SessionPair direct(laptop.io, laptop.contexts);
+  direct.client->id = "vps";
+  direct.client->direct = true;
+  const wire::Frame hello{{{"t", msg::kHello}, {"version", "9.9.9"}, {"commands", {"execOnPeer"}}},
+                          ""};
+  laptop.membership.on_direct_hello(direct.client, hello);
+  const auto peers = laptop.membership.peers();  // no leader session
+  EXPECT_TRUE(find(peers, "vps")->online);
+  EXPECT_EQ(find(peers, "vps")->path, "direct");
+  EXPECT_EQ(find(peers, "vps")->version, "9.9.9");
+  EXPECT_FALSE(find(peers, "nas")->online);
+  EXPECT_EQ(find(peers, "nas")->path, "unreachable");
+  EXPECT_EQ(find(peers, "desktop")->path, "unreachable");
+  EXPECT_EQ(find(peers, "laptop")->path, "local");
+  std::string reason;
+  EXPECT_EQ(laptop.membership.route_to("vps", reason), direct.client);
+  EXPECT_EQ(laptop.membership.route_to("nas", reason), nullptr);
+  // With the leader back, nas is relayed and vps stays direct.
+  laptop.membership.set_leader(pair.client);
+  const auto again = laptop.membership.peers();
+  EXPECT_EQ(find(again, "nas")->path, "relayed");
+  EXPECT_EQ(find(again, "vps")->path, "direct");
+  EXPECT_EQ(laptop.membership.route_to("nas", reason), pair.client);
 }

@@ -87,15 +87,15 @@ tcp=$(mbps $FAR tcp_far $FAR)
 sshfar=$(ssh_mbps $FAR "$far_start" $ssh_far 127.0.0.1 head -c $FAR /dev/zero)
 dfar=$(mbps $FAR exec_on desktop far $FAR)
 
-row() { printf '  %-30s %9s MB/s  %-16s %9s MB/s  %6sx  %s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$4")" "${5:-}"; }
+row() { printf '  %-32s %9s MB/s  %-16s %9s MB/s  %6sx  %s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$4")" "${5:-}"; }
 echo "throughput, $((GIB / 1048576)) MiB of output to /dev/null (same run; ssh: aes128-gcm, ControlMaster,"
 echo "its session start-up of ${near_start} s near, ${far_start} s far taken out):"
 row "d execOnPeer (direct)" "$direct" "ssh" "$ssh1" "target >= 2.5x"
 row "d execOnPeer (relayed)" "$relayed" "ssh" "$ssh1" "target >= 2x"
-row "d execOnPeer (worker→worker direct)" "$w2w" "d execOnPeer (relayed)" "$relayed"
+row "d execOnPeer (worker to worker)" "$w2w" "d execOnPeer (relayed)" "$relayed"
 row "d execOnPeer (direct)" "$direct" "pipe head | cat" "$pipe"
 echo "far link, $((FAR / 1048576)) MiB, $((2 * DELAY)) ms round trip through bench/delay_relay:"
-printf '  %-30s %9s MB/s\n' "plain TCP (socat)" "$tcp"
+printf '  %-32s %9s MB/s\n' "plain TCP (socat)" "$tcp"
 row "ssh" "$sshfar" "plain TCP" "$tcp"
 row "d execOnPeer" "$dfar" "plain TCP" "$tcp" "target >= 0.8x"
 row "d execOnPeer" "$dfar" "ssh" "$sshfar" "target >= 4x"

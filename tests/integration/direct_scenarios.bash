@@ -108,3 +108,18 @@ scenario_direct_port_refuses_strangers() {
   [ "$(wc -l <"$BATS_TEST_TMPDIR/laptop/state/audit.jsonl")" -eq "$audited" ]
   online_over laptop vps direct
 }
+
+scenario_direct_heartbeats_mark_a_frozen_peer_offline() {
+  direct_cluster
+  kill -KILL "$(cat "$BATS_TEST_TMPDIR/desktop/pid")"
+  local vps
+  vps=$(cat "$BATS_TEST_TMPDIR/vps/pid")
+  kill -STOP "$vps"
+  # Silent for 3 beats (0.9 s) on the direct session: offline, and no path left.
+  wait_for 5 path_is laptop vps unreachable
+  peer_is laptop vps offline
+  kill -CONT "$vps"
+  # Dialed again in the background.
+  wait_for 20 online_over laptop vps direct
+  exec_is_byte_exact
+}

@@ -16,6 +16,10 @@ namespace {
 constexpr std::chrono::seconds kRefreshInterval{1};
 constexpr std::chrono::seconds kRetryBase{1};
 constexpr std::chrono::seconds kRetryCap{30};
+// A session that lived less than this counts as a failed attempt (backoff), not a lost path.
+constexpr std::chrono::seconds kShortLived{10};
+// Of two sessions to one peer, the one not kept still carries its streams this long.
+constexpr std::chrono::seconds kRetireGrace{10};
 
 }  // namespace
 
@@ -94,13 +98,20 @@ void DirectPaths::refresh() {
   const auto& roster = membership_.roster();
   if (!roster) return;
   const auto now = unix_now();
-  // A new roster may revoke a member this one has a session with.
-  const auto sessions = membership_.directs();  // a copy: closing edits the table
-  for (const auto& [id, session] : sessions)
-    if (auto why = direct_refusal(session->peer_certificate(), id, trust(), now); !why.empty()) {
-      log_->warn("direct session with {} closed: {}", id, why);
+  // A new roster may revoke a member this one has a session with (also one being retired).
+  std::erase_if(retired_, [](const auto& weak) { return weak.expired() || weak.lock()->closed(); });
+  std::vector<SessionPtr> sessions;
+  for (const auto& [id, session] : membership_.directs()) sessions.push_back(session);
+  for (const auto& weak : retired_) sessions.push_back(weak.lock());
+  for (const auto& session : sessions)  // a copy: closing edits the table
+    if (auto why = direct_refusal(session->peer_certificate(), session->id, trust(), now);
+        !why.empty()) {
+      log_->warn("direct session with {} closed: {}", session->id, why);
       session->close(why);
     }
+  std::erase_if(attempts_, [&](const auto& entry) {  // members gone from the roster
+    return !entry.second.link && !roster->find(entry.first);
+  });
   if (roster->members.size() > kMaxDirectMesh) return;
   const auto steady_now = std::chrono::steady_clock::now();
   for (const auto& member : roster->members) {
@@ -135,12 +146,33 @@ void DirectPaths::dial(const RosterMember& member) {
 
 void DirectPaths::on_dialed(const std::string& id, const SessionPtr& session) {
   session->direct = true;
-  auto& attempt = attempts_[id];
-  attempt.link.reset();
-  attempt.failures = 0;
-  if (auto loser = membership_.add_direct(session))
-    return loser->close("a direct session to this peer exists");
+  attempts_[id].link.reset();
   log_->info("direct session to {} at {}", id, session->remote());
+  add(session);
+}
+
+void DirectPaths::add(const SessionPtr& session) {
+  attempts_[session->id].connected_at = std::chrono::steady_clock::now();
+  if (auto loser = membership_.add_direct(session)) retire(loser);
+}
+
+// The session not kept is no longer chosen for new streams; those on it get a grace period.
+void DirectPaths::retire(const SessionPtr& session) {
+  retired_.push_back(session);
+  auto timer = std::make_shared<asio::steady_timer>(io_, kRetireGrace);
+  timer->async_wait([timer, weak = std::weak_ptr<PeerSession>(session)](boost::system::error_code) {
+    if (auto s = weak.lock()) s->close("another direct session to this peer is kept");
+  });
+}
+
+void DirectPaths::lost(const std::string& id) {
+  auto& attempt = attempts_[id];
+  const bool short_lived = std::chrono::steady_clock::now() - attempt.connected_at < kShortLived;
+  // A session that ends at once (refused after the welcome, replaced, a peer that crashes on
+  // start) must not be dialed again every second; one that lived is dialed again soon.
+  if (short_lived) return on_dial_failed(id);
+  attempt.failures = 0;
+  attempt.next = std::chrono::steady_clock::now() + kRetryBase;
 }
 
 void DirectPaths::on_dial_failed(const std::string& id) {
@@ -179,17 +211,21 @@ void DirectPaths::on_handshake(const SessionPtr& session, const std::string& err
     session->send({{"t", msg::kRefused}, {"reason", why}});
     return session->close_after_flush(why);
   }
-  // Taken; it counts as this member's direct session once its hello arrives.
+  // Taken: this member's direct session to that peer from now on (its hello, which follows,
+  // tells its version and commands).
   session->id = common_name(cert);
   session->direct = true;
   session->set_max_frame(wire::kMaxFrameSize);
   session->start(hooks_.established);
-  session->send({{"t", msg::kWelcome},
-                 {"peer", state_.self_id()},
-                 {"id", session->id},
-                 {"protocol", wire::kProtocolVersion}});
+  auto welcome = hooks_.hello();  // our version and commands, as a hello has them
+  welcome["t"] = msg::kWelcome;
+  welcome["peer"] = state_.self_id();
+  welcome["id"] = session->id;
+  welcome.erase("listen");
+  session->send(welcome);
   session->start_heartbeat(heartbeat_);
   log_->info("direct session from {} at {}", session->id, session->remote());
+  add(session);
 }
 
 }  // namespace automatelinux::core::peer

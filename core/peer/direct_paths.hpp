@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <boost/asio/ssl.hpp>
 #include <nlohmann/json.hpp>
@@ -48,15 +49,21 @@ class DirectPaths {
   // Stops listening, dialing and retrying (sessions are closed by their owner).
   void stop();
   bool running() const { return running_; }
+  // Whether it takes direct sessions (its listen address was free).
+  bool listening() const { return acceptor_.listening(); }
   // Dials members without a session whose retry is due; closes sessions the roster no longer
   // allows (a revoked certificate). Runs on every new roster and once a second.
   void refresh();
+  // The current direct session to `id` closed: dialed again soon, or after a backoff when it
+  // lived only briefly.
+  void lost(const std::string& id);
 
  private:
   struct Attempt {
     std::shared_ptr<LeaderLink> link;  // the dial under way
     int failures = 0;
     std::chrono::steady_clock::time_point next{};
+    std::chrono::steady_clock::time_point connected_at{};  // of the last session, either way
   };
 
   DirectTrust trust() const;
@@ -67,6 +74,9 @@ class DirectPaths {
   void on_handshake(const SessionPtr& session, const std::string& error);
   void dial(const RosterMember& member);
   void on_dialed(const std::string& id, const SessionPtr& session);
+  // A session taken or dialed becomes this member's direct session to its peer.
+  void add(const SessionPtr& session);
+  void retire(const SessionPtr& session);
   void on_dial_failed(const std::string& id);
   void arm_timer();
 
@@ -82,6 +92,7 @@ class DirectPaths {
   std::shared_ptr<asio::ssl::context> server_context_;
   std::shared_ptr<asio::ssl::context> client_context_;
   LogRateLimit preauth_log_;
+  std::vector<std::weak_ptr<PeerSession>> retired_;  // not kept, closing after a grace period
   std::map<std::string, Attempt> attempts_;
   asio::steady_timer timer_;
   std::mt19937 rng_{std::random_device{}()};

@@ -80,9 +80,8 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
         [self = shared_from_this()](boost::system::error_code ec, const Tcp::endpoint&) {
           if (self->finished_) return;
           if (ec) return self->finish("leader unreachable: " + self->leader_ + ": " + ec.message());
-          self->session_ =
-              std::make_shared<PeerSession>(std::move(*self->tcp_), self->context_,
-                                            self->log_, /*is_tls_client=*/true);
+          self->session_ = std::make_shared<PeerSession>(std::move(*self->tcp_), self->context_,
+                                                         self->log_, /*is_tls_client=*/true);
           self->session_->handshake([self](const std::string& error) {
             if (self->finished_) return;
             if (!error.empty()) return self->retry("leader unreachable: " + error);
@@ -104,15 +103,15 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
       return finish("the leader at " + leader_ + " does not hold the CA this token was made for");
     ca_pem_ = cert_to_pem(ca);
     key_ = generate_key();
-    session_->start(
-        {[self = shared_from_this()](const std::shared_ptr<PeerSession>&, wire::Frame& f) {
-           self->on_reply(f);
-         },
-         [self = shared_from_this()](const std::shared_ptr<PeerSession>& s, const std::string& why) {
-           // (Not the session a retry or finish is closing: that one is no longer session_.)
-           if (s == self->session_ && !self->answered_)
-             self->retry("the leader closed the connection: " + why);
-         }});
+    session_->start({[self = shared_from_this()](const std::shared_ptr<PeerSession>&,
+                                                 wire::Frame& f) { self->on_reply(f); },
+                     [self = shared_from_this()](const std::shared_ptr<PeerSession>& s,
+                                                 const std::string& why) {
+                       // (Not the session a retry or finish is closing: that one is no longer
+                       // session_.)
+                       if (s == self->session_ && !self->answered_)
+                         self->retry("the leader closed the connection: " + why);
+                     }});
     session_->send({{"t", wire::msg::kEnroll}, {"id", id_}, {"token", token_.secret}},
                    make_csr_pem(key_.get(), id_));
   }

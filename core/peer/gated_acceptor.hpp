@@ -26,6 +26,7 @@ class GatedAcceptor {
   // Listens on HOST:PORT (an IP address); throws when it cannot.
   void start(const std::string& listen);
   void stop();
+  bool listening() const { return acceptor_ != nullptr; }
 
  private:
   void do_accept();

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/peer/cluster_state.hpp"
+#include "core/peer/peer_fields.hpp"
 #include "core/peer/tls_identity.hpp"
 #include "core/untrusted_text.hpp"
 #include "wire/messages.hpp"
@@ -19,8 +20,8 @@ constexpr std::chrono::milliseconds kReconnectCap{10000};
 }  // namespace
 
 LeaderLink::LeaderLink(asio::io_context& io, std::shared_ptr<spdlog::logger> log, std::string name,
-                       std::string host,
-                       std::uint16_t port, std::shared_ptr<asio::ssl::context> context,
+                       std::string host, std::uint16_t port,
+                       std::shared_ptr<asio::ssl::context> context,
                        std::chrono::milliseconds heartbeat, nlohmann::json hello, Hooks hooks)
     : log_(std::move(log)),
       name_(std::move(name)),
@@ -123,6 +124,10 @@ void LeaderLink::on_welcome(const SessionPtr& session, wire::Frame& frame) {
   if (frame.type() != msg::kWelcome) return session->close("expected a welcome");
   welcomed_ = true;
   session->protocol = std::max<std::int64_t>(1, wire::int_field(frame.header, "protocol", 1));
+  // A worker's welcome on a direct session also says what it runs and offers.
+  if (const auto version = wire::string_field(frame.header, "version", ""); valid_version(version))
+    session->version = version;
+  session->commands = checked_command_names(frame.header);
   hooks_.on_welcome(session);
   session->send(hello_);
 }
@@ -154,11 +159,11 @@ void LeaderConnector::connect() {
     log_->error("cannot connect to the leader: {}", e.what());
     return retry();
   }
-  LeaderLink::Hooks hooks{hooks_.on_welcome, [this] { retry(); }, [this] { revoked_ = true; },
-                          hooks_.established, {}};
-  link_ =
-      std::make_shared<LeaderLink>(io_, log_, "leader", host_port.first, host_port.second, std::move(context),
-                                   heartbeat_, hooks_.hello(), std::move(hooks));
+  LeaderLink::Hooks hooks{
+      hooks_.on_welcome, [this] { retry(); }, [this] { revoked_ = true; }, hooks_.established, {}};
+  link_ = std::make_shared<LeaderLink>(io_, log_, "leader", host_port.first, host_port.second,
+                                       std::move(context), heartbeat_, hooks_.hello(),
+                                       std::move(hooks));
   link_->start();
 }
 

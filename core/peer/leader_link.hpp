@@ -37,8 +37,7 @@ class LeaderLink : public std::enable_shared_from_this<LeaderLink> {
   // `name`: what is dialed, for log lines ("leader", "peer vps"). `hello`: the frame sent
   // once welcomed.
   LeaderLink(asio::io_context& io, std::shared_ptr<spdlog::logger> log, std::string name,
-             std::string host,
-             std::uint16_t port, std::shared_ptr<asio::ssl::context> context,
+             std::string host, std::uint16_t port, std::shared_ptr<asio::ssl::context> context,
              std::chrono::milliseconds heartbeat, nlohmann::json hello, Hooks hooks);
 
   void start();

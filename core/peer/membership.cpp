@@ -12,9 +12,6 @@
 namespace automatelinux::core::peer {
 namespace {
 
-// Names past this many are left out of a member's hello.
-constexpr std::size_t kMaxCommandNames = 128;
-
 // A string member of a JSON object, or "" when absent or of another type.
 std::string text(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -47,27 +44,6 @@ bool worth_telling(const nlohmann::json& told, const nlohmann::json& now) {
   const double a = rtt(told), b = rtt(now);
   if ((a < 0) != (b < 0)) return true;
   return std::abs(a - b) > std::max(1.0, 0.25 * a);
-}
-
-// The address a member takes direct sessions on, from its hello's "listen" (HOST:PORT, an IPv4
-// address): an unspecified host (0.0.0.0) is the address its connection came from. Empty when
-// it told none or something of another shape.
-std::string direct_address(const nlohmann::json& hello, const std::string& remote) {
-  const std::string listen = text(hello, "listen");
-  if (listen.empty() || listen.size() > 64) return {};
-  try {
-    auto [host, port] = split_host_port(listen);
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address_v4(host, ec);
-    if (ec) return {};
-    if (address.is_unspecified()) {
-      address = asio::ip::make_address_v4(remote.substr(0, remote.rfind(':')), ec);
-      if (ec) return {};
-    }
-    return fmt::format("{}:{}", address.to_string(), port);
-  } catch (const std::exception&) {
-    return {};
-  }
 }
 
 }  // namespace
@@ -129,11 +105,12 @@ SessionPtr Membership::direct(const std::string& id) const {
 SessionPtr Membership::add_direct(const SessionPtr& session) {
   auto [it, added] = directs_.try_emplace(session->id, session);
   if (added || it->second == session) return nullptr;
-  // Each end dialed the other at once: keep the session the lower id dialed.
+  // The same member dialed again (its end of the old one is gone): the new one replaces it.
+  // Each end dialed the other at once: both keep the session the lower id dialed.
   const auto& self = state_.self_id();
   auto dialer = [&](const SessionPtr& s) { return s->is_tls_client() ? self : s->id; };
-  const std::string keeper = std::min(self, session->id);
-  if (dialer(it->second) == keeper) return session;
+  const bool same_dialer = dialer(it->second) == dialer(session);
+  if (!same_dialer && dialer(it->second) == std::min(self, session->id)) return session;
   return std::exchange(it->second, session);
 }
 
@@ -154,28 +131,27 @@ void Membership::on_direct_hello(const SessionPtr& session, const wire::Frame& f
   }
   session->version = version;
   session->protocol = wire::int_field(frame.header, "protocol", 1);
-  if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
-    for (const auto& c : *cmds)
-      if (c.is_string() && valid_command_name(c.get_ref<const std::string&>()) &&
-          session->commands.size() < kMaxCommandNames)
-        session->commands.push_back(c.get<std::string>());
-  if (auto loser = add_direct(session)) loser->close("a direct session to this peer exists");
+  session->commands = checked_command_names(frame.header);
 }
 
 std::int64_t Membership::leader_heard_at() const {
   if (leader_) return unix_now();
-  const auto text = read_file(state_.dir() / "leader_heard");
-  if (!text) return 0;
-  try {
-    return std::stoll(*text);
-  } catch (const std::exception&) {
-    return 0;
+  if (!leader_heard_at_) {  // read once: trust() asks on every direct connection and refresh
+    leader_heard_at_ = 0;
+    try {
+      if (const auto text = read_file(state_.dir() / "leader_heard"))
+        leader_heard_at_ = std::stoll(*text);
+    } catch (const std::exception&) {
+    }
   }
+  return *leader_heard_at_;
 }
 
 void Membership::note_leader_heard() {
+  leader_heard_at_ = unix_now();
   try {
-    write_file_atomic(state_.dir() / "leader_heard", std::to_string(unix_now()) + "\n", 0640);
+    write_file_atomic(state_.dir() / "leader_heard", std::to_string(*leader_heard_at_) + "\n",
+                      0640);
   } catch (const std::exception& e) {
     log_->warn("cannot record when the leader was last heard: {}", e.what());
   }
@@ -200,8 +176,10 @@ SessionPtr Membership::route_to(const std::string& peer, std::string& reason) co
   if (!known)
     reason = "Peer not found: " + peer;
   else if (!leader_)
-    reason = "Failed to send command to peer: not connected to the leader, and no direct "
-             "session to " + peer;
+    reason =
+        "Failed to send command to peer: not connected to the leader, and no direct "
+        "session to " +
+        peer;
   else if (!online)
     reason = "Peer is offline: " + peer;
   return reason.empty() ? leader_ : nullptr;
@@ -218,6 +196,22 @@ std::string protocol_mismatch(const nlohmann::json& hello) {
       wire::kProtocolVersion);
 }
 
+std::string direct_address(const nlohmann::json& hello, const std::string& remote) {
+  const std::string listen = text(hello, "listen");
+  if (listen.empty() || listen.size() > 64) return {};
+  try {
+    auto [host, port] = split_host_port(listen);
+    boost::system::error_code told_ec, seen_ec;
+    const auto told = asio::ip::make_address_v4(host, told_ec);
+    const auto seen = asio::ip::make_address_v4(remote.substr(0, remote.rfind(':')), seen_ec);
+    // Only the address it connects from: a member cannot have the others dial somewhere else.
+    if (told_ec || seen_ec || (!told.is_unspecified() && told != seen)) return {};
+    return fmt::format("{}:{}", seen.to_string(), port);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
   if (!session->version.empty()) throw wire::FrameError("hello sent twice");
   // Checked, not just cut: this goes into every member list and onto other members' screens.
@@ -228,16 +222,9 @@ void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
     session->send({{"t", wire::msg::kRefused}, {"reason", why}});
     return session->close_after_flush(why);
   }
-  // Names of another shape are left out (never shown).
-  std::vector<std::string> commands;
-  if (auto cmds = frame.header.find("commands"); cmds != frame.header.end() && cmds->is_array())
-    for (const auto& c : *cmds)
-      if (c.is_string() && valid_command_name(c.get_ref<const std::string&>()) &&
-          commands.size() < kMaxCommandNames)
-        commands.push_back(c.get<std::string>());
   session->version = version;
   session->protocol = wire::int_field(frame.header, "protocol", 1);
-  session->commands = std::move(commands);
+  session->commands = checked_command_names(frame.header);  // names of another shape: left out
   advertised_[session->id] = direct_address(frame.header, session->remote());
   // The roster first (a new version goes to every protocol-4 worker, this one included), then
   // the member list: this push gives the worker the whole list; from then on a protocol-3

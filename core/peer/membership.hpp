@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ using SessionPtr = std::shared_ptr<PeerSession>;
 // Empty when a member's hello speaks a protocol this daemon understands (wire::kProtocolVersion),
 // else the one-line reason naming both versions.
 std::string protocol_mismatch(const nlohmann::json& hello);
+
+// The address a member takes direct sessions on, from its hello's "listen" (HOST:PORT, an IPv4
+// address) and the address its connection came from (`remote`, HOST:PORT): an unspecified host
+// (0.0.0.0) is that address, and any other host must be it, so no member can have the others
+// dial somewhere else. Empty when it told none, another address, or something of another shape.
+std::string direct_address(const nlohmann::json& hello, const std::string& remote);
 
 class Membership {
  public:
@@ -59,12 +66,13 @@ class Membership {
   // Worker: direct sessions to other workers (core/peer/direct_paths.hpp), by peer id.
   SessionPtr direct(const std::string& id) const;
   const std::map<std::string, SessionPtr>& directs() const { return directs_; }
-  // Records an authenticated direct session. When there is one already, the session the lower
-  // id dialed is kept (both ends decide alike): returns the one to close, or null.
+  // Records an authenticated direct session. When there is one already: a new one from the same
+  // dialer replaces it; of two dialed by each end, the one the lower id dialed is kept (both
+  // ends decide alike). Returns the one to retire, or null.
   SessionPtr add_direct(const SessionPtr& session);
   // A direct session closed: true when it was the current one to its peer.
   bool direct_closed(const SessionPtr& session);
-  // A direct session's hello (version, protocol, commands): then it is added.
+  // A direct session's hello: the dialer's version, protocol and commands.
   void on_direct_hello(const SessionPtr& session, const wire::Frame& frame);
 
   // Worker: when the leader was last heard from (unix seconds; 0 when never), kept in the state
@@ -129,6 +137,7 @@ class Membership {
   // Leader: the direct-session address each member told in its hello (HOST:PORT).
   std::map<std::string, std::string> advertised_;
   std::map<std::string, SessionPtr> directs_;
+  mutable std::optional<std::int64_t> leader_heard_at_;  // read from the state dir once
   std::function<void()> roster_changed_;
   nlohmann::json cached_ = nlohmann::json::array();
   // Leader: the member list as the workers that take deltas hold it (entries by id), and those

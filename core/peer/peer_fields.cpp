@@ -38,6 +38,16 @@ bool valid_command_name(std::string_view name) {
          name.find_first_not_of(std::string(kAlnum) + "_.-") == std::string_view::npos;
 }
 
+std::vector<std::string> checked_command_names(const nlohmann::json& header) {
+  std::vector<std::string> names;
+  if (auto cmds = header.find("commands"); cmds != header.end() && cmds->is_array())
+    for (const auto& c : *cmds)
+      if (c.is_string() && valid_command_name(c.get_ref<const std::string&>()) &&
+          names.size() < 128)
+        names.push_back(c.get<std::string>());
+  return names;
+}
+
 std::optional<nlohmann::json> checked_member_entry(const nlohmann::json& entry) {
   if (!entry.is_object()) return std::nullopt;
   auto id = entry.find("id");

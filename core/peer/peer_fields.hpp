@@ -4,7 +4,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,9 @@ namespace automatelinux::core::peer {
 bool valid_version(std::string_view version);
 // A command name such as "execOnPeer": a letter, then letters, digits and "_.-", at most 64 bytes.
 bool valid_command_name(std::string_view name);
+
+// The command names in a hello or welcome's "commands": valid names only, at most 128.
+std::vector<std::string> checked_command_names(const nlohmann::json& header);
 
 // One entry of a member list as the leader pushed it, reduced to fields of known shape: nothing
 // when its id or role is not valid, else the entry with bad optional fields dropped or nulled.

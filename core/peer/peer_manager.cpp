@@ -64,6 +64,12 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
   direct_table_[msg::kHello] = [this](const SessionPtr& s, wire::Frame& f) {
     membership_.on_direct_hello(s, f);
   };
+  // The other worker ends the session (a protocol it cannot talk to): backed off as a failure.
+  direct_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {
+    const auto why = escape_untrusted(wire::string_field(f.header, "reason", "?"), 300);
+    log_->warn("peer {} refused the direct session: {}", s->id, why);
+    s->close("refused: " + why);
+  };
   // The leader refuses what it cannot talk to (a protocol version) after the welcome, too.
   worker_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {
     const auto why = escape_untrusted(wire::string_field(f.header, "reason", "?"), 300);
@@ -112,9 +118,9 @@ void PeerManager::start() {
       log_->error("cannot listen as leader on {}: {}", state_.config->listen, e.what());
     }
   } else if (state_.is_worker()) {
+    start_direct();  // first: the hello to the leader tells whether it listens
     connector_.reset();
     connector_.connect();
-    start_direct();
   }
 }
 
@@ -130,7 +136,8 @@ nlohmann::json PeerManager::hello() const {
                           {"min_protocol", wire::kOldestProtocolVersion},
                           {"commands", registry_.names()}};
   // Where other workers reach this one directly (the leader fills in an unspecified host).
-  if (direct_enabled_ && state_.is_worker()) hello["listen"] = state_.config->listen_or_default();
+  // Only while it listens: a worker whose address was taken must not send the others there.
+  if (direct_.listening()) hello["listen"] = state_.config->listen_or_default();
   return hello;
 }
 
@@ -194,9 +201,9 @@ void PeerManager::on_welcome(const SessionPtr& session) {
 void PeerManager::on_closed(const SessionPtr& session, const std::string& why) {
   router_.on_session_lost(session);
   if (session->direct) {
-    if (membership_.direct_closed(session))
-      log_->warn("direct session with {} closed: {}", session->id, escape_untrusted(why));
-    return;
+    if (!membership_.direct_closed(session)) return;
+    log_->warn("direct session with {} closed: {}", session->id, escape_untrusted(why));
+    return direct_.lost(session->id);
   }
   if (session == membership_.leader()) {
     membership_.note_leader_heard();
@@ -310,9 +317,9 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
     state_.config = LocalConfig{id, "worker", leader_address, listen_address, unix_now()};
     state_.save_config();
     mark_connection_change(false);
+    start_direct();  // first: the hello to the leader tells whether it listens
     connector_.reset();
     connector_.connect();
-    start_direct();
     done(sdk::Outcome::success());
   };
   if (!token) {

@@ -32,18 +32,17 @@ void PeerSession::handshake(std::function<void(const std::string&)> done) {
   deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->close("TLS handshake timed out");
   });
-  channel_->async_handshake(
-      is_tls_client_,
-      [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec) {
-        self->deadline_.cancel();
-        if (self->closed_) return done(self->close_reason_);
-        if (ec) {
-          std::string reason = "TLS handshake failed: " + ec.message();
-          self->close(reason);
-          return done(reason);
-        }
-        done({});
-      });
+  channel_->async_handshake(is_tls_client_, [self = shared_from_this(),
+                                             done = std::move(done)](boost::system::error_code ec) {
+    self->deadline_.cancel();
+    if (self->closed_) return done(self->close_reason_);
+    if (ec) {
+      std::string reason = "TLS handshake failed: " + ec.message();
+      self->close(reason);
+      return done(reason);
+    }
+    done({});
+  });
 }
 
 void PeerSession::start(Events events) {
@@ -64,11 +63,9 @@ void PeerSession::do_read() {
     buffer_.resize(buffer_size_);
     buffer_.shrink_to_fit();
   }
-  channel_->async_read_some(
-      asio::buffer(buffer_),
-      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+  channel_->async_read_some(asio::buffer(buffer_),
+                            [self = shared_from_this()](boost::system::error_code ec,
+                                                        std::size_t n) { self->on_read(ec, n); });
 }
 
 void PeerSession::on_read(boost::system::error_code ec, std::size_t n) {

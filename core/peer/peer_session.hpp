@@ -52,8 +52,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   };
 
   // The TLS session is made from `context` (which may be freed afterwards).
-  PeerSession(Tcp::socket socket, asio::ssl::context& context,
-              std::shared_ptr<spdlog::logger> log, bool is_tls_client);
+  PeerSession(Tcp::socket socket, asio::ssl::context& context, std::shared_ptr<spdlog::logger> log,
+              bool is_tls_client);
   ~PeerSession();
 
   // Handshake (bounded by kHandshakeTimeout), then `done` with an empty error or the reason.
@@ -127,7 +127,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::size_t buffer_size_ = kReadBuffer;
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
-  std::size_t writing_ = 0;  // frames at the queue's front being written
+  std::size_t writing_ = 0;    // frames at the queue's front being written
   bool flush_posted_ = false;  // a write of the queue is due at the end of this handler
   bool closing_ = false;
   bool closed_ = false;

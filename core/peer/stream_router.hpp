@@ -28,9 +28,9 @@ class StreamRouter {
   // `on_abuse` runs after a member was cut off for breaking a relayed stream's rules.
   // `limits`: how far the windows of streams this daemon receives may grow (one budget for all).
   StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log, sdk::AuditLog* audit,
-               const ClusterState& state,
-               const CommandRegistry& registry, const Membership& membership,
-               std::function<void()> on_abuse, WindowLimits limits = {});
+               const ClusterState& state, const CommandRegistry& registry,
+               const Membership& membership, std::function<void()> on_abuse,
+               WindowLimits limits = {});
 
   sdk::RequestedStreamPtr open(const std::string& peer, const std::string& type,
                                nlohmann::json header, std::string body,

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <boost/asio/ssl/error.hpp>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <boost/asio/ssl/error.hpp>
 
 namespace automatelinux::core::peer {
 namespace {
@@ -17,7 +17,9 @@ using detail::TlsBuffers;
 // A buffer grown by a burst larger than this goes back to the allocator once written.
 constexpr std::size_t kKeptWriteBuffer = 2 * 1024 * 1024;
 
-TlsBuffers& buffers_of(BIO* bio) { return *static_cast<TlsBuffers*>(BIO_get_data(bio)); }
+TlsBuffers& buffers_of(BIO* bio) {
+  return *static_cast<TlsBuffers*>(BIO_get_data(bio));
+}
 
 int bio_read(BIO* bio, char* out, int size) {
   auto& b = buffers_of(bio);
@@ -67,7 +69,9 @@ TlsChannel::TlsChannel(Tcp::socket socket, asio::ssl::context& context)
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; ssl_ owns it
 }
 
-TlsChannel::~TlsChannel() { SSL_free(ssl_); }
+TlsChannel::~TlsChannel() {
+  SSL_free(ssl_);
+}
 
 boost::system::error_code TlsChannel::ssl_error(int result) const {
   switch (SSL_get_error(ssl_, result)) {
@@ -107,16 +111,17 @@ void TlsChannel::handshake_step(Done done) {
 void TlsChannel::fill(Done then) {
   buffers_.received.resize(read_chunk_);
   buffers_.consumed = buffers_.filled = 0;
-  socket_.async_read_some(
-      asio::buffer(buffers_.received),
-      [self = shared_from_this(), then = std::move(then)](boost::system::error_code ec,
-                                                         std::size_t n) {
-        // OpenSSL asked for more, so a close_notify has not come: the end is a truncation.
-        if (ec == asio::error::eof) return then(asio::ssl::error::stream_truncated);
-        if (ec) return then(ec);
-        self->buffers_.filled = n;
-        then({});
-      });
+  socket_.async_read_some(asio::buffer(buffers_.received),
+                          [self = shared_from_this(), then = std::move(then)](
+                              boost::system::error_code ec, std::size_t n) {
+                            // OpenSSL asked for more, so a close_notify has not come: the end is a
+                            // truncation.
+                            if (ec == asio::error::eof)
+                              return then(asio::ssl::error::stream_truncated);
+                            if (ec) return then(ec);
+                            self->buffers_.filled = n;
+                            then({});
+                          });
 }
 
 void TlsChannel::async_read_some(asio::mutable_buffer into, ReadDone done) {

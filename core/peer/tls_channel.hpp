@@ -16,9 +16,9 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/ssl.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <openssl/ssl.h>
 
 #include "core/asio.hpp"
 
@@ -65,7 +65,7 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   void handshake_step(Done done);
   void read_step(bool initiating, ReadDone done);
   void fill(Done then);  // one receive of ciphertext for OpenSSL, then `then`
-  void flush();  // hands pending records to the socket when no write is in flight
+  void flush();          // hands pending records to the socket when no write is in flight
   void start_write(Done done);
   void finish_write(boost::system::error_code ec, Done done, Done waiting);
   boost::system::error_code ssl_error(int result) const;

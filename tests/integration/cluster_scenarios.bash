@@ -344,7 +344,9 @@ scenario_two_hundred_workers_join() {
   dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
   TOKEN=$(dd desktop joinToken | tail -n 1)
   local i joins=()
-  for i in $(seq 200); do start_daemon "w$i"; done
+  # Through the relay: what is measured is the leader carrying 200 workers.
+  echo '{"peer": {"direct": false}}' >"$BATS_TEST_TMPDIR/relayed.json"
+  for i in $(seq 200); do start_daemon "w$i" --config "$BATS_TEST_TMPDIR/relayed.json"; done
   for i in $(seq 200); do
     dd "w$i" setPeerConfig --role worker --id "w$i" --leader "$LEADER_HOST:$PORT" --token - <<<"$TOKEN" >/dev/null &
     joins+=($!)

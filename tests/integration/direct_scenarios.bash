@@ -123,3 +123,20 @@ scenario_direct_heartbeats_mark_a_frozen_peer_offline() {
   wait_for 20 online_over laptop vps direct
   exec_is_byte_exact
 }
+
+scenario_revocation_closes_a_direct_session_that_never_said_hello() {
+  direct_cluster
+  # laptop's certificate (as if stolen) on vps's direct port, from the intruder's host: it is
+  # taken (it is a member's), runs a command as laptop, and never sends a hello.
+  in_client_ns timeout 60 python3 "$BATS_TEST_DIRNAME/hostile_member.py" direct-silent 10.0.0.1 3600 \
+    "$BATS_TEST_TMPDIR/laptop/state/tls" 40 >"$BATS_TEST_TMPDIR/silent.out" 2>&1 &
+  local silent=$!
+  wait_for 10 grep -q "result: exited 0" "$BATS_TEST_TMPDIR/silent.out"
+  grep -q "output: silent-ran" "$BATS_TEST_TMPDIR/silent.out"
+  dd desktop removePeer laptop
+  # vps takes the new roster and closes every session of laptop's certificate, this one too.
+  wait_for 10 grep -q "closed after" "$BATS_TEST_TMPDIR/silent.out"
+  wait "$silent" || true
+  grep -q "direct session with laptop closed: certificate revoked" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  wait_for 10 not_listed vps laptop
+}

@@ -14,6 +14,10 @@ usage: hostile_member.py client HOST PORT TLS_DIR     (prints what it saw, one l
        hostile_member.py preauth-hold HOST PORT COUNT FRAME_BYTES SECONDS
            COUNT connections without a certificate, from 127.0.0.x source addresses, each sending
            all but 16 bytes of a FRAME_BYTES frame, held for SECONDS
+       hostile_member.py direct-silent HOST PORT TLS_DIR SECONDS
+           a direct session to a worker with a member's certificate that never sends its hello:
+           runs one command, answers pings, and prints when the worker closes it (or "still
+           open" after SECONDS)
        hostile_member.py idle HOST PORT COUNT SECONDS
            COUNT plain TCP connections from 127.0.0.x source addresses, reopened when closed,
            for SECONDS
@@ -213,6 +217,35 @@ def idle(host, port, count, seconds):
         time.sleep(0.1)
     print(f"opened {opened}")
 
+def direct_silent(host, port, tls, seconds):
+    ctx = member_context(tls)
+    ctx.verify_mode = ssl.CERT_NONE  # a worker serves with a client-only certificate
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as s:
+            header, _ = read_frame(s)
+            print("first:", header["t"], flush=True)
+            s.sendall(frame({"t": "open", "sid": 1, "to": header.get("peer", "?"), "type": "exec",
+                             "req": {"mode": "shell"}}, b"/tmp\0echo silent-ran"))
+            s.settimeout(1)
+            start = time.monotonic()
+            try:
+                while time.monotonic() - start < float(seconds):
+                    try:
+                        header, body = read_frame(s)
+                    except (socket.timeout, TimeoutError):
+                        continue
+                    if header["t"] == "ping":
+                        s.sendall(frame({"t": "pong", "n": header.get("n", 0)}))
+                    elif header["t"] == "data" and body:
+                        print("output:", body.decode(errors="replace").strip(), flush=True)
+                    elif header["t"] == "credit" and header.get("sid") == 1:
+                        pass
+                    elif header["t"] == "result":
+                        print("result:", header.get("kind"), header.get("code"), flush=True)
+                print("still open")
+            except (ssl.SSLError, OSError, EOFError):
+                print(f"closed after {time.monotonic() - start:.0f} s")
+
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
@@ -226,5 +259,7 @@ if __name__ == "__main__":
         preauth_frames(*args[:5])
     elif command == "preauth-hold":
         preauth_hold(*args[:5])
+    elif command == "direct-silent":
+        direct_silent(*args[:4])
     elif command == "idle":
         idle(*args[:4])

@@ -263,6 +263,7 @@ TEST(Membership, AWorkerCutOffFromTheLeaderShowsAndRoutesItsDirectPeers) {
   SessionPair direct(laptop.io, laptop.contexts);
   direct.client->id = "vps";
   direct.client->direct = true;
+  EXPECT_EQ(laptop.membership.add_direct(direct.client), nullptr);
   const wire::Frame hello{{{"t", msg::kHello}, {"version", "9.9.9"}, {"commands", {"execOnPeer"}}},
                           ""};
   laptop.membership.on_direct_hello(direct.client, hello);
@@ -283,4 +284,26 @@ TEST(Membership, AWorkerCutOffFromTheLeaderShowsAndRoutesItsDirectPeers) {
   EXPECT_EQ(find(again, "nas")->path, "relayed");
   EXPECT_EQ(find(again, "vps")->path, "direct");
   EXPECT_EQ(laptop.membership.route_to("nas", reason), pair.client);
+}
+
+TEST(Membership, AWorkerRedialingReplacesItsOwnOlderDirectSession) {
+  Node laptop("laptop", "worker");
+  SessionPair a(laptop.io, laptop.contexts), b(laptop.io, laptop.contexts);
+  // vps (the higher id) dialed twice: its end of the first is gone, so the second replaces it.
+  a.server->id = b.server->id = "vps";
+  EXPECT_EQ(laptop.membership.add_direct(a.server), nullptr);
+  EXPECT_EQ(laptop.membership.add_direct(b.server), a.server);
+  EXPECT_EQ(laptop.membership.direct("vps"), b.server);
+}
+
+TEST(Membership, AMemberIsDialedOnlyWhereItConnectsFrom) {
+  const auto told = [](const char* listen) { return nlohmann::json{{"listen", listen}}; };
+  EXPECT_EQ(direct_address(told("0.0.0.0:3600"), "10.0.0.1:51234"), "10.0.0.1:3600");
+  EXPECT_EQ(direct_address(told("10.0.0.1:4000"), "10.0.0.1:51234"), "10.0.0.1:4000");
+  // Another address: the others would dial wherever a member says.
+  EXPECT_EQ(direct_address(told("192.168.1.1:22"), "10.0.0.1:51234"), "");
+  EXPECT_EQ(direct_address(told("vps.example:3600"), "10.0.0.1:51234"), "");
+  EXPECT_EQ(direct_address(told("0.0.0.0:0"), "10.0.0.1:51234"), "");
+  EXPECT_EQ(direct_address(nlohmann::json::object(), "10.0.0.1:51234"), "");
+  EXPECT_EQ(direct_address(nlohmann::json{{"listen", 7}}, "10.0.0.1:51234"), "");
 }

@@ -110,6 +110,7 @@ void PeerSession::handle_frame(wire::Frame& frame) {
   // Heartbeats are answered only on authenticated sessions (start_heartbeat was called).
   if (type == wire::msg::kPing && heartbeat_.count() > 0) {
     send({{"t", wire::msg::kPong}, {"n", wire::uint_field(frame.header, "n", 0)}});
+    if (is_tls_client_) on_server_ping(frame.header);
   } else if (type == wire::msg::kPong && heartbeat_.count() > 0) {
     if (wire::uint_field(frame.header, "n", 0) == ping_seq_)
       rtt_ms =
@@ -126,10 +127,34 @@ void PeerSession::start_heartbeat(std::chrono::milliseconds interval) {
   send_ping();
 }
 
+// The TLS server says in its pings how often it pings and the round trip it measured. A client
+// that has heard that pings only when it sent nothing else for an interval (its pongs keep the
+// server's silence timer fed): half the heartbeat frames of an idle cluster, which is most of
+// what an idle leader does. Busy with a backlog, it still pings between frames. A server that
+// does not say (an older daemon) is pinged as before.
+void PeerSession::on_server_ping(const nlohmann::json& ping) {
+  const auto every = wire::uint_field(ping, "every", 0);
+  if (every == 0) return;
+  peer_interval_ = std::chrono::milliseconds(std::min<std::uint64_t>(every, 3'600'000));
+  server_pings_ = true;
+  if (auto rtt = ping.find("rtt"); rtt != ping.end() && rtt->is_number() && rtt->get<double>() >= 0)
+    rtt_ms = std::min(rtt->get<double>(), 3'600'000.0);
+  arm_silence_timer();  // by the server's interval from now on
+}
+
 void PeerSession::send_ping() {
   if (closed_) return;
-  ping_sent_ = std::chrono::steady_clock::now();
-  send({{"t", wire::msg::kPing}, {"n", ++ping_seq_}});
+  const auto now = std::chrono::steady_clock::now();
+  const bool quiet = now - last_queued_ >= std::max(heartbeat_, peer_interval_);
+  if (!server_pings_ || quiet) {
+    ping_sent_ = now;
+    nlohmann::json ping = {{"t", wire::msg::kPing}, {"n", ++ping_seq_}};
+    if (!is_tls_client_) {
+      ping["every"] = heartbeat_.count();
+      if (rtt_ms) ping["rtt"] = *rtt_ms;
+    }
+    send(ping);
+  }
   ping_timer_.expires_after(heartbeat_);
   ping_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->send_ping();
@@ -138,7 +163,7 @@ void PeerSession::send_ping() {
 
 void PeerSession::arm_silence_timer() {
   if (heartbeat_.count() == 0) return;
-  silence_timer_.expires_after(heartbeat_ * 3);
+  silence_timer_.expires_after(std::max(heartbeat_, peer_interval_) * 3);
   silence_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->close("no heartbeat for 3 intervals");
   });
@@ -158,6 +183,7 @@ void PeerSession::send_charged(const nlohmann::json& header, std::string_view bo
 void PeerSession::enqueue(std::string bytes, const QueueChargePtr& stream,
                           const QueueChargePtr& sender) {
   const std::size_t n = bytes.size();
+  last_queued_ = std::chrono::steady_clock::now();
   queue_.push_back({std::move(bytes), stream, sender});
   queued_bytes_ += n;
   if (stream) stream->bytes += n;

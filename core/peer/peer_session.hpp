@@ -60,7 +60,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void handshake(std::function<void(const std::string& error)> done);
   // Starts the frame loop; frames and the close go to `events`.
   void start(Events events);
-  // Heartbeats: a ping every `interval`; silence for 3 intervals closes the session.
+  // Heartbeats: a ping every `interval` (once the server's pings say how often it pings, the TLS
+  // client pings only when it sent nothing else for that long); silence for 3 intervals (the
+  // longer of the two) closes the session.
   void start_heartbeat(std::chrono::milliseconds interval);
 
   void send(const nlohmann::json& header, std::string_view body = {});
@@ -110,6 +112,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void do_write();
   void arm_silence_timer();
   void send_ping();
+  void on_server_ping(const nlohmann::json& ping);
 
   std::shared_ptr<TlsChannel> channel_;
   std::shared_ptr<spdlog::logger> log_;
@@ -120,6 +123,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   asio::steady_timer ping_timer_;
   asio::steady_timer silence_timer_;
   std::chrono::milliseconds heartbeat_{0};
+  std::chrono::milliseconds peer_interval_{0};  // how often the TLS server says it pings
+  bool server_pings_ = false;  // client: the server pings, so we ping only when quiet
+  std::chrono::steady_clock::time_point last_queued_{};  // the last frame we queued
   std::chrono::steady_clock::time_point ping_sent_;
   std::uint64_t ping_seq_ = 0;
   wire::Decoder decoder_;

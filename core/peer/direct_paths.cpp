@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/peer/backoff.hpp"
 #include "core/peer/tls_identity.hpp"
 #include "core/untrusted_text.hpp"
 #include "wire/messages.hpp"
@@ -178,12 +179,8 @@ void DirectPaths::lost(const std::string& id) {
 void DirectPaths::on_dial_failed(const std::string& id) {
   auto& attempt = attempts_[id];
   attempt.link.reset();
-  const auto backoff =
-      std::min<long long>(kRetryCap.count(), kRetryBase.count() << std::min(attempt.failures, 5));
-  ++attempt.failures;
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
   attempt.next = std::chrono::steady_clock::now() +
-                 std::chrono::milliseconds(static_cast<long long>(backoff * 1000 * jitter(rng_)));
+                 backoff_delay(kRetryBase, kRetryCap, attempt.failures++, rng_);
   if (attempt.failures == 1) log_->info("no direct path to {} yet: using the relay", id);
 }
 

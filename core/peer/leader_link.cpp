@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/peer/backoff.hpp"
 #include "core/peer/cluster_state.hpp"
 #include "core/peer/peer_fields.hpp"
 #include "core/peer/tls_identity.hpp"
@@ -177,11 +178,7 @@ void LeaderConnector::retry() {
 }
 
 std::chrono::milliseconds LeaderConnector::next_delay() {
-  const auto exp =
-      std::min<long long>(kReconnectCap.count(), kReconnectBase.count() << std::min(attempt_, 10));
-  ++attempt_;
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return std::chrono::milliseconds(static_cast<long long>(exp * jitter(rng_)));
+  return backoff_delay(kReconnectBase, kReconnectCap, attempt_++, rng_);
 }
 
 void LeaderConnector::stop() {

@@ -122,16 +122,24 @@ bool Membership::direct_closed(const SessionPtr& session) {
 }
 
 void Membership::on_direct_hello(const SessionPtr& session, const wire::Frame& frame) {
+  take_hello(session, frame);
+}
+
+bool Membership::take_hello(const SessionPtr& session, const wire::Frame& frame) {
   if (!session->version.empty()) throw wire::FrameError("hello sent twice");
+  // Checked, not just cut: this goes into every member list and onto other members' screens.
   const std::string version = wire::string_field(frame.header, "version", "");
   if (!valid_version(version)) throw wire::FrameError("hello: invalid version");
   if (auto why = protocol_mismatch(frame.header); !why.empty()) {
+    log_->error("peer {} refused: {}", session->id, why);
     session->send({{"t", wire::msg::kRefused}, {"reason", why}});
-    return session->close_after_flush(why);
+    session->close_after_flush(why);
+    return false;
   }
   session->version = version;
   session->protocol = wire::int_field(frame.header, "protocol", 1);
-  session->commands = checked_command_names(frame.header);
+  session->commands = checked_command_names(frame.header);  // names of another shape: left out
+  return true;
 }
 
 std::int64_t Membership::leader_heard_at() const {
@@ -213,18 +221,7 @@ std::string direct_address(const nlohmann::json& hello, const std::string& remot
 }
 
 void Membership::on_hello(const SessionPtr& session, const wire::Frame& frame) {
-  if (!session->version.empty()) throw wire::FrameError("hello sent twice");
-  // Checked, not just cut: this goes into every member list and onto other members' screens.
-  const std::string version = wire::string_field(frame.header, "version", "");
-  if (!valid_version(version)) throw wire::FrameError("hello: invalid version");
-  if (auto why = protocol_mismatch(frame.header); !why.empty()) {
-    log_->error("peer {} refused: {}", session->id, why);
-    session->send({{"t", wire::msg::kRefused}, {"reason", why}});
-    return session->close_after_flush(why);
-  }
-  session->version = version;
-  session->protocol = wire::int_field(frame.header, "protocol", 1);
-  session->commands = checked_command_names(frame.header);  // names of another shape: left out
+  if (!take_hello(session, frame)) return;
   advertised_[session->id] = direct_address(frame.header, session->remote());
   // The roster first (a new version goes to every protocol-4 worker, this one included), then
   // the member list: this push gives the worker the whole list; from then on a protocol-3

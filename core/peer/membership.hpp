@@ -108,6 +108,9 @@ class Membership {
   void stop_pushing() { push_timer_.cancel(); }
 
  private:
+  // A hello's version, protocol and commands onto `session`; false (and the session refused)
+  // when the two cannot talk. Throws wire::FrameError for a second or malformed hello.
+  bool take_hello(const SessionPtr& session, const wire::Frame& frame);
   sdk::PeerInfo self_info() const;
   std::vector<sdk::PeerInfo> leader_view() const;
   std::vector<sdk::PeerInfo> worker_view() const;

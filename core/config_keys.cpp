@@ -11,7 +11,7 @@ sdk::ConfigSchema peer_keys() {
   return {
       {.key = "streams.max_window_bytes",
        .type = ConfigType::integer,
-       .default_text = "16777216",
+       .default_text = "67108864",
        .description = "how far one stream's credit window may grow",
        .min = 524288,
        .max = 67108864},

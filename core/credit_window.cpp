@@ -12,13 +12,31 @@ void CreditWindow::enable_growth(WindowLimits limits) {
   limits_.max_window = std::clamp(limits_.max_window, kStreamWindow, kMaxStreamWindow);
 }
 
-bool CreditWindow::on_received(std::size_t n, std::uint64_t mark) {
+bool CreditWindow::on_received(std::size_t n, std::uint64_t mark, Clock::time_point now) {
   unused_ -= static_cast<std::int64_t>(n);
   received_ += n;
   if (mark != 0 && mark == mark_) {
     // Bytes that arrived within one round trip; near a whole window means the window, not the
-    // sender's source or the link, limited the stream.
-    window_bound_ = received_ - received_at_mark_ >= window_ - window_ / 4;
+    // sender's source, limited the stream — unless the round trip grew, which means the bytes
+    // were waiting in a queue on the way, so the link (or a hop's CPU) is already full.
+    const auto round_trip = now - mark_sent_at_;
+    min_round_trip_ = std::min(min_round_trip_, round_trip);
+    const std::uint64_t bytes = received_ - received_at_mark_;
+    // Bytes queueing on the way add to the round trip. Grow only while little queues; hold the
+    // window until the queue is as large as what the link itself holds (a round trip of twice
+    // the shortest). A queue that delays by less than kQueueTolerance is never counted: on a
+    // short link it is scheduling jitter, and a larger window there saves wake-ups.
+    const auto queued_for = round_trip - min_round_trip_;
+    window_bound_ = queued_for <= std::max<Clock::duration>(min_round_trip_ / 4, kQueueTolerance) &&
+                    bytes >= window_at_mark_ - window_at_mark_ / 4;
+    // Growth acts a round trip after it is granted, so it overshoots by a doubling or two before
+    // the queue shows: then shrink to twice what the link carries per unqueued round trip.
+    if (queued_for > std::max<Clock::duration>(min_round_trip_, kQueueTolerance)) {
+      const auto carried = static_cast<std::size_t>(static_cast<double>(bytes) *
+                                                    static_cast<double>(min_round_trip_.count()) /
+                                                    static_cast<double>(round_trip.count()));
+      target_ = std::clamp(2 * carried, kStreamWindow, target_);
+    }
     mark_ = 0;
   }
   return unused_ >= -static_cast<std::int64_t>(wire::kMaxChunk);
@@ -41,7 +59,11 @@ Credit CreditWindow::on_consumed(std::size_t n, std::size_t buffered, Clock::tim
   // A new round-trip measurement rides on this credit while the window may still grow.
   if (limits_.budget && mark_ == 0 && credit.n > 0 && window_ < limits_.max_window) {
     mark_ = credit.mark = ++last_mark_;
+    mark_sent_at_ = now;
     received_at_mark_ = received_;
+    // The bytes that arrive before the echo were sent under the window the sender had before
+    // this credit: a growth riding on it cannot show yet (so growth can follow every round trip).
+    window_at_mark_ = window_ - grown;
   }
   return credit;
 }

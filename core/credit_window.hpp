@@ -1,8 +1,11 @@
 // The receiving side of a stream's credit window, with growth: a window starts at kStreamWindow
-// and doubles while the stream is throughput-bound (the sender ran out of credit while our reader
-// kept up), as TCP auto-tuning and HPN-SSH grow theirs, up to a per-stream maximum and within a
-// per-daemon budget; it shrinks back to the start when the stream has been idle. Growth is only
-// ever granted as credit, so every hop that checks credit sees it. No Asio: the clock is passed in.
+// and doubles every round trip while the stream is throughput-bound (the sender ran out of credit
+// while our reader kept up and the round trip stayed near its minimum: a longer one means bytes
+// are queueing somewhere, and a larger window would add delay, not throughput), as TCP auto-tuning
+// and HPN-SSH grow theirs, up to a per-stream maximum and within a per-daemon budget; it shrinks
+// to about twice the link's bandwidth-delay product once a queue as large as that shows, and back
+// to the start when the stream has been idle. Growth is only ever granted as credit, so every
+// hop that checks credit sees it. No Asio: the clock is passed in.
 #pragma once
 
 #include <chrono>
@@ -17,11 +20,15 @@ namespace automatelinux::core {
 inline constexpr std::size_t kStreamWindow = 512 * 1024;
 // The largest window the protocol allows (what a relay accepts); config maxima stay below it.
 inline constexpr std::size_t kMaxStreamWindow = 64 * 1024 * 1024;
-// Defaults of `streams.max_window_bytes` and `streams.budget_bytes`.
-inline constexpr std::size_t kDefaultMaxWindow = 16 * 1024 * 1024;
+// Defaults of `streams.max_window_bytes` and `streams.budget_bytes`. A stream carries at most one
+// window per round trip: 64 MiB is 1.3 GB/s at 50 ms. Growth stops at the link's own
+// bandwidth-delay product (the round-trip rule below), so a slower link never queues that much.
+inline constexpr std::size_t kDefaultMaxWindow = 64 * 1024 * 1024;
 inline constexpr std::size_t kDefaultWindowBudget = 256 * 1024 * 1024;
 // A stream that consumed nothing for this long is idle: its window shrinks back to the start.
 inline constexpr std::chrono::milliseconds kWindowIdle{1000};
+// A queue that adds less than this to a round trip is not worth shrinking a window for.
+inline constexpr std::chrono::milliseconds kQueueTolerance{10};
 
 // Bytes of grown windows all streams of a daemon hold together. The first kStreamWindow of
 // every stream is not counted, so a new stream never waits for the budget.
@@ -65,9 +72,9 @@ class CreditWindow {
   CreditWindow(const CreditWindow&) = delete;
   CreditWindow& operator=(const CreditWindow&) = delete;
 
-  // Data arrived, carrying `mark` (0: none) if the sender echoed one; false when the sender went
-  // past its window plus one chunk.
-  bool on_received(std::size_t n, std::uint64_t mark);
+  // Data arrived at `now`, carrying `mark` (0: none) if the sender echoed one; false when the
+  // sender went past its window plus one chunk.
+  bool on_received(std::size_t n, std::uint64_t mark, Clock::time_point now);
   // The reader took `n` bytes, leaving `buffered` received bytes it has not taken yet. Returns
   // the credit to send now (n = 0: keep batching): the bytes taken, plus a growth, minus a shrink.
   Credit on_consumed(std::size_t n, std::size_t buffered, Clock::time_point now);
@@ -94,7 +101,10 @@ class CreditWindow {
   std::uint64_t mark_ = 0;  // the mark in flight (0: none)
   std::uint64_t last_mark_ = 0;
   std::uint64_t received_at_mark_ = 0;
-  bool window_bound_ = false;  // the last round trip carried (nearly) a whole window
+  std::size_t window_at_mark_ = kStreamWindow;  // what the sender had while the mark travelled
+  Clock::time_point mark_sent_at_{};
+  Clock::duration min_round_trip_ = Clock::duration::max();
+  bool window_bound_ = false;  // the last round trip carried (nearly) a whole window, unqueued
 };
 
 }  // namespace automatelinux::core

@@ -97,7 +97,8 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     input_credit_ -= frame.body.size();
     bytes_in_ += frame.body.size();
     // input_credit_ is the stricter check; the window measures round trips and grows.
-    input_window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0));
+    input_window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0),
+                              CreditWindow::Clock::now());
     input_buffered_ += frame.body.size();
     if (!frame.body.empty()) input_.push_back(frame.body);
     deliver_input();
@@ -347,16 +348,16 @@ void ServingStream::audit(const sdk::Result& result) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
           .count();
   const char* decision = result.kind != sdk::Result::Kind::error ? "ran"
-                         : details_.denied                        ? "denied"
-                                                                  : "refused";
+                         : details_.denied                       ? "denied"
+                                                                 : "refused";
   const std::string reason = result.reason.substr(0, kMaxAuditText);
   log_->info(
       "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
       "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}",
       id_, requester_.peer.empty() ? "local" : escape_untrusted(requester_.peer), requester_.uid,
       subject_, decision, result_kind_name(result.kind), result.code, exit_status(result),
-      elapsed_ms, bytes_out_, bytes_in_, seq_, reason.empty() ? "" : " reason=",
-      printable_command({reason}));
+      elapsed_ms, bytes_out_, bytes_in_, seq_,
+      reason.empty() ? "" : " reason=", printable_command({reason}));
   if (audit_ == nullptr) return;
   nlohmann::json record = {{"event", "request"},
                            {"request", id_},

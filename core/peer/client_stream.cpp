@@ -74,7 +74,8 @@ void ClientStream::on_frame(const wire::Frame& frame) {
     auto& o = output(channel);
     if (o.eof) throw wire::FrameError("output after EOF");
     // The sender may have at most its window (plus one chunk) of bytes we have not credited.
-    if (!window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0)))
+    if (!window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0),
+                             CreditWindow::Clock::now()))
       throw wire::FrameError("peer sent beyond its credit window");
     buffered_ += frame.body.size();
     if (!frame.body.empty()) o.chunks.push_back(frame.body);

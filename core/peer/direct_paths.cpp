@@ -157,12 +157,22 @@ void DirectPaths::add(const SessionPtr& session) {
   if (auto loser = membership_.add_direct(session)) retire(loser);
 }
 
-// The session not kept is no longer chosen for new streams; those on it get a grace period.
+// The session not kept is no longer chosen for new streams; it closes once the streams on it
+// have ended (a long rsync is not cut), checked every kRetireGrace. Its heartbeats still run, so
+// a peer that is gone ends it as any other.
 void DirectPaths::retire(const SessionPtr& session) {
   retired_.push_back(session);
+  close_when_idle(session);
+}
+
+void DirectPaths::close_when_idle(const std::weak_ptr<PeerSession>& session) {
   auto timer = std::make_shared<asio::steady_timer>(io_, kRetireGrace);
-  timer->async_wait([timer, weak = std::weak_ptr<PeerSession>(session)](boost::system::error_code) {
-    if (auto s = weak.lock()) s->close("another direct session to this peer is kept");
+  timer->async_wait([this, timer, session](boost::system::error_code) {
+    auto s = session.lock();
+    if (!s || s->closed()) return;
+    if (hooks_.carries_streams && hooks_.carries_streams(*s)) return close_when_idle(session);
+    log_->info("direct session with {} closed: another direct session to it is kept", s->id);
+    s->close("another direct session to this peer is kept");
   });
 }
 

@@ -38,6 +38,7 @@ class DirectPaths {
     std::function<std::shared_ptr<asio::ssl::context>(bool server)> make_context;
     std::function<nlohmann::json()> hello;  // sent on a session this worker dialed
     PeerSession::Events established;        // frames and close of every direct session
+    std::function<bool(const PeerSession&)> carries_streams;  // a session not kept waits for them
   };
 
   DirectPaths(asio::io_context& io, std::shared_ptr<spdlog::logger> log, const ClusterState& state,
@@ -77,6 +78,7 @@ class DirectPaths {
   // A session taken or dialed becomes this member's direct session to its peer.
   void add(const SessionPtr& session);
   void retire(const SessionPtr& session);
+  void close_when_idle(const std::weak_ptr<PeerSession>& session);
   void on_dial_failed(const std::string& id);
   void arm_timer();
 
@@ -92,7 +94,7 @@ class DirectPaths {
   std::shared_ptr<asio::ssl::context> server_context_;
   std::shared_ptr<asio::ssl::context> client_context_;
   LogRateLimit preauth_log_;
-  std::vector<std::weak_ptr<PeerSession>> retired_;  // not kept, closing after a grace period
+  std::vector<std::weak_ptr<PeerSession>> retired_;  // not kept, closing once their streams end
   std::map<std::string, Attempt> attempts_;
   asio::steady_timer timer_;
   std::mt19937 rng_{std::random_device{}()};

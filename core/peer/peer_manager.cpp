@@ -42,7 +42,8 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
                  return node_tls_context(state_,
                                          server ? TlsRole::direct_server : TlsRole::direct_client);
                },
-               [this] { return hello(); }, established_events()}) {
+               [this] { return hello(); }, established_events(),
+               [this](const PeerSession& s) { return router_.carries_streams(s); }}) {
   membership_.on_roster_changed([this] { direct_.refresh(); });
   const auto streams = stream_handlers();
   leader_table_ = streams;

@@ -311,6 +311,13 @@ void StreamRouter::cut_relay_sender(const SessionPtr& sender, std::uint64_t sid,
   if (on_abuse_) on_abuse_();
 }
 
+bool StreamRouter::carries_streams(const PeerSession& session) const {
+  const auto it = routes_.find(&session);
+  if (it == routes_.end()) return false;
+  const Routes& r = it->second;
+  return !r.opened.empty() || !r.served.empty() || !r.relayed.empty();
+}
+
 void StreamRouter::on_session_lost(const SessionPtr& session) {
   auto node = routes_.extract(session.get());
   if (node.empty()) return;

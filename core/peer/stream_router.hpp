@@ -42,6 +42,8 @@ class StreamRouter {
   void on_stream_frame(const SessionPtr& session, wire::Frame& frame);
   // Fails every stream on a session that is gone.
   void on_session_lost(const SessionPtr& session);
+  // Whether any stream (opened, served or relayed) still runs on `session`.
+  bool carries_streams(const PeerSession& session) const;
 
  private:
   struct Opened {

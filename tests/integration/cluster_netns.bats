@@ -144,3 +144,4 @@ git_q() { git -c user.name=t -c user.email=t@example.invalid -c init.defaultBran
 @test "netns: the direct port refuses another CA's certificate and no certificate" { scenario_direct_port_refuses_strangers; }
 @test "netns: with the leader gone, a frozen vps goes offline on laptop over the direct session's heartbeats, and comes back" { scenario_direct_heartbeats_mark_a_frozen_peer_offline; }
 @test "netns: a removal closes a direct session that never sent its hello" { scenario_revocation_closes_a_direct_session_that_never_said_hello; }
+@test "netns: a direct session replaced by a newer one finishes the command running on it" { scenario_a_replaced_direct_session_finishes_its_streams; }

@@ -140,3 +140,20 @@ scenario_revocation_closes_a_direct_session_that_never_said_hello() {
   grep -q "direct session with laptop closed: certificate revoked" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
   wait_for 10 not_listed vps laptop
 }
+
+scenario_a_replaced_direct_session_finishes_its_streams() {
+  direct_cluster
+  # laptop's certificate runs a 14 s command on vps over one direct session, then dials vps
+  # again: vps keeps the newer session, and the older one lives until its command has ended
+  # (it used to be closed 10 s after it was replaced, cutting the command).
+  in_client_ns timeout 60 python3 "$BATS_TEST_DIRNAME/hostile_member.py" direct-redial 10.0.0.1 3600 \
+    "$BATS_TEST_TMPDIR/laptop/state/tls" 14 >"$BATS_TEST_TMPDIR/redial.out" 2>&1
+  cat "$BATS_TEST_TMPDIR/redial.out"
+  grep -q "second session" "$BATS_TEST_TMPDIR/redial.out"
+  grep -q "output: long-ran" "$BATS_TEST_TMPDIR/redial.out"
+  grep -q "result: exited 0" "$BATS_TEST_TMPDIR/redial.out"
+  # Then it is closed, and laptop's own daemon reaches vps directly again.
+  wait_for 20 grep -q "direct session with laptop closed: another direct session to it is kept" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  wait_for 20 online_over laptop vps direct
+  exec_is_byte_exact
+}

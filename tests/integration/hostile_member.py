@@ -18,6 +18,10 @@ usage: hostile_member.py client HOST PORT TLS_DIR     (prints what it saw, one l
            a direct session to a worker with a member's certificate that never sends its hello:
            runs one command, answers pings, and prints when the worker closes it (or "still
            open" after SECONDS)
+       hostile_member.py direct-redial HOST PORT TLS_DIR SECONDS
+           a member's direct session to a worker that runs `sleep SECONDS; echo long-ran`, then a
+           second session of the same member (which replaces the first); prints the first one's
+           output and result, or when the worker closes it
        hostile_member.py idle HOST PORT COUNT SECONDS
            COUNT plain TCP connections from 127.0.0.x source addresses, reopened when closed,
            for SECONDS
@@ -27,6 +31,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 
 
@@ -247,6 +252,54 @@ def direct_silent(host, port, tls, seconds):
                 print(f"closed after {time.monotonic() - start:.0f} s")
 
 
+def answer_pings(s):
+    try:
+        while True:
+            header, _ = read_frame(s)
+            if header["t"] == "ping":
+                s.sendall(frame({"t": "pong", "n": header.get("n", 0)}))
+    except (ssl.SSLError, OSError, EOFError):
+        pass
+
+
+def direct_redial(host, port, tls, seconds):
+    ctx = member_context(tls)
+    ctx.verify_mode = ssl.CERT_NONE  # a worker serves with a client-only certificate
+    hello = frame({"t": "hello", "version": "0.1.0", "protocol": 4, "min_protocol": 1,
+                   "commands": []})
+    first = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10))
+    header, _ = read_frame(first)
+    first.sendall(hello)
+    first.sendall(frame({"t": "open", "sid": 1, "to": header.get("peer", "?"), "type": "exec",
+                         "req": {"mode": "shell"}},
+                        f"/tmp\0sleep {seconds}; echo long-ran".encode()))
+    time.sleep(0.5)
+    # The same member dials again: the worker keeps the newer session.
+    second = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10))
+    read_frame(second)
+    second.sendall(hello)
+    print("second session", flush=True)
+    threading.Thread(target=answer_pings, args=(second,), daemon=True).start()
+    first.settimeout(1)
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < float(seconds) + 20:
+            try:
+                header, body = read_frame(first)
+            except (socket.timeout, TimeoutError):
+                continue
+            if header["t"] == "ping":
+                first.sendall(frame({"t": "pong", "n": header.get("n", 0)}))
+            elif header["t"] == "data" and body:
+                print("output:", body.decode(errors="replace").strip(), flush=True)
+            elif header["t"] == "result":
+                print("result:", header.get("kind"), header.get("code"), flush=True)
+                return
+        print("no result")
+    except (ssl.SSLError, OSError, EOFError):
+        print(f"closed after {time.monotonic() - start:.0f} s", flush=True)
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "client":
@@ -261,5 +314,7 @@ if __name__ == "__main__":
         preauth_hold(*args[:5])
     elif command == "direct-silent":
         direct_silent(*args[:4])
+    elif command == "direct-redial":
+        direct_redial(*args[:4])
     elif command == "idle":
         idle(*args[:4])

@@ -70,6 +70,14 @@ TEST(StreamRouter, RelaysBetweenWorkersRewritingTheStreamIdAndStampingFrom) {
   EXPECT_EQ(at_a.frames[0].type(), msg::kData);
   EXPECT_EQ(at_a.frames[0].header.at("sid"), 1);
   EXPECT_EQ(at_a.frames[0].body, "output");
+  // Both sessions carry the stream until it ends (a direct session not kept waits for this).
+  EXPECT_TRUE(leader.router.carries_streams(*a.server));
+  EXPECT_TRUE(leader.router.carries_streams(*b.server));
+  b.client->send({{"t", msg::kResult}, {"sid", b_sid}, {"kind", "exited"}, {"code", 0}});
+  ASSERT_TRUE(run_until(leader.io, [&] { return at_a.frames.size() > 1; }));
+  EXPECT_EQ(at_a.frames[1].type(), msg::kResult);
+  EXPECT_FALSE(leader.router.carries_streams(*a.server));
+  EXPECT_FALSE(leader.router.carries_streams(*b.server));
 }
 
 TEST(StreamRouter, AFrameSentTheWrongWayClosesTheSenderAndEndsTheFarHalf) {
@@ -107,7 +115,9 @@ TEST(StreamRouter, ALostSessionFailsEveryStreamOnIt) {
         worker.router.open(peer, "exec", nlohmann::json::object(), "", sdk::Requester{"", 0}, "r"));
     streams.back()->on_result([&](const sdk::Result& r) { results.push_back(r); });
   }
+  EXPECT_TRUE(worker.router.carries_streams(*pair.client));
   worker.router.on_session_lost(pair.client);
+  EXPECT_FALSE(worker.router.carries_streams(*pair.client));
   ASSERT_TRUE(run_until(worker.io, [&] { return results.size() == 2; }));
   EXPECT_EQ(results[0].kind, sdk::Result::Kind::error);
   EXPECT_EQ(results[0].reason, "Connection to peer lost: x");

@@ -15,7 +15,8 @@ namespace {
 
 constexpr std::chrono::seconds kOpenTimeout{10};
 constexpr std::size_t kMaxArgs = 4096;
-constexpr std::size_t kMaxGatheredFrames = 64;  // Linux takes 1024 iovecs; 64 x 64 KiB is plenty
+constexpr std::size_t kMaxGatheredFrames =
+    64;  // 2 iovecs each, of Linux's 1024; 64 x 64 KiB is plenty
 
 std::vector<std::string> split_argv(const std::string& body) {
   if (body.empty()) return {};
@@ -77,7 +78,7 @@ void LocalConnection::on_read(boost::system::error_code ec, std::size_t n) {
 void LocalConnection::handle(wire::Frame frame) {
   if (!stream_) return open_request(frame);
   if (result_sent_) return;  // late frames after the result are harmless
-  stream_->on_frame(frame);
+  stream_->on_frame(std::move(frame));
 }
 
 void LocalConnection::open_request(const wire::Frame& frame) {
@@ -112,9 +113,9 @@ void LocalConnection::shutdown() {
   if (stream_ && stream_->finished()) stream_.reset();
 }
 
-void LocalConnection::send(nlohmann::json header, std::string_view body) {
+void LocalConnection::send(nlohmann::json header, std::string body) {
   if (closed_ || result_sent_) return;
-  write_queue_.push_back(wire::encode(header, body));
+  write_queue_.push_back({wire::encode_head(header, body.size()), std::move(body)});
   if (!writing_) do_write();
 }
 
@@ -129,7 +130,7 @@ void LocalConnection::send_result(const sdk::Result& result) {
   std::string reason = exit_status(result) == kExitFailure ? result.reason.substr(0, 4096) : "";
   std::replace(reason.begin(), reason.end(), '\n', ' ');
   write_queue_.push_back(
-      wire::encode({{"t", wire::msg::kExit}, {"code", exit_status(result)}}, reason));
+      {wire::encode({{"t", wire::msg::kExit}, {"code", exit_status(result)}}, reason), {}});
   result_sent_ = true;
   if (!writing_) do_write();
 }
@@ -142,11 +143,13 @@ void LocalConnection::do_write() {
   // Every queued frame (up to what one sendmsg takes) in one gathered write: `d` gets several
   // frames per wake-up when output arrives faster than it reads.
   std::vector<asio::const_buffer> batch;
+  writing_ = 0;
   for (const auto& frame : write_queue_) {
-    if (batch.size() == kMaxGatheredFrames) break;
-    batch.push_back(asio::buffer(frame));
+    if (writing_ == kMaxGatheredFrames) break;
+    ++writing_;
+    batch.push_back(asio::buffer(frame.head));
+    if (!frame.body.empty()) batch.push_back(asio::buffer(frame.body));
   }
-  writing_ = batch.size();
   asio::async_write(socket_, batch,
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       if (self->closed_) return;

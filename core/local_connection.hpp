@@ -22,7 +22,7 @@ class LocalConnection final : public StreamTransport,
   // Daemon shutdown: end the request (if any) and close.
   void shutdown();
 
-  void send(nlohmann::json header, std::string_view body) override;
+  void send(nlohmann::json header, std::string body) override;
   void send_result(const sdk::Result& result) override;
 
  private:
@@ -41,7 +41,10 @@ class LocalConnection final : public StreamTransport,
   int uid_ = -1;
   wire::Decoder decoder_;
   std::array<char, 64 * 1024> read_buffer_{};
-  std::deque<std::string> write_queue_;
+  struct Queued {
+    std::string head, body;  // sent apart in one gathered write: the body is never copied
+  };
+  std::deque<Queued> write_queue_;
   std::size_t writing_ = 0;  // frames at the queue's front being written, in one gathered write
   bool result_sent_ = false;
   bool closed_ = false;

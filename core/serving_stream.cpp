@@ -86,7 +86,7 @@ void ServingStream::guarded(F&& f) {
   }
 }
 
-void ServingStream::on_frame(const wire::Frame& frame) {
+void ServingStream::on_frame(wire::Frame frame) {
   const std::string& type = frame.type();
   if (type == wire::msg::kData) {
     if (wire::int_field(frame.header, "ch", -1) != static_cast<int>(sdk::Channel::in))
@@ -100,7 +100,7 @@ void ServingStream::on_frame(const wire::Frame& frame) {
     input_window_.on_received(frame.body.size(), wire::uint_field(frame.header, "mark", 0),
                               CreditWindow::Clock::now());
     input_buffered_ += frame.body.size();
-    if (!frame.body.empty()) input_.push_back(frame.body);
+    if (!frame.body.empty()) input_.push_back(std::move(frame.body));
     deliver_input();
   } else if (type == wire::msg::kEof) {
     input_eof_ = true;
@@ -211,8 +211,8 @@ void ServingStream::flush_output() {
     auto& [channel, chunk] = pending_out_.front();
     nlohmann::json header = {{"t", wire::msg::kData}, {"ch", static_cast<int>(channel)}};
     if (echo_mark_ != 0) header["mark"] = std::exchange(echo_mark_, 0);
-    transport_->send(std::move(header), chunk);
     unacked_ += static_cast<std::int64_t>(chunk.size());
+    transport_->send(std::move(header), std::move(chunk));
     pending_out_.pop_front();
   }
   if (!pending_out_.empty() || unacked_ >= window || waiting_writers_.empty()) return;

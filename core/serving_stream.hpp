@@ -30,7 +30,8 @@ inline constexpr std::size_t kMaxAuditText = 4096;
 class StreamTransport {
  public:
   virtual ~StreamTransport() = default;
-  virtual void send(nlohmann::json header, std::string_view body) = 0;
+  // The body is handed over: a transport that can send it from where it is need not copy it.
+  virtual void send(nlohmann::json header, std::string body) = 0;
   virtual void send_result(const sdk::Result& result) = 0;
 };
 
@@ -38,9 +39,9 @@ class ServingStream final : public sdk::ServedStream,
                             public std::enable_shared_from_this<ServingStream> {
  public:
   // `audit` (may be null in tests) receives the request's record when it ends.
-  ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-                sdk::AuditLog* audit, std::shared_ptr<StreamTransport> transport,
-                sdk::Requester requester, std::string request_id = {});
+  ServingStream(asio::io_context& io, std::shared_ptr<spdlog::logger> log, sdk::AuditLog* audit,
+                std::shared_ptr<StreamTransport> transport, sdk::Requester requester,
+                std::string request_id = {});
   ~ServingStream() override;
 
   // Requests of this daemon not yet finished: a daemon that stops waits for its cancellations
@@ -55,7 +56,7 @@ class ServingStream final : public sdk::ServedStream,
 
   // Frames from the requester, after the one that opened the request. Throws wire::FrameError
   // on a protocol violation.
-  void on_frame(const wire::Frame& frame);
+  void on_frame(wire::Frame frame);
   // The requester went away: treated as a cancel with SIGHUP semantics.
   void on_transport_lost();
   // Core-owned timeout: when it expires the handler is cancelled and the request ends as

@@ -19,17 +19,28 @@ std::uint32_t get_u32(const char* p) {
 
 }  // namespace
 
-std::string encode(const nlohmann::json& header, std::string_view body) {
+namespace {
+std::string encode_head(const nlohmann::json& header, std::size_t body_size, std::size_t reserve) {
   const std::string head = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  const std::size_t total = 4 + head.size() + body.size();
+  const std::size_t total = 4 + head.size() + body_size;
   if (total > kMaxFrameSize) throw FrameError("frame too large to send: " + std::to_string(total));
   std::string out;
-  out.reserve(kPrefixSize + head.size() + body.size());
+  out.reserve(kPrefixSize + head.size() + reserve);
   put_u32(out, static_cast<std::uint32_t>(total));
   put_u32(out, static_cast<std::uint32_t>(head.size()));
   out += head;
+  return out;
+}
+}  // namespace
+
+std::string encode(const nlohmann::json& header, std::string_view body) {
+  std::string out = encode_head(header, body.size(), body.size());
   out.append(body.data(), body.size());
   return out;
+}
+
+std::string encode_head(const nlohmann::json& header, std::size_t body_size) {
+  return encode_head(header, body_size, 0);
 }
 
 std::vector<std::string> split_nul(std::string_view body) {

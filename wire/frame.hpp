@@ -48,6 +48,9 @@ std::string join_nul(const std::vector<std::string>& parts);
 // Serialises a frame. Strings in `header` that are not valid UTF-8 are replaced rather than
 // throwing; byte strings belong in the body.
 std::string encode(const nlohmann::json& header, std::string_view body = {});
+// The part of a frame before its body (length prefixes and header), for a writer that sends the
+// body from its own buffer (a gathered write) instead of copying it behind the header.
+std::string encode_head(const nlohmann::json& header, std::size_t body_size);
 
 // Validates nesting depth without building anything, so a hostile header cannot exhaust the stack.
 void check_json_depth(std::string_view text, int max_depth = kMaxJsonDepth);

@@ -65,7 +65,7 @@ ClientStream::Output& ClientStream::output(sdk::Channel channel) {
   throw std::logic_error("a requester reads only stdout and stderr");
 }
 
-void ClientStream::on_frame(const wire::Frame& frame) {
+void ClientStream::on_frame(wire::Frame frame) {
   const std::string& type = frame.type();
   if (type == wire::msg::kData) {
     const auto ch = wire::int_field(frame.header, "ch", -1);
@@ -78,7 +78,7 @@ void ClientStream::on_frame(const wire::Frame& frame) {
                              CreditWindow::Clock::now()))
       throw wire::FrameError("peer sent beyond its credit window");
     buffered_ += frame.body.size();
-    if (!frame.body.empty()) o.chunks.push_back(frame.body);
+    if (!frame.body.empty()) o.chunks.push_back(std::move(frame.body));
     deliver(channel);
   } else if (type == wire::msg::kEof) {
     const auto ch = wire::int_field(frame.header, "ch", -1);

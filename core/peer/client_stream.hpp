@@ -26,7 +26,7 @@ class ClientStream final : public sdk::RequestedStream,
                WindowLimits limits = {});
 
   // Frames for this stream from the session (data/eof/credit/result).
-  void on_frame(const wire::Frame& frame);
+  void on_frame(wire::Frame frame);
   // The session died before the result arrived.
   void on_lost(const std::string& reason);
 

@@ -23,7 +23,7 @@ class PeerStreamTransport final : public StreamTransport {
                       std::function<void()> on_result)
       : session_(std::move(session)), sid_(sid), on_result_(std::move(on_result)) {}
 
-  void send(nlohmann::json header, std::string_view body) override {
+  void send(nlohmann::json header, std::string body) override {
     if (auto s = session_.lock()) {
       header["sid"] = sid_;
       s->send(header, body);
@@ -194,7 +194,7 @@ void StreamRouter::deliver_opened(const SessionPtr& session, std::uint64_t sid,
   auto stream = it->second.stream;
   if (frame.type() == msg::kResult) r.opened.erase(it);
   try {
-    stream->on_frame(frame);
+    stream->on_frame(std::move(frame));
   } catch (const std::exception& e) {
     // A misbehaving server ends only this stream.
     r.opened.erase(sid);
@@ -210,7 +210,7 @@ void StreamRouter::deliver_served(const SessionPtr& session, std::uint64_t sid,
   if (it == r.served.end()) return;
   auto stream = it->second;
   try {
-    stream->on_frame(frame);
+    stream->on_frame(std::move(frame));
   } catch (const std::exception& e) {
     stream->finish(sdk::Result::error(std::string("bad request: ") + e.what()));
   }

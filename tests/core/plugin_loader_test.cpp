@@ -30,7 +30,7 @@ bool mapped(const fs::path& file) {
 }
 
 struct NullTransport : core::StreamTransport {
-  void send(nlohmann::json, std::string_view) override {}
+  void send(nlohmann::json, std::string) override {}
   void send_result(const sdk::Result&) override {}
 };
 
@@ -60,8 +60,8 @@ class PluginLoaderTest : public ::testing::Test {
   }
 
   std::shared_ptr<core::ServingStream> new_stream() {
-    return std::make_shared<core::ServingStream>(io_, log_, nullptr, std::make_shared<NullTransport>(),
-                                                 sdk::Requester{"", 0});
+    return std::make_shared<core::ServingStream>(
+        io_, log_, nullptr, std::make_shared<NullTransport>(), sdk::Requester{"", 0});
   }
 
   void run() {

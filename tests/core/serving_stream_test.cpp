@@ -20,8 +20,8 @@ namespace {
 struct RecordingTransport : core::StreamTransport {
   std::vector<std::pair<nlohmann::json, std::string>> frames;
   std::optional<sdk::Result> result;
-  void send(nlohmann::json header, std::string_view body) override {
-    frames.emplace_back(std::move(header), std::string(body));
+  void send(nlohmann::json header, std::string body) override {
+    frames.emplace_back(std::move(header), std::move(body));
   }
   void send_result(const sdk::Result& r) override { result = r; }
   std::size_t data_bytes() const {
@@ -146,7 +146,8 @@ TEST_F(ServingStreamTest, TerminalModeGoesOnlyToALocalRequester) {
   run();
   EXPECT_FALSE(ok);
   EXPECT_TRUE(transport_->frames.empty());
-  auto local = std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_, sdk::Requester{"", 0});
+  auto local =
+      std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_, sdk::Requester{"", 0});
   local->write(sdk::Channel::control, sdk::terminal_mode('~'), [&](bool r) { ok = r; });
   run();
   EXPECT_TRUE(ok);

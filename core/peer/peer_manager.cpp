@@ -241,7 +241,8 @@ sdk::LocalPeerStatus PeerManager::local() const {
   s.id = state_.config->id;
   s.role = state_.config->role;
   if (!state_.config->leader.empty()) s.leader = state_.config->leader;
-  if (state_.is_leader() || (state_.is_worker() && direct_enabled_))
+  // A worker's address only while it takes direct sessions there (its port may be taken).
+  if (state_.is_leader() || (state_.is_worker() && direct_.listening()))
     s.listen = state_.config->listen_or_default();
   s.connected = connected_;
   if (since_ != 0) s.since = iso8601_utc(since_);

@@ -57,3 +57,25 @@ teardown() { stop_all_daemons; }
   dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT"
   dd vps getPeerStatus --json | jq -e --arg l "127.0.0.1:$vps_port" '.listen == $l'
 }
+
+@test "loopback: a worker whose --listen port is taken shows and advertises no address, and still dials" {
+  PEER_DIRECT=true
+  start_peer desktop
+  start_peer vps
+  start_peer laptop
+  PORT=$(free_port)
+  local vps_port
+  vps_port=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen "127.0.0.1:$vps_port"
+  # laptop asks for the leader's port, which the leader holds.
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen "127.0.0.1:$PORT"
+  dd laptop getPeerStatus --json | jq -e '.listen == null'
+  grep -q "127.0.0.1:$PORT" "$BATS_TEST_TMPDIR/laptop/state/daemon.log"
+  # laptop still dials vps, and nobody is told to dial laptop.
+  wait_for 10 online_over laptop vps direct
+  wait_for 10 jq -e '.roster.members[] | select(.id == "laptop") | (.address // "") == ""' "$BATS_TEST_TMPDIR/vps/state/roster.json"
+  run dd laptop execOnPeer --peer vps --directory / --command 'echo hi from $AUTOMATELINUX_PEER'
+  [ "$output" = "hi from vps" ]
+}

@@ -171,23 +171,27 @@ void PeerSession::arm_silence_timer() {
 
 void PeerSession::send(const nlohmann::json& header, std::string_view body) {
   if (closed_ || closing_) return;
-  enqueue(wire::encode(header, body), nullptr, nullptr);
+  enqueue({wire::encode(header, body), {}, nullptr, nullptr});
 }
 
-void PeerSession::send_charged(const nlohmann::json& header, std::string_view body,
+void PeerSession::send_owned(const nlohmann::json& header, std::string body) {
+  send_charged(header, std::move(body), nullptr, nullptr);
+}
+
+void PeerSession::send_charged(const nlohmann::json& header, std::string body,
                                const QueueChargePtr& stream, const QueueChargePtr& sender) {
   if (closed_ || closing_) return;
-  enqueue(wire::encode(header, body), stream, sender);
+  auto head = wire::encode_head(header, body.size());
+  enqueue({std::move(head), std::move(body), stream, sender});
 }
 
-void PeerSession::enqueue(std::string bytes, const QueueChargePtr& stream,
-                          const QueueChargePtr& sender) {
-  const std::size_t n = bytes.size();
+void PeerSession::enqueue(Queued frame) {
+  const std::size_t n = frame.size();
   last_queued_ = std::chrono::steady_clock::now();
-  queue_.push_back({std::move(bytes), stream, sender});
+  if (frame.stream) frame.stream->bytes += n;
+  if (frame.sender) frame.sender->bytes += n;
+  queue_.push_back(std::move(frame));
   queued_bytes_ += n;
-  if (stream) stream->bytes += n;
-  if (sender) sender->bytes += n;
   // Per-stream credit bounds data; this only catches a peer that stopped reading altogether.
   if (queued_bytes_ > kMaxQueuedBytes) return close("peer is not reading (write queue full)");
   if (writing_ || flush_posted_) return;
@@ -202,9 +206,9 @@ void PeerSession::enqueue(std::string bytes, const QueueChargePtr& stream,
 }
 
 void PeerSession::release(Queued& q) {
-  queued_bytes_ -= q.bytes.size();
-  if (q.stream) q.stream->bytes -= q.bytes.size();
-  if (q.sender) q.sender->bytes -= q.bytes.size();
+  queued_bytes_ -= q.size();
+  if (q.stream) q.stream->bytes -= q.size();
+  if (q.sender) q.sender->bytes -= q.size();
 }
 
 void PeerSession::do_write() {
@@ -216,12 +220,14 @@ void PeerSession::do_write() {
   // and hands the socket all their records.
   std::vector<std::string_view> batch;
   std::size_t bytes = 0;
+  writing_ = 0;
   for (const auto& q : queue_) {
-    if (!batch.empty() && bytes + q.bytes.size() > kWriteBatch) break;
-    batch.emplace_back(q.bytes);
-    bytes += q.bytes.size();
+    if (writing_ > 0 && bytes + q.size() > kWriteBatch) break;
+    ++writing_;
+    batch.emplace_back(q.head);
+    if (!q.body.empty()) batch.emplace_back(q.body);
+    bytes += q.size();
   }
-  writing_ = batch.size();
   channel_->async_write(batch, [self = shared_from_this()](boost::system::error_code ec) {
     if (self->closed_) return;
     for (; self->writing_ > 0; --self->writing_) {

@@ -66,9 +66,12 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void start_heartbeat(std::chrono::milliseconds interval);
 
   void send(const nlohmann::json& header, std::string_view body = {});
-  // As send, counting the frame's bytes against `stream` and `sender` until written or dropped.
-  void send_charged(const nlohmann::json& header, std::string_view body,
-                    const QueueChargePtr& stream, const QueueChargePtr& sender);
+  // As send, taking the body over: it is encrypted from where it lies, never copied.
+  void send_owned(const nlohmann::json& header, std::string body);
+  // As send_owned, counting the frame's bytes against `stream` and `sender` until written or
+  // dropped.
+  void send_charged(const nlohmann::json& header, std::string body, const QueueChargePtr& stream,
+                    const QueueChargePtr& sender);
   // Largest frame accepted from the peer (default wire::kMaxFrameSize). Also sizes the read
   // buffer, which is allocated only when the first read starts.
   void set_max_frame(std::size_t max_frame);
@@ -100,10 +103,11 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
 
  private:
   struct Queued {
-    std::string bytes;
+    std::string head, body;  // the frame up to its body, and the body
     QueueChargePtr stream, sender;
+    std::size_t size() const { return head.size() + body.size(); }
   };
-  void enqueue(std::string bytes, const QueueChargePtr& stream, const QueueChargePtr& sender);
+  void enqueue(Queued frame);
   void release(Queued& q);
   void do_read();
   void on_read(boost::system::error_code ec, std::size_t n);

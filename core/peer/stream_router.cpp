@@ -26,7 +26,7 @@ class PeerStreamTransport final : public StreamTransport {
   void send(nlohmann::json header, std::string body) override {
     if (auto s = session_.lock()) {
       header["sid"] = sid_;
-      s->send(header, body);
+      s->send_owned(header, std::move(body));
     }
   }
   void send_result(const sdk::Result& result) override {
@@ -135,7 +135,7 @@ void StreamRouter::relay_open(const SessionPtr& session, std::uint64_t sid, cons
   routes_[other.get()].relayed[other_sid] = {session, sid, state, std::make_shared<QueueCharge>()};
   frame.header["sid"] = other_sid;
   frame.header["from"] = session->id;
-  other->send_charged(frame.header, frame.body, queued, sent);
+  other->send_charged(frame.header, std::move(frame.body), queued, sent);
 }
 
 void StreamRouter::on_stream_frame(const SessionPtr& session, wire::Frame& frame) {
@@ -182,7 +182,7 @@ void StreamRouter::relay_frame(const SessionPtr& session, std::uint64_t sid, boo
   }
   if (other) {
     frame.header["sid"] = other_sid;
-    other->send_charged(frame.header, frame.body, queued, sent);
+    other->send_charged(frame.header, std::move(frame.body), queued, sent);
   }
 }
 

@@ -156,20 +156,44 @@ void TlsChannel::read_step(bool initiating, ReadDone done) {
   });
 }
 
+// Parts are packed into full records: small ones (frame headers, credits, pings) are gathered in
+// `staging` with the start of whatever follows, and whole records of a large part (a frame's
+// body) are encrypted from where it lies. So a body is never copied behind its header, and a
+// batch of small frames costs one record, not one each.
+boost::system::error_code TlsChannel::encrypt(const std::vector<std::string_view>& parts) {
+  auto seal = [this](std::string_view bytes) -> boost::system::error_code {
+    while (!bytes.empty()) {
+      ERR_clear_error();
+      const int n = SSL_write(ssl_, bytes.data(),
+                              static_cast<int>(std::min<std::size_t>(bytes.size(), INT_MAX)));
+      if (n <= 0) return ssl_error(n);
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+  };
+  staging_.clear();
+  for (auto part : parts) {
+    if (!staging_.empty()) {  // top the record up first
+      const auto take = std::min(part.size(), kTlsRecord - staging_.size());
+      staging_.append(part.substr(0, take));
+      part.remove_prefix(take);
+      if (staging_.size() < kTlsRecord) continue;
+      if (auto ec = seal(staging_)) return ec;
+      staging_.clear();
+    }
+    const auto whole = part.size() - part.size() % kTlsRecord;
+    if (auto ec = seal(part.substr(0, whole))) return ec;
+    staging_.append(part.substr(whole));
+  }
+  return seal(staging_);
+}
+
 void TlsChannel::async_write(const std::vector<std::string_view>& parts, Done done) {
   auto fail = [&](boost::system::error_code ec) {
     asio::post(socket_.get_executor(), [done = std::move(done), ec] { done(ec); });
   };
   if (write_error_) return fail(write_error_);
-  for (auto part : parts) {
-    while (!part.empty()) {
-      ERR_clear_error();
-      const int n = SSL_write(ssl_, part.data(),
-                              static_cast<int>(std::min<std::size_t>(part.size(), INT_MAX)));
-      if (n <= 0) return fail(ssl_error(n));
-      part.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
+  if (auto ec = encrypt(parts)) return fail(ec);
   // Behind a write in flight (OpenSSL's own output, e.g. session tickets), these records go out
   // with the next one; that write's operation holds the handler, not the channel.
   if (writing_) {

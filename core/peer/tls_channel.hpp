@@ -34,6 +34,9 @@ struct TlsBuffers {
 };
 }  // namespace detail
 
+// Plaintext bytes of a full TLS record.
+inline constexpr std::size_t kTlsRecord = 16 * 1024;
+
 class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
  public:
   using Tcp = asio::ip::tcp;
@@ -49,8 +52,8 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   // At least one byte of plaintext into `into`; asio::error::eof after the peer's close_notify,
   // asio::ssl::error::stream_truncated when the connection ends without one.
   void async_read_some(asio::mutable_buffer into, ReadDone done);
-  // Encrypts every part now (the caller may free them on return) and calls `done` once the
-  // socket has taken all their records.
+  // Encrypts every part now (the caller may free them on return), packed into full records, and
+  // calls `done` once the socket has taken all their records.
   void async_write(const std::vector<std::string_view>& parts, Done done);
   // Ciphertext read from the socket per receive (small until the peer is authenticated).
   void set_read_chunk(std::size_t bytes) { read_chunk_ = bytes; }
@@ -68,6 +71,7 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   void flush();          // hands pending records to the socket when no write is in flight
   void start_write(Done done);
   void finish_write(boost::system::error_code ec, Done done, Done waiting);
+  boost::system::error_code encrypt(const std::vector<std::string_view>& parts);
   boost::system::error_code ssl_error(int result) const;
 
   Tcp::socket socket_;
@@ -78,6 +82,7 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   asio::mutable_buffer read_into_;
 
   std::string in_flight_;  // records the socket is writing now
+  std::string staging_;    // small parts packed into one record (see encrypt)
   bool writing_ = false;
   std::weak_ptr<Done> waiting_slot_;  // where a write behind the one in flight leaves its handler
   boost::system::error_code write_error_;

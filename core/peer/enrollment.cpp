@@ -1,6 +1,7 @@
 #include "core/peer/enrollment.hpp"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -9,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/peer/backoff.hpp"
 #include "core/peer/peer_session.hpp"
 #include "core/peer/tls_identity.hpp"
 #include "wire/messages.hpp"
@@ -16,9 +18,10 @@
 namespace automatelinux::core::peer {
 namespace {
 
-constexpr std::chrono::seconds kEnrollTimeout{10};
-// A leader busy with other joins closes connections beyond its pre-authentication caps (they
-// count connections at once): such an attempt is made again, sooner at first.
+// A join that reaches no leader ends after 10 s. A leader busy with other joins closes
+// connections beyond its pre-authentication caps (they count connections at once): it is there,
+// so a join it turned away keeps trying, after jittered pauses that double, for up to 60 s.
+constexpr std::chrono::seconds kEnrollTimeout{10}, kBusyLeaderTimeout{60};
 constexpr std::chrono::milliseconds kFirstRetry{50}, kLongestRetry{1000};
 
 bool is_hex(const std::string& s, std::size_t size) {
@@ -55,12 +58,7 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
       return finish(e.what());
     }
     timer_.expires_after(kEnrollTimeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      self->finish(self->last_error_.empty()
-                       ? "leader unreachable: no answer from " + self->leader_ + " within 10 s"
-                       : self->last_error_);
-    });
+    wait_for_deadline();
     resolver_.async_resolve(
         hp.first, std::to_string(hp.second),
         [self = shared_from_this()](boost::system::error_code ec,
@@ -72,6 +70,20 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   }
 
  private:
+  void wait_for_deadline() {
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (self->turned_away_ && !self->extended_) {
+        self->extended_ = true;
+        self->timer_.expires_after(kBusyLeaderTimeout - kEnrollTimeout);
+        return self->wait_for_deadline();
+      }
+      self->finish(self->last_error_.empty()
+                       ? "leader unreachable: no answer from " + self->leader_ + " within 10 s"
+                       : self->last_error_);
+    });
+  }
+
   void connect() {
     tcp_ = std::make_unique<Tcp::socket>(io_);
     const auto& results = endpoints_;
@@ -84,7 +96,10 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
                                                          self->log_, /*is_tls_client=*/true);
           self->session_->handshake([self](const std::string& error) {
             if (self->finished_) return;
-            if (!error.empty()) return self->retry("leader unreachable: " + error);
+            if (!error.empty()) {
+              if (self->session_->handshake_cut_by_remote()) self->turned_away_ = true;
+              return self->retry("leader unreachable: " + error);
+            }
             self->after_handshake();
           });
         });
@@ -109,8 +124,10 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
                                                  const std::string& why) {
                        // (Not the session a retry or finish is closing: that one is no longer
                        // session_.)
-                       if (s == self->session_ && !self->answered_)
+                       if (s == self->session_ && !self->answered_) {
+                         self->turned_away_ = true;
                          self->retry("the leader closed the connection: " + why);
+                       }
                      }});
     session_->send({{"t", wire::msg::kEnroll}, {"id", id_}, {"token", token_.secret}},
                    make_csr_pem(key_.get(), id_));
@@ -142,13 +159,13 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   }
 
   // The connection ended before the leader answered (it may be at its limit of connections at
-  // once): a new attempt after a pause that doubles, until the deadline ends the enrollment.
+  // once): a new attempt after a pause that doubles, until the deadline ends the enrollment. The
+  // pause is jittered so that many joins turned away at once do not all come back in step.
   void retry(const std::string& error) {
     if (finished_ || answered_) return;
     last_error_ = error;
     if (session_) std::exchange(session_, nullptr)->close("retrying");
-    retry_timer_.expires_after(retry_pause_);
-    retry_pause_ = std::min(retry_pause_ * 2, kLongestRetry);
+    retry_timer_.expires_after(backoff_delay(kFirstRetry, kLongestRetry, failures_++, rng_));
     retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && !self->finished_) self->connect();
     });
@@ -178,7 +195,10 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   Tcp::resolver::results_type endpoints_;
   asio::steady_timer timer_;        // the whole enrollment's deadline
   asio::steady_timer retry_timer_;  // the pause before the next attempt
-  std::chrono::milliseconds retry_pause_ = kFirstRetry;
+  int failures_ = 0;
+  std::mt19937 rng_{std::random_device{}()};
+  bool turned_away_ = false;  // the leader was there and closed an attempt before answering
+  bool extended_ = false;     // the deadline already moved to kBusyLeaderTimeout
   std::string last_error_;
   bool answered_ = false;
   asio::ssl::context context_;

@@ -38,6 +38,9 @@ void PeerSession::handshake(std::function<void(const std::string&)> done) {
     if (self->closed_) return done(self->close_reason_);
     if (ec) {
       std::string reason = "TLS handshake failed: " + ec.message();
+      self->handshake_cut_by_remote_ = ec == asio::error::eof ||
+                                       ec == asio::ssl::error::stream_truncated ||
+                                       ec == asio::error::connection_reset;
       self->close(reason);
       return done(reason);
     }

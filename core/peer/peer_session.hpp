@@ -81,6 +81,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
 
   bool is_tls_client() const { return is_tls_client_; }
   bool closed() const { return closed_; }
+  // The other end closed or reset the connection during the handshake (a leader at its cap of
+  // unauthenticated connections does that), as opposed to a failed or slow handshake.
+  bool handshake_cut_by_remote() const { return handshake_cut_by_remote_; }
   const std::string& remote() const { return remote_; }
   // The peer's certificate after the handshake (null when it presented none).
   X509* peer_certificate() const;
@@ -141,6 +144,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   bool flush_posted_ = false;  // a write of the queue is due at the end of this handler
   bool closing_ = false;
   bool closed_ = false;
+  bool handshake_cut_by_remote_ = false;
   std::string close_reason_;
   std::uint64_t next_sid_;
 };

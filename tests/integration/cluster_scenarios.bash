@@ -276,11 +276,31 @@ scenario_join_at_the_cap_retries() {
   start_peer vps
   dd desktop setPeerConfig --role leader --id desktop --listen "$LISTEN_HOST:$PORT"
   TOKEN=$(dd desktop joinToken | tail -n 1)
+  # The cap stays taken for 14 s, longer than the 10 s a join that reaches no leader is given:
+  # the holds are renewed before the leader's 10 s handshake deadline cuts them.
   python3 - "$LEADER_HOST" "$PORT" "$BATS_TEST_TMPDIR/holding" <<'PY' &
-import socket, sys, time, os
-held = [socket.create_connection((sys.argv[1], int(sys.argv[2]))) for _ in range(8)]
+import socket, sys, time
+address = (sys.argv[1], int(sys.argv[2]))
+
+def hold():
+    while True:
+        s = socket.create_connection(address)
+        s.settimeout(0.2)
+        try:
+            if s.recv(1) == b"":  # turned away: the slot was not free yet
+                s.close()
+                continue
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return s
+
+held = [hold() for _ in range(8)]
 open(sys.argv[3], "w").close()
-time.sleep(2)
+time.sleep(7)
+for i, s in enumerate(held):
+    s.close()
+    held[i] = hold()
+time.sleep(7)
 for s in held:
     s.close()
 PY

@@ -31,7 +31,10 @@ bool CreditWindow::on_received(std::size_t n, std::uint64_t mark, Clock::time_po
                     bytes >= window_at_mark_ - window_at_mark_ / 4;
     // Growth acts a round trip after it is granted, so it overshoots by a doubling or two before
     // the queue shows: then shrink to twice what the link carries per unqueued round trip.
-    if (queued_for > std::max<Clock::duration>(min_round_trip_, kQueueTolerance)) {
+    // Only a round trip that carried at least half a window counts: one that carried less
+    // includes a pause of the sender's own source (it echoes the mark with its next data).
+    if (queued_for > std::max<Clock::duration>(min_round_trip_, kQueueTolerance) &&
+        bytes >= window_at_mark_ / 2) {
       const auto carried = static_cast<std::size_t>(static_cast<double>(bytes) *
                                                     static_cast<double>(min_round_trip_.count()) /
                                                     static_cast<double>(round_trip.count()));
@@ -56,8 +59,9 @@ Credit CreditWindow::on_consumed(std::size_t n, std::size_t buffered, Clock::tim
   if (limits_.budget) limits_.budget->give_back(withheld);
   Credit credit{std::exchange(owed_, 0) - withheld + grown, 0};
   unused_ += static_cast<std::int64_t>(credit.n);
-  // A new round-trip measurement rides on this credit while the window may still grow.
-  if (limits_.budget && mark_ == 0 && credit.n > 0 && window_ < limits_.max_window) {
+  // A new round-trip measurement rides on this credit; also at the maximum, where a queue the
+  // last doublings built must still show.
+  if (limits_.budget && mark_ == 0 && credit.n > 0) {
     mark_ = credit.mark = ++last_mark_;
     mark_sent_at_ = now;
     received_at_mark_ = received_;

@@ -207,13 +207,16 @@ void ServingStream::write(sdk::Channel channel, std::string bytes, WriteHandler 
 // one chunk), and releases writers once everything they wrote is on its way.
 void ServingStream::flush_output() {
   constexpr auto window = static_cast<std::int64_t>(kStreamWindow);
+  // A send can end the stream at once (a session over its queue limit closes, which finishes
+  // this stream and empties pending_out_): the chunk leaves the queue before it is sent.
+  const auto self = shared_from_this();
   while (!pending_out_.empty() && unacked_ < window) {
-    auto& [channel, chunk] = pending_out_.front();
+    auto [channel, chunk] = std::move(pending_out_.front());
+    pending_out_.pop_front();
     nlohmann::json header = {{"t", wire::msg::kData}, {"ch", static_cast<int>(channel)}};
     if (echo_mark_ != 0) header["mark"] = std::exchange(echo_mark_, 0);
     unacked_ += static_cast<std::int64_t>(chunk.size());
     transport_->send(std::move(header), std::move(chunk));
-    pending_out_.pop_front();
   }
   if (!pending_out_.empty() || unacked_ >= window || waiting_writers_.empty()) return;
   asio::post(io_, [self = shared_from_this(), writers = std::exchange(waiting_writers_, {})] {

@@ -72,6 +72,9 @@ void DirectPaths::stop() {
   for (auto& [id, attempt] : attempts_)
     if (auto link = std::exchange(attempt.link, nullptr)) link->stop();
   attempts_.clear();
+  // Sessions still finishing their streams go with the others (the caller closes the kept ones).
+  for (const auto& weak : std::exchange(retired_, {}))
+    if (auto session = weak.lock()) session->close("direct sessions stopped");
 }
 
 DirectTrust DirectPaths::trust() const {
@@ -172,7 +175,8 @@ void DirectPaths::close_when_idle(const std::weak_ptr<PeerSession>& session) {
     if (!s || s->closed()) return;
     if (hooks_.carries_streams && hooks_.carries_streams(*s)) return close_when_idle(session);
     log_->info("direct session with {} closed: another direct session to it is kept", s->id);
-    s->close("another direct session to this peer is kept");
+    // After what is queued: a served stream leaves the routes once its result is queued.
+    s->close_after_flush("another direct session to this peer is kept");
   });
 }
 

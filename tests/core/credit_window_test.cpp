@@ -153,6 +153,35 @@ TEST(CreditWindow, StopsGrowingOnceBytesQueueAtABottleneck) {
   EXPECT_GE(link.run(10'000, 1000), kRate * 1000 * 95 / 100);  // the link stays full
 }
 
+TEST(CreditWindow, AQueueBuiltOnTheWayToTheMaximumStillShrinksTheWindow) {
+  CreditWindow w;
+  // The doublings that overshoot the link's bandwidth-delay product reach the maximum before
+  // their queue shows: the round trips are still measured there, and the queue shrinks it.
+  w.enable_growth(limits(16 * kMiB, 256 * kMiB));
+  constexpr std::size_t kRate = 100 * 1024;
+  constexpr std::size_t kBdp = kRate * 50;
+  Bottleneck link{w, kRate};
+  link.run(0, 10'000);
+  EXPECT_LE(w.window(), 3 * kBdp);
+  EXPECT_GE(w.window(), kBdp);
+  EXPECT_GE(link.run(10'000, 1000), kRate * 1000 * 95 / 100);
+}
+
+TEST(CreditWindow, APauseOfTheSendersSourceIsNotTakenForAQueue) {
+  CreditWindow w;
+  w.enable_growth(limits(64 * kMiB, 256 * kMiB));
+  Link link{w};
+  const std::size_t before = link.rounds(5);
+  ASSERT_EQ(before, 16 * kStreamWindow);
+  // The source pauses 200 ms on a 50 ms link: the mark comes back with the next (small) data,
+  // 250 ms after it went out. Little arrived in that round trip, so it says nothing of a queue.
+  link.round_trips = {std::chrono::milliseconds(250)};
+  link.stream(1, wire::kMaxChunk);
+  link.round_trips = {std::chrono::milliseconds(50)};
+  link.stream(1, wire::kMaxChunk);
+  EXPECT_GE(link.rounds(2), before);
+}
+
 TEST(CreditWindow, GrowsOnAShortLinkWhoseRoundTripJitters) {
   CreditWindow w;
   w.enable_growth(limits(4 * kMiB, 256 * kMiB));

@@ -1,5 +1,6 @@
 #include "wire/frame.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace automatelinux::wire {
@@ -146,34 +147,42 @@ Frame decode_payload(std::string_view payload) {
   return frame;
 }
 
-void Decoder::feed(const char* data, std::size_t size) {
-  if (offset_ > 0 && offset_ == buffer_.size()) {
-    // Drained: a buffer grown by a large frame goes back to the allocator.
-    if (buffer_.capacity() > 4 * kMaxChunk)
-      std::string().swap(buffer_);
-    else
-      buffer_.clear();
-    offset_ = 0;
+std::pair<char*, std::size_t> Decoder::prepare(std::size_t at_least) {
+  if (offset_ == end_) {
+    offset_ = end_ = 0;
+    // Drained: room grown for a large frame goes back to the allocator.
+    if (storage_.size() > 4 * kMaxChunk) std::string().swap(storage_);
   }
-  buffer_.append(data, size);
+  if (storage_.size() - end_ < at_least) {
+    // Out of room at the end: the partial frame moves to the front. A busy stream doubles the
+    // storage up to four times `at_least`, so that move (half a frame on average) comes once
+    // per several frames read; a frame larger than that grows it as far as it needs.
+    std::memmove(storage_.data(), storage_.data() + offset_, end_ - offset_);
+    end_ -= offset_;
+    offset_ = 0;
+    const std::size_t wanted =
+        std::max(end_ + at_least, std::min(2 * storage_.size(), 4 * at_least));
+    if (wanted > storage_.size()) storage_.resize(wanted);
+  }
+  return {storage_.data() + end_, storage_.size() - end_};
+}
+
+void Decoder::feed(const char* data, std::size_t size) {
+  std::memcpy(prepare(size).first, data, size);
+  commit(size);
 }
 
 std::optional<Frame> Decoder::next() {
-  const std::size_t available = buffer_.size() - offset_;
+  const std::size_t available = end_ - offset_;
   if (available < 4) return std::nullopt;
-  const std::uint32_t total = get_u32(buffer_.data() + offset_);
+  const std::uint32_t total = get_u32(storage_.data() + offset_);
   if (total > max_frame_)
     throw FrameError("frame of " + std::to_string(total) + " bytes exceeds the limit of " +
                      std::to_string(max_frame_));
   if (total < 4) throw FrameError("frame length " + std::to_string(total) + " is too small");
   if (available < 4 + std::size_t{total}) return std::nullopt;
-  Frame frame = decode_payload(std::string_view(buffer_).substr(offset_ + 4, total));
+  Frame frame = decode_payload(std::string_view(storage_).substr(offset_ + 4, total));
   offset_ += 4 + total;
-  // Compact once the consumed prefix dominates, keeping the buffer bounded by ~2 frames.
-  if (offset_ > kMaxFrameSize || offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);
-    offset_ = 0;
-  }
   return frame;
 }
 

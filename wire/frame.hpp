@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,7 +59,8 @@ void check_json_depth(std::string_view text, int max_depth = kMaxJsonDepth);
 // Parses one frame's payload (everything after N): the header length, the header and the body.
 Frame decode_payload(std::string_view payload);
 
-// Incremental decoder for a byte stream. Holds at most one partial frame plus what was fed.
+// Incremental decoder for a byte stream. Holds at most one partial frame plus what was read.
+// A reader reads straight into the decoder (prepare, then commit) instead of copying in (feed).
 class Decoder {
  public:
   // Frames larger than `max_frame` (N, at most kMaxFrameSize) are refused as soon as their length
@@ -67,15 +69,20 @@ class Decoder {
     max_frame_ = max_frame < kMaxFrameSize ? max_frame : kMaxFrameSize;
   }
   std::size_t max_frame() const { return max_frame_; }
+  // Room for at least `at_least` bytes after what is buffered (all the room there is, which may
+  // be more). It stays valid until the next prepare or feed; only those move buffered bytes.
+  std::pair<char*, std::size_t> prepare(std::size_t at_least);
+  // `n` bytes were written into the room prepare gave.
+  void commit(std::size_t n) { end_ += n; }
   void feed(const char* data, std::size_t size);
   // Returns the next complete frame, or nothing if more bytes are needed. Throws FrameError on
   // malformed input; the stream is unusable after that.
   std::optional<Frame> next();
-  std::size_t buffered() const { return buffer_.size() - offset_; }
+  std::size_t buffered() const { return end_ - offset_; }
 
  private:
-  std::string buffer_;
-  std::size_t offset_ = 0;
+  std::string storage_;  // all of it is usable room (sized, so zero-filled only when it grows)
+  std::size_t offset_ = 0, end_ = 0;  // the buffered bytes are [offset_, end_)
   std::size_t max_frame_ = kMaxFrameSize;
 };
 

@@ -62,11 +62,9 @@ void PeerSession::set_max_frame(std::size_t max_frame) {
 }
 
 void PeerSession::do_read() {
-  if (buffer_.size() != buffer_size_) {
-    buffer_.resize(buffer_size_);
-    buffer_.shrink_to_fit();
-  }
-  channel_->async_read_some(asio::buffer(buffer_),
+  // Decrypted straight into the decoder: no copy between the read and the frame.
+  const auto [room, room_size] = decoder_.prepare(buffer_size_);
+  channel_->async_read_some(asio::buffer(room, room_size),
                             [self = shared_from_this()](boost::system::error_code ec,
                                                         std::size_t n) { self->on_read(ec, n); });
 }
@@ -78,7 +76,7 @@ void PeerSession::on_read(boost::system::error_code ec, std::size_t n) {
                      ? "connection closed by peer"
                      : "read failed: " + ec.message());
   last_seen = unix_now();
-  decoder_.feed(buffer_.data(), n);
+  decoder_.commit(n);
   handle_frames();
 }
 

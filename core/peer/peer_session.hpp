@@ -136,7 +136,6 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::chrono::steady_clock::time_point ping_sent_;
   std::uint64_t ping_seq_ = 0;
   wire::Decoder decoder_;
-  std::vector<char> buffer_;  // allocated by the first read
   std::size_t buffer_size_ = kReadBuffer;
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace wire = automatelinux::wire;
 
 namespace {
@@ -52,6 +55,41 @@ TEST(Frame, DecodesFramesFedOneByteAtATime) {
   }
   EXPECT_EQ(types, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(decoder.buffered(), 0u);
+}
+
+// A reader that reads straight into the decoder, in pieces that cut frames anywhere, as a TLS
+// channel does: every frame arrives whole and in order, and the decoder's storage stays within
+// four times the room asked for while frames are no larger than that room.
+TEST(Frame, FramesReadStraightIntoTheDecoderArriveWholeAndItsRoomStaysBounded) {
+  std::string stream;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 200; ++i) {
+    bodies.push_back(
+        std::string(static_cast<std::size_t>(1 + (i * 7919) % 60000), char('a' + i % 26)));
+    stream += wire::encode({{"t", "data"}, {"i", i}}, bodies.back());
+  }
+  constexpr std::size_t kRoom = 64 * 1024;
+  wire::Decoder decoder;
+  std::size_t pos = 0, largest_room = 0, read = 0;
+  int next = 0;
+  while (pos < stream.size()) {
+    auto [room, room_size] = decoder.prepare(kRoom);
+    ASSERT_GE(room_size, kRoom);
+    largest_room = std::max(largest_room, room_size + decoder.buffered());
+    // Reads of 1 to 16 KiB: a record's worth, or the rest of one.
+    const std::size_t n = std::min({room_size, stream.size() - pos, 1 + (read++ * 7001) % 16384});
+    std::memcpy(room, stream.data() + pos, n);
+    decoder.commit(n);
+    pos += n;
+    while (auto frame = decoder.next()) {
+      ASSERT_EQ(frame->header["i"], next);
+      ASSERT_EQ(frame->body, bodies[static_cast<std::size_t>(next)]);
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 200);
+  EXPECT_EQ(decoder.buffered(), 0u);
+  EXPECT_LE(largest_room, 4 * kRoom);
 }
 
 TEST(Frame, TruncatedFrameWaitsForMoreBytes) {

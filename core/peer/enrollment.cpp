@@ -79,8 +79,8 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
         return self->wait_for_deadline();
       }
       if (self->extended_)
-        return self->finish(self->leader_ + " closed every join attempt for 60 s (" +
-                            self->last_error_ + ")");
+        return self->finish(fmt::format("{} closed every join attempt for {} s ({})", self->leader_,
+                                        kBusyLeaderTimeout.count(), self->last_error_));
       self->finish(self->last_error_.empty()
                        ? "leader unreachable: no answer from " + self->leader_ + " within 10 s"
                        : self->last_error_);

@@ -57,13 +57,13 @@ void PeerSession::start(Events events) {
 void PeerSession::set_max_frame(std::size_t max_frame) {
   decoder_.set_max_frame(max_frame);
   const bool small = max_frame < kReadBuffer;
-  buffer_size_ = small ? kPreauthReadBuffer : kReadBuffer;
+  read_room_ = small ? kPreauthReadBuffer : kReadBuffer;
   channel_->set_read_chunk(small ? kPreauthReadBuffer : kReceiveChunk);
 }
 
 void PeerSession::do_read() {
   // Decrypted straight into the decoder: no copy between the read and the frame.
-  const auto [room, room_size] = decoder_.prepare(buffer_size_);
+  const auto [room, room_size] = decoder_.prepare(read_room_);
   channel_->async_read_some(asio::buffer(room, room_size),
                             [self = shared_from_this()](boost::system::error_code ec,
                                                         std::size_t n) { self->on_read(ec, n); });
@@ -260,12 +260,11 @@ void PeerSession::close(const std::string& why) {
   channel_->close();
   // What was queued is dropped (its charges released): the channel encrypted the frames being
   // written into its own buffer, so none is referred to any more. Nothing more is decoded. The
-  // read buffer stays: a cancelled read may still refer to it.
+  // decoder stays as it is: a read decrypts into its storage, and a cancelled read may still.
   for (auto& q : queue_) release(q);
   queue_.clear();
   writing_ = 0;
   queued_bytes_ = 0;
-  decoder_ = wire::Decoder{};
   auto on_closed = std::move(events_.on_closed);
   events_ = {};
   if (on_closed) on_closed(shared_from_this(), why);

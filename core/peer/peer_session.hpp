@@ -26,9 +26,10 @@ using Tcp = asio::ip::tcp;
 
 inline constexpr std::chrono::seconds kHandshakeTimeout{10};
 inline constexpr std::size_t kMaxQueuedBytes = 256 * 1024 * 1024;
-// Read buffers: small until the peer is authenticated (an enroll request is a few KiB). After
-// that, one receive takes up to kReceiveChunk of records and one write up to kWriteBatch of
-// queued frames: fewer system calls per byte, which is what bulk streams spend most on.
+// Reads: into little room of the decoder until the peer is authenticated (an enroll request is
+// a few KiB). After that, one receive takes up to kReceiveChunk of records and one write up to
+// kWriteBatch of queued frames: fewer system calls per byte, which is what bulk streams spend
+// most on.
 inline constexpr std::size_t kPreauthReadBuffer = 4 * 1024;
 inline constexpr std::size_t kReadBuffer = 64 * 1024;
 inline constexpr std::size_t kReceiveChunk = 128 * 1024;
@@ -72,8 +73,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   // dropped.
   void send_charged(const nlohmann::json& header, std::string body, const QueueChargePtr& stream,
                     const QueueChargePtr& sender);
-  // Largest frame accepted from the peer (default wire::kMaxFrameSize). Also sizes the read
-  // buffer, which is allocated only when the first read starts.
+  // Largest frame accepted from the peer (default wire::kMaxFrameSize). Also sizes the room each
+  // read asks of the decoder (allocated only when the first read starts).
   void set_max_frame(std::size_t max_frame);
   // Closes after what is queued has been written (bounded by a short deadline).
   void close_after_flush(const std::string& why);
@@ -136,7 +137,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::chrono::steady_clock::time_point ping_sent_;
   std::uint64_t ping_seq_ = 0;
   wire::Decoder decoder_;
-  std::size_t buffer_size_ = kReadBuffer;
+  std::size_t read_room_ = kReadBuffer;  // asked of the decoder for each read
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t writing_ = 0;    // frames at the queue's front being written

@@ -287,12 +287,12 @@ def hold():
         s = socket.create_connection(address)
         s.settimeout(0.2)
         try:
-            if s.recv(1) == b"":  # turned away: the slot was not free yet
-                s.close()
-                continue
-        except (socket.timeout, ConnectionResetError):
+            s.recv(1)  # an answer, EOF or a reset: turned away, the slot was not free yet
+        except socket.timeout:
+            return s  # held: the leader waits for a handshake that does not come
+        except ConnectionResetError:
             pass
-        return s
+        s.close()
 
 held = [hold() for _ in range(8)]
 open(sys.argv[3], "w").close()

@@ -19,6 +19,8 @@
 #include <automatelinux/sdk/audit.hpp>
 #include <spdlog/logger.h>
 
+#include "../unique_fd.hpp"
+
 namespace automatelinux::peer_exec::jobs {
 
 // Config keys under "jobs" (docs/configuration.md).
@@ -84,6 +86,7 @@ class JobStore {
   void ended(std::uint64_t number, const JobState& state);
   void audit_end(std::uint64_t number, const JobState& state);
   void index_finished();
+  void store_counter(std::uint64_t next);
 
   // Finished jobs by number, for retention: when they ended and the bytes they hold. Built from
   // disk on first use, then kept up to date, so a start costs no directory walk.
@@ -101,6 +104,7 @@ class JobStore {
   std::set<std::uint64_t> running_;
   std::optional<std::map<std::uint64_t, Finished>> finished_;
   std::uint64_t next_ = 1;  // the next job number
+  UniqueFd counter_;        // the file that keeps next_ across restarts, open for rewriting
 };
 
 }  // namespace automatelinux::peer_exec::jobs

@@ -77,6 +77,18 @@ TEST_F(StoreTest, NumbersOnlyGoUpEvenWhenJobsAreRemoved) {
   EXPECT_EQ(store.create(), b + 2);
 }
 
+TEST_F(StoreTest, NumbersContinueAfterARestartWhenEveryJobIsGone) {
+  std::uint64_t last = 0;
+  {
+    JobStore store(root, {}, log);
+    for (int i = 0; i < 12; ++i) last = store.create();
+    for (const auto n : store.numbers()) store.discard(n);
+  }
+  // Only the counter remembers the numbers used (rewritten in place, never a shorter record).
+  JobStore restarted(root, {}, log);
+  EXPECT_EQ(restarted.create(), last + 1);
+}
+
 TEST_F(StoreTest, ANameMeansTheNewestJobOfThatName) {
   JobStore store(root, {}, log);
   const auto first = make_job(store, "build");

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/peer/peer_fields.hpp"
+#include "wire/frame.hpp"
 #include "wire/messages.hpp"
 
 namespace automatelinux::core::peer {
@@ -288,15 +289,21 @@ bool Membership::publish_roster() {
   }
   log_->info("roster version {} issued ({} members, {} revoked)", roster_.roster()->version,
              roster_.roster()->members.size(), roster_.roster()->revoked.size());
+  // Serialized once for all: with 200 members, one per session made joins quadratic.
+  const std::string frame = roster_frame();
   const auto sessions = workers_;  // a send may close a session, which edits workers_
   for (const auto& [id, session] : sessions)
-    if (session->protocol >= wire::kRosterProtocol) send_roster(session);
+    if (session->protocol >= wire::kRosterProtocol && !frame.empty()) session->send_encoded(frame);
   return true;
 }
 
+std::string Membership::roster_frame() const {
+  if (roster_.signed_roster().is_null()) return {};
+  return wire::encode({{"t", wire::msg::kRoster}}, roster_.signed_roster().dump());
+}
+
 void Membership::send_roster(const SessionPtr& session) const {
-  if (!roster_.signed_roster().is_null())
-    session->send({{"t", wire::msg::kRoster}}, roster_.signed_roster().dump());
+  if (auto frame = roster_frame(); !frame.empty()) session->send_encoded(std::move(frame));
 }
 
 nlohmann::json Membership::publish(const nlohmann::json& members) {
@@ -322,9 +329,6 @@ nlohmann::json Membership::publish(const nlohmann::json& members) {
   return {{"t", wire::msg::kMembersDelta}, {"set", std::move(set)}, {"gone", std::move(gone)}};
 }
 
-void Membership::send_full_list(const SessionPtr& session, const nlohmann::json& members) const {
-  session->send({{"t", wire::msg::kMembers}, {"peers", members}});
-}
 
 void Membership::push_members() {
   if (!state_.is_leader()) return;
@@ -337,13 +341,20 @@ void Membership::push_list() {
   try {
     const auto members = members_json();
     const auto delta = publish(members);
+    // Each list is serialized once, the first time a session needs it: a serialization per
+    // session was the idle leader's main cost at 200 members (every heartbeat's delta, 200 times).
+    std::string delta_frame, full_frame;
     // A copy: a send may close a session (write queue full), and closing edits workers_.
     const auto sessions = workers_;
     for (auto& [id, session] : sessions) {
-      if (!synced_.contains(session.get()))
-        send_full_list(session, members);  // older protocol, or no hello yet
-      else if (!delta.is_null())
-        session->send(delta);
+      if (!synced_.contains(session.get())) {  // older protocol, or no hello yet
+        if (full_frame.empty())
+          full_frame = wire::encode({{"t", wire::msg::kMembers}, {"peers", members}});
+        session->send_encoded(full_frame);
+      } else if (!delta.is_null()) {
+        if (delta_frame.empty()) delta_frame = wire::encode(delta);
+        session->send_encoded(delta_frame);
+      }
     }
   } catch (const std::exception& e) {
     log_->error("cannot push the member list: {}", e.what());

@@ -118,11 +118,11 @@ class Membership {
   // Leader: brings published_ up to date with the member list; returns the delta frame, or
   // null when nothing changed enough to be told.
   nlohmann::json publish(const nlohmann::json& members);
-  void send_full_list(const SessionPtr& session, const nlohmann::json& members) const;
   // Leader: a new roster version when anything in it changed, sent to every worker that speaks
   // protocol 4. True when one was issued.
   bool publish_roster();
   void send_roster(const SessionPtr& session) const;
+  std::string roster_frame() const;  // the signed roster as a frame ("" before the first)
   // Leader: tells every worker what changed in the member list (protocol 3: a delta of the
   // entries that changed, when any did; older workers: the whole list), now and again every
   // heartbeat interval (round-trip times and last seen change with time).

@@ -175,6 +175,11 @@ void PeerSession::send(const nlohmann::json& header, std::string_view body) {
   enqueue({wire::encode(header, body), {}, nullptr, nullptr});
 }
 
+void PeerSession::send_encoded(std::string frame) {
+  if (closed_ || closing_) return;
+  enqueue({std::move(frame), {}, nullptr, nullptr});
+}
+
 void PeerSession::send_owned(const nlohmann::json& header, std::string body) {
   send_charged(header, std::move(body), nullptr, nullptr);
 }

@@ -67,6 +67,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void start_heartbeat(std::chrono::milliseconds interval);
 
   void send(const nlohmann::json& header, std::string_view body = {});
+  // A whole frame wire::encode made: what goes to many sessions (the member list, the roster) is
+  // serialized once and copied to each, instead of serialized per session.
+  void send_encoded(std::string frame);
   // As send, taking the body over: it is encrypted from where it lies, never copied.
   void send_owned(const nlohmann::json& header, std::string body);
   // As send_owned, counting the frame's bytes against `stream` and `sender` until written or

@@ -30,7 +30,7 @@ constexpr std::size_t kChunk = 1024 * 1024;
 // sender through TCP instead of growing this queue (well above any window we measure).
 constexpr std::size_t kMaxQueued = 128 * 1024 * 1024;
 constexpr auto kSlack = std::chrono::milliseconds(1);
-constexpr std::size_t kMaxBatch = 64;  // chunks per write (the kernel takes up to 1024 iovecs)
+constexpr std::size_t kMaxBatch = 64;  // chunks per write (Asio writes 16 buffers per writev)
 
 struct Options {
   unsigned short listen = 0;
@@ -106,25 +106,33 @@ class Direction : public std::enable_shared_from_this<Direction> {
     });
   }
 
-  // Writes every chunk due within kSlack from the front, in one gathered write.
+  // Writes every chunk due within kSlack from the front, in one gathered write. Under a rate
+  // cap a batch holds at most what the link carries in kSlack (or one chunk), and the link's
+  // schedule accumulates (next_free_ grows from itself, not from now): a link sends evenly, not
+  // in bursts followed by silence, and starting up to kSlack early never adds up.
   void write_due() {
     if (queue_.front().size == 0) {
       boost::system::error_code ignored;
       to_->shutdown(tcp::socket::shutdown_send, ignored);
       return;
     }
-    const auto horizon = Clock::now() + kSlack;
+    const auto now = Clock::now();
+    const auto horizon = now + kSlack;
+    const bool capped = options_.bytes_per_second > 0;
+    const double per_slack =
+        options_.bytes_per_second * std::chrono::duration<double>(kSlack).count();
     batch_.clear();
     std::size_t bytes = 0;
     for (const Chunk& c : queue_) {
       if (c.size == 0 || c.due > horizon || batch_.size() == kMaxBatch) break;
+      if (capped && !batch_.empty() && static_cast<double>(bytes + c.size) > per_slack) break;
       batch_.emplace_back(c.bytes.get(), c.size);
       bytes += c.size;
     }
-    if (options_.bytes_per_second > 0)
-      next_free_ =
-          Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(bytes / options_.bytes_per_second));
+    if (capped)
+      next_free_ = std::max(next_free_, now) +
+                   std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                       static_cast<double>(bytes) / options_.bytes_per_second));
     asio::async_write(*to_, batch_,
                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                         self->on_written(ec);

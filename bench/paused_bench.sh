@@ -36,10 +36,14 @@ for i in $(seq "$STREAMS"); do
     { head -c 67108864 >/dev/null; touch "$dir/paused$i"; exec sleep 600; } &
   pids+=($!)
 done
+# Every `d` is stopped by its PID on exit, also when a reader below never pauses.
+for i in $(seq "$STREAMS"); do
+  for _ in $(seq 100); do [ -s "$dir/d$i.pid" ] && break; sleep 0.05; done
+  pids+=("$(cat "$dir/d$i.pid")")
+done
 for i in $(seq "$STREAMS"); do
   for _ in $(seq 1200); do [ -e "$dir/paused$i" ] && break; sleep 0.1; done
   [ -e "$dir/paused$i" ] || { echo "bench: reader $i never got its 64 MiB" >&2; exit 1; }
-  pids+=("$(cat "$dir/d$i.pid")")
 done
 leader_peak=0
 worker_peak=0

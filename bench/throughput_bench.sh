@@ -62,7 +62,7 @@ tcp_far() {
   socat -u TCP-LISTEN:"$2",bind=127.0.0.1,reuseaddr GOPEN:/dev/null &
   sink=$!
   for _ in $(seq 100); do ss -Hltn "sport = :$2" | grep -q . && break; sleep 0.05; done
-  head -c "$3" /dev/zero | socat -u - TCP:127.0.0.1:"$1"
+  head -c "$3" /dev/zero | socat -u - TCP:127.0.0.1:"$1" || { kill "$sink"; return 1; }
   wait "$sink"
 }
 sinkport=$(free_port)
@@ -112,7 +112,7 @@ dfar=$(mbps $FAR exec_on desktop far $FAR)
 
 row() { printf '  %-32s %9s MB/s  %-16s %9s MB/s  %6sx  %s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$4")" "${5:-}"; }
 echo "throughput, $((GIB / 1048576)) MiB of output to /dev/null (same run; ssh: aes128-gcm, ControlMaster,"
-echo "its session start-up of ${near_start} s near, ${far_start} s far taken out):"
+echo "its session start-up of ${near_start} s near, ${farcap_start} s far capped, ${far_start} s far taken out):"
 row "d execOnPeer (direct)" "$direct" "ssh" "$ssh1" "target >= 2.5x"
 row "d execOnPeer (relayed)" "$relayed" "ssh" "$ssh1" "target >= 2x"
 row "d execOnPeer (worker to worker)" "$w2w" "d execOnPeer (relayed)" "$relayed"

@@ -289,7 +289,7 @@ bool Membership::publish_roster() {
   }
   log_->info("roster version {} issued ({} members, {} revoked)", roster_.roster()->version,
              roster_.roster()->members.size(), roster_.roster()->revoked.size());
-  // Serialized once for all: with 200 members, one per session made joins quadratic.
+  // Serialized once, copied to each session (a serialization per session cost N times as much).
   const std::string frame = roster_frame();
   const auto sessions = workers_;  // a send may close a session, which edits workers_
   for (const auto& [id, session] : sessions)
@@ -328,7 +328,6 @@ nlohmann::json Membership::publish(const nlohmann::json& members) {
   if (set.empty() && gone.empty()) return nullptr;
   return {{"t", wire::msg::kMembersDelta}, {"set", std::move(set)}, {"gone", std::move(gone)}};
 }
-
 
 void Membership::push_members() {
   if (!state_.is_leader()) return;

@@ -19,8 +19,6 @@
 #include <automatelinux/sdk/audit.hpp>
 #include <spdlog/logger.h>
 
-#include "../unique_fd.hpp"
-
 namespace automatelinux::peer_exec::jobs {
 
 // Config keys under "jobs" (docs/configuration.md).
@@ -104,7 +102,6 @@ class JobStore {
   std::set<std::uint64_t> running_;
   std::optional<std::map<std::uint64_t, Finished>> finished_;
   std::uint64_t next_ = 1;  // the next job number
-  UniqueFd counter_;        // the file that keeps next_ across restarts, open for rewriting
 };
 
 }  // namespace automatelinux::peer_exec::jobs

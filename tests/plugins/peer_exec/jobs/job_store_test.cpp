@@ -89,6 +89,19 @@ TEST_F(StoreTest, NumbersContinueAfterARestartWhenEveryJobIsGone) {
   EXPECT_EQ(restarted.create(), last + 1);
 }
 
+TEST_F(StoreTest, ACounterDeletedWhileRunningIsWrittenAgain) {
+  std::uint64_t last = 0;
+  {
+    JobStore store(root, {}, log);
+    store.create();
+    fs::remove(root / "next-id");
+    last = store.create();
+    for (const auto n : store.numbers()) store.discard(n);
+  }
+  JobStore restarted(root, {}, log);
+  EXPECT_EQ(restarted.create(), last + 1);
+}
+
 TEST_F(StoreTest, ANameMeansTheNewestJobOfThatName) {
   JobStore store(root, {}, log);
   const auto first = make_job(store, "build");

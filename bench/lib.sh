@@ -32,17 +32,26 @@ start_daemon() {
   echo "daemon $name did not start" >&2
   return 1
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# make_leader ID: ID leads on a free port; join_worker ID: ID joins it with a fresh token.
+# free_ports N: N distinct free ports, one per line, from one interpreter start (python3 may be a
+# shell shim here: a start per port cost as much CPU as the joins the scale bench measures).
+free_ports() {
+  python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
+free_port() { free_ports 1; }
+# make_leader ID: ID leads on a free port; join_worker ID: ID joins it with a fresh token, taking
+# direct sessions on LISTEN_PORT (default: a free one).
 make_leader() {
   leader=$1
   port=$(free_port)
   $D --socket "$dir/$leader.sock" setPeerConfig --role leader --id "$leader" --listen "127.0.0.1:$port" >/dev/null
   token=$($D --socket "$dir/$leader.sock" joinToken | tail -n 1)
 }
-join_worker() {
+join_worker() {  # join_worker ID [LISTEN_PORT]
   $D --socket "$dir/$1.sock" setPeerConfig --role worker --id "$1" --leader "127.0.0.1:$port" \
-    --listen "127.0.0.1:$(free_port)" --token - <<<"$token" >/dev/null
+    --listen "127.0.0.1:${2:-$(free_port)}" --token - <<<"$token" >/dev/null
 }
 # wait_direct FROM TO: until FROM shows TO online over a direct session (10 s at most).
 wait_direct() {

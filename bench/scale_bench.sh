@@ -24,10 +24,11 @@ joined=0
 printf '%-8s %10s %14s %14s %14s %14s\n' workers "join (s)" "leader idle" "listPeers L" "listPeers W" "relayed true"
 for size in $SIZES; do
   for i in $(seq $((joined + 1)) "$size"); do start_daemon "w$i"; done
+  mapfile -t listen_ports < <(free_ports $((size - joined)))
   start=$(now_ns)
   join_pids=()
   for i in $(seq $((joined + 1)) "$size"); do
-    join_worker "w$i" &
+    join_worker "w$i" "${listen_ports[i - joined - 1]}" &
     join_pids+=($!)
   done
   for p in "${join_pids[@]}"; do wait "$p"; done

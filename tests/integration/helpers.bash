@@ -4,6 +4,13 @@ AL_BUILD=${AL_BUILD:-$(cd "$BATS_TEST_DIRNAME/../../build" && pwd)}
 D=$AL_BUILD/bin/d
 DAEMON=$AL_BUILD/bin/automatelinux-daemon
 FIXTURES=$AL_BUILD/tests/fixture_plugins
+# Debian's tools first (python3 above all, which ./scripts/test installs): a python3 found
+# earlier on PATH may be a version manager's shell shim, ten times slower to start, and not the
+# Debian 12 the project targets.
+case ":$PATH:" in
+  :/usr/bin:*) ;;
+  *) PATH=/usr/bin:$PATH ;;
+esac
 
 # start_daemon NAME [daemon flags…]
 start_daemon() {

@@ -148,3 +148,20 @@ start_delay_relay() {
   echo "delay_relay did not start" >&2
   return 1
 }
+# far_worker NAME DELAY_MS [relay flags…]: starts NAME and joins it to the leader through a delay
+# relay of DELAY_MS each way, so its leader session crosses a long link.
+far_worker() {
+  local name=$1 delay=$2
+  shift 2
+  start_daemon "$name"
+  start_delay_relay "$port" --delay-ms "$delay" "$@"
+  $D --socket "$dir/$name.sock" setPeerConfig --role worker --id "$name" --leader "127.0.0.1:$relay_port" \
+    --token - <<<"$token" >/dev/null
+}
+# wait_online NAME COUNT: until NAME lists COUNT members online (10 s at most).
+wait_online() {
+  for _ in $(seq 100); do
+    [ "$($D --socket "$dir/$1.sock" listPeers --json | jq '[.[] | select(.status == "online")] | length')" -ge "$2" ] && return
+    sleep 0.1
+  done
+}

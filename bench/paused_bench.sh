@@ -14,16 +14,11 @@ STREAMS=10
 BUDGET=$((256 * 1048576))  # streams.budget_bytes, the default
 FIRST_WINDOW=$((512 * 1024))
 
-for host in desktop laptop far; do start_daemon "$host"; done
+for host in desktop laptop; do start_daemon "$host"; done
 make_leader desktop
 join_worker laptop
-start_delay_relay "$port" --delay-ms 25
-$D --socket "$dir/far.sock" setPeerConfig --role worker --id far --leader "127.0.0.1:$relay_port" \
-  --token - <<<"$token" >/dev/null
-for _ in $(seq 100); do
-  [ "$($D --socket "$dir/laptop.sock" listPeers --json | jq '[.[] | select(.status == "online")] | length')" -ge 3 ] && break
-  sleep 0.1
-done
+far_worker far 25
+wait_online laptop 3
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 leader_pid=${pids[0]}
 worker_pid=${pids[1]}

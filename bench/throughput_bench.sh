@@ -29,18 +29,10 @@ DIRECT=true start_daemon vps2
 DIRECT=true start_daemon laptop2
 join_worker vps2
 join_worker laptop2
-# far_worker NAME [relay flags…]: a worker whose leader connection goes through a delay relay.
-far_worker() {
-  local name=$1
-  shift
-  start_daemon "$name"
-  start_delay_relay "$port" --delay-ms "$DELAY" "$@"
-  $D --socket "$dir/$name.sock" setPeerConfig --role worker --id "$name" --leader "127.0.0.1:$relay_port" \
-    --token - <<<"$token" >/dev/null
-}
+# Two far workers: their leader sessions cross the long link, one of them capped.
 CAP=${AL_FAR_MBPS:-2000}
-far_worker far
-far_worker farcap --rate-mbps "$CAP"
+far_worker far "$DELAY"
+far_worker farcap "$DELAY" --rate-mbps "$CAP"
 start_sshd
 ssh_master near "$sshport"
 ssh_near=$ssh_cmd
@@ -50,10 +42,7 @@ ssh_far=$ssh_cmd
 start_delay_relay "$sshport" --delay-ms "$DELAY" --rate-mbps "$CAP"
 ssh_master farcap "$relay_port"
 ssh_farcap=$ssh_cmd
-for _ in $(seq 100); do
-  [ "$($D --socket "$dir/desktop.sock" listPeers --json | jq '[.[] | select(.status == "online")] | length')" -ge 7 ] && break
-  sleep 0.1
-done
+wait_online desktop 7
 
 # tcp_far RELAY_PORT SINK_PORT BYTES: BYTES through a delay relay into a socat sink; the sink's
 # exit ends it.

@@ -293,7 +293,7 @@ bool Membership::publish_roster() {
   const std::string frame = roster_frame();
   const auto sessions = workers_;  // a send may close a session, which edits workers_
   for (const auto& [id, session] : sessions)
-    if (session->protocol >= wire::kRosterProtocol && !frame.empty()) session->send_encoded(frame);
+    if (session->protocol >= wire::kRosterProtocol) session->send_encoded(frame);
   return true;
 }
 

@@ -58,6 +58,8 @@ void read_core_keys(DaemonConfig& config, const nlohmann::json& json,
   if (const auto* v = get("peer.direct")) config.peer_direct = v->get<bool>();
   if (const auto* v = get("peer.new_peers_trusted_for_s"))
     config.trust_unseen_for = std::chrono::seconds(v->get<std::int64_t>());
+  if (const auto* v = get("peer.max_requests_per_s")) config.max_requests_per_s = v->get<double>();
+  if (const auto* v = get("peer.max_requests_burst")) config.max_requests_burst = v->get<double>();
 }
 
 po::options_description daemon_options() {

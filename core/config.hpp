@@ -36,6 +36,9 @@ struct DaemonConfig {
   // Direct sessions between workers (core/peer/direct_paths.hpp).
   bool peer_direct = true;
   std::chrono::seconds trust_unseen_for{7 * 24 * 3600};
+  // Requests each member may have served here (core/member_requests.hpp); burst 0 = 2 x rate.
+  double max_requests_per_s = 200;
+  double max_requests_burst = 0;
   nlohmann::json raw = nlohmann::json::object();  // the whole file, for plugin sections
 
   bool plugin_allowed(const std::string& name) const;

@@ -33,6 +33,19 @@ sdk::ConfigSchema peer_keys() {
                       "certificates in the roster this member holds",
        .min = 0,
        .max = 315360000},
+      {.key = "peer.max_requests_per_s",
+       .type = ConfigType::integer,
+       .default_text = "200",
+       .description = "requests per second each member may have served here (a token bucket; "
+                      "over it a request is answered busy); local callers are not limited",
+       .min = 1,
+       .max = 1000000},
+      {.key = "peer.max_requests_burst",
+       .type = ConfigType::integer,
+       .default_text = "2 x peer.max_requests_per_s",
+       .description = "requests a member may send at once above its rate",
+       .min = 1,
+       .max = 10000000},
   };
 }
 

@@ -354,6 +354,11 @@ void ServingStream::audit(const sdk::Result& result) {
                          : details_.denied                       ? "denied"
                                                                  : "refused";
   const std::string reason = result.reason.substr(0, kMaxAuditText);
+  // Refusals a member repeats are counted into one summary, so that it cannot rotate this
+  // host's history away (a request that ran always has its own record).
+  if (member_requests_ && result.kind == sdk::Result::Kind::error &&
+      !member_requests_->audit_in_full(requester_.peer, decision, reason))
+    return;
   log_->info(
       "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
       "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}",

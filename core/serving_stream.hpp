@@ -14,6 +14,7 @@
 #include "core/asio.hpp"
 #include "core/credit_window.hpp"
 #include "core/library_ref.hpp"
+#include "core/member_requests.hpp"
 #include "wire/frame.hpp"
 
 namespace spdlog {
@@ -50,6 +51,11 @@ class ServingStream final : public sdk::ServedStream,
 
   // What the audit line names (the command line, already printable; capped here).
   void set_subject(std::string subject);
+  // A request from a member: its refusals are audited in summary once the member repeats them
+  // (core/member_requests.hpp).
+  void summarise_refusals_with(std::shared_ptr<MemberRequests> member_requests) {
+    member_requests_ = std::move(member_requests);
+  }
   // The library of a plugin this stream is handed to: the stream then holds that plugin's
   // callbacks, so it keeps the library loaded (one request may pass through several plugins).
   void keep_loaded(LibraryRef library);
@@ -101,6 +107,7 @@ class ServingStream final : public sdk::ServedStream,
   std::uint64_t seq_;
   std::string subject_;
   sdk::AuditDetails details_;
+  std::shared_ptr<MemberRequests> member_requests_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   // Output (out/err share one window, as SSH's extended data does).

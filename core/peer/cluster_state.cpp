@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -89,61 +90,109 @@ std::string LocalConfig::listen_or_default() const {
 
 ClusterState::ClusterState(fs::path state_dir) : dir_(std::move(state_dir)) {}
 
+namespace {
+
+// A state file's JSON object; nothing when the file is missing; throws when it is corrupt.
+std::optional<json> parse_state_file(const fs::path& path) {
+  auto text = read_file(path);
+  if (!text) return std::nullopt;
+  auto j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw std::runtime_error(path.string() + " is corrupt");
+  return j;
+}
+
+std::optional<LocalConfig> config_from(const json& j) {
+  LocalConfig c;
+  c.id = j.value("id", "");
+  c.role = j.value("role", "");
+  c.leader = j.value("leader", "");
+  c.listen = j.value("listen", "");
+  c.since = j.value("since", std::int64_t{0});
+  c.removed_at = j.value("removed_at", std::int64_t{0});
+  if (c.id.empty() || (c.role != "leader" && c.role != "worker")) return std::nullopt;
+  return c;
+}
+
+JoinToken token_from(const json& t) {
+  JoinToken token;
+  token.secret_sha256 = t.value("secret_sha256", "");
+  token.created = t.value("created", std::int64_t{0});
+  token.expires = t.value("expires", std::int64_t{0});
+  // Files from before token ids: a stable id from the stored hash (not from the secret).
+  token.id = t.value("id", token.secret_sha256.substr(0, 8));
+  token.uses = t.value("uses", std::uint32_t{0});
+  token.used = t.value("used", std::uint32_t{0});
+  if (const auto e = t.find("enrolled"); e != t.end() && e->is_array())
+    for (const auto& id : *e)
+      if (id.is_string()) token.enrolled.push_back(id.get<std::string>());
+  token.revoked_at = t.value("revoked_at", std::int64_t{0});
+  token.revoked_reason = t.value("revoked_reason", "");
+  return token;
+}
+
+}  // namespace
+
 void ClusterState::load() {
-  auto parse = [](const fs::path& path) -> std::optional<json> {
-    auto text = read_file(path);
-    if (!text) return std::nullopt;
-    auto j = json::parse(*text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw std::runtime_error(path.string() + " is corrupt");
-    return j;
-  };
   config.reset();
-  if (auto j = parse(dir_ / "peer.json")) {
-    LocalConfig c;
-    c.id = j->value("id", "");
-    c.role = j->value("role", "");
-    c.leader = j->value("leader", "");
-    c.listen = j->value("listen", "");
-    c.since = j->value("since", std::int64_t{0});
-    if (!c.id.empty() && (c.role == "leader" || c.role == "worker")) config = c;
+  if (auto j = parse_state_file(dir_ / "peer.json")) config = config_from(*j);
+  const bool converted = load_members();
+  tokens.clear();
+  if (auto j = parse_state_file(dir_ / "tokens.json")) {
+    const json& list = (*j)["tokens"];
+    if (list.is_array())
+      for (const auto& t : list)
+        if (t.is_object()) tokens.push_back(token_from(t));
   }
+  if (converted) save_members();
+}
+
+bool ClusterState::load_members() {
   members.clear();
   revoked.clear();
-  if (auto j = parse(dir_ / "members.json")) {
+  removed_at.clear();
+  bool legacy_revocations = false;
+  if (auto j = parse_state_file(dir_ / "members.json")) {
     const json& m = (*j)["members"];
     const json& r = (*j)["revoked"];
+    const json& removed = (*j)["removed"];
     if (m.is_object())
       for (auto it = m.begin(); it != m.end(); ++it)
         members[it.key()] =
             Member{it->value("fingerprint", ""), it->value("enrolled_at", std::int64_t{0}),
                    it->value("token", "")};
-    if (r.is_object())
-      for (auto it = r.begin(); it != r.end(); ++it)
-        revoked[it.key()] =
-            Revocation{it->value("fingerprint", ""), it->value("at", std::int64_t{0})};
-  }
-  tokens.clear();
-  if (auto j = parse(dir_ / "tokens.json")) {
-    const json& list = (*j)["tokens"];
-    if (list.is_array())
-      for (const auto& t : list) {
-        if (!t.is_object()) continue;
-        JoinToken token;
-        token.secret_sha256 = t.value("secret_sha256", "");
-        token.created = t.value("created", std::int64_t{0});
-        token.expires = t.value("expires", std::int64_t{0});
-        // Files from before token ids: a stable id from the stored hash (not from the secret).
-        token.id = t.value("id", token.secret_sha256.substr(0, 8));
-        token.uses = t.value("uses", std::uint32_t{0});
-        token.used = t.value("used", std::uint32_t{0});
-        if (const auto e = t.find("enrolled"); e != t.end() && e->is_array())
-          for (const auto& id : *e)
-            if (id.is_string()) token.enrolled.push_back(id.get<std::string>());
-        token.revoked_at = t.value("revoked_at", std::int64_t{0});
-        token.revoked_reason = t.value("revoked_reason", "");
-        tokens.push_back(std::move(token));
+    if (r.is_array()) {
+      for (const auto& entry : r)
+        if (entry.is_object())
+          revoked.push_back(Revocation{entry.value("id", ""), entry.value("fingerprint", ""),
+                                       entry.value("at", std::int64_t{0})});
+    } else if (r.is_object()) {
+      // The old form kept one revocation per id, so an id removed twice had lost its first
+      // certificate already: what is left is converted, and nothing can bring that one back.
+      legacy_revocations = true;
+      for (auto it = r.begin(); it != r.end(); ++it) {
+        const auto at = it->value("at", std::int64_t{0});
+        revoked.push_back(Revocation{it.key(), it->value("fingerprint", ""), at});
+        removed_at[it.key()] = std::max(removed_at[it.key()], at);
       }
+    }
+    if (removed.is_object())
+      for (auto it = removed.begin(); it != removed.end(); ++it)
+        if (it->is_number_integer()) removed_at[it.key()] = it->get<std::int64_t>();
   }
+  std::stable_sort(revoked.begin(), revoked.end(),
+                   [](const Revocation& a, const Revocation& b) { return a.at < b.at; });
+  return legacy_revocations;
+}
+
+bool ClusterState::is_revoked(const std::string& fingerprint) const {
+  return std::any_of(revoked.begin(), revoked.end(),
+                     [&](const Revocation& r) { return r.fingerprint == fingerprint; });
+}
+
+void ClusterState::revoke(const std::string& id, const std::string& fingerprint, std::int64_t at) {
+  if (!fingerprint.empty() && !is_revoked(fingerprint))
+    revoked.push_back(Revocation{id, fingerprint, at});
+  removed_at[id] = std::max(removed_at[id], at);
 }
 
 void ClusterState::save_config() const {
@@ -152,18 +201,22 @@ void ClusterState::save_config() const {
     j = {{"id", config->id}, {"role", config->role}, {"since", config->since}};
     if (!config->leader.empty()) j["leader"] = config->leader;
     if (!config->listen.empty()) j["listen"] = config->listen;
+    if (config->removed_at != 0) j["removed_at"] = config->removed_at;
   }
   write_file_atomic(dir_ / "peer.json", j.dump(2) + "\n", 0640);
 }
 
 void ClusterState::save_members() const {
-  json m = json::object(), r = json::object();
+  json m = json::object(), r = json::array(), removed = json::object();
   for (const auto& [id, member] : members)
     m[id] = {{"fingerprint", member.fingerprint},
              {"enrolled_at", member.enrolled_at},
              {"token", member.token}};
-  for (const auto& [id, rev] : revoked) r[id] = {{"fingerprint", rev.fingerprint}, {"at", rev.at}};
-  write_file_atomic(dir_ / "members.json", json{{"members", m}, {"revoked", r}}.dump(2) + "\n",
+  for (const auto& rev : revoked)
+    r.push_back({{"id", rev.id}, {"fingerprint", rev.fingerprint}, {"at", rev.at}});
+  for (const auto& [id, at] : removed_at) removed[id] = at;
+  write_file_atomic(dir_ / "members.json",
+                    json{{"members", m}, {"revoked", r}, {"removed", removed}}.dump(2) + "\n",
                     0640);
 }
 

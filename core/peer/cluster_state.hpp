@@ -3,7 +3,8 @@
 //   peer.json     this daemon's id, role, leader / listen address
 //   tls/          node.key node.crt ca.crt (every member); ca.key (leader only)
 //   members.json  leader only: enrolled workers, their certificate fingerprints and the id of the
-//                 token that enrolled each; revocations
+//                 token that enrolled each; every revoked certificate; when each id was last
+//                 removed
 //   roster.json   every member: the signed member table (core/peer/roster_book.hpp)
 //   tokens.json   leader only: join tokens (only a hash of each secret) with their public id,
 //                 expiry, uses, the members each enrolled and revocation
@@ -27,6 +28,10 @@ struct LocalConfig {
   std::string leader;      // HOST:PORT, workers
   std::string listen;      // HOST:PORT, leaders; workers' direct sessions (empty: the default)
   std::int64_t since = 0;  // unix seconds when this role was set
+  // Workers: when this daemon learned that it was removed from the cluster (the leader refused
+  // its certificate, or a signed roster revokes it); 0 = not removed. A removed worker dials
+  // no one until it is joined again with a token.
+  std::int64_t removed_at = 0;
 
   // Where this member takes peer sessions: `listen`, else 0.0.0.0:3600.
   std::string listen_or_default() const;
@@ -38,9 +43,13 @@ struct Member {
   std::string token;  // public id of the join token that enrolled it; empty if unknown (older file)
 };
 
+// One revoked certificate. Kept per certificate, never replaced: an id removed twice has two
+// (node certificates live ten years, so the list is kept whole; it is small).
 struct Revocation {
+  std::string id;
   std::string fingerprint;
   std::int64_t at = 0;
+  bool operator==(const Revocation&) const = default;
 };
 
 struct JoinToken {
@@ -70,10 +79,18 @@ class ClusterState {
   bool is_worker() const { return config && config->role == "worker"; }
   std::string self_id() const { return config ? config->id : std::string{}; }
   std::map<std::string, Member> members;
-  std::map<std::string, Revocation> revoked;  // by id
+  std::vector<Revocation> revoked;                 // every revoked certificate, oldest first
+  std::map<std::string, std::int64_t> removed_at;  // by id: its latest removal (the token rule)
   std::vector<JoinToken> tokens;
 
-  void load();  // missing files are empty state; corrupt ones throw std::runtime_error
+  bool is_revoked(const std::string& fingerprint) const;
+  // Records the removal of `id` whose certificate is `fingerprint`, at `at`.
+  void revoke(const std::string& id, const std::string& fingerprint, std::int64_t at);
+
+  // Missing files are empty state; corrupt ones throw std::runtime_error. A members.json from
+  // before per-certificate revocations (an object of revocations by id) is converted and
+  // written back in the new form.
+  void load();
   void save_config() const;
   void save_members() const;
   void save_tokens() const;
@@ -82,6 +99,9 @@ class ClusterState {
   void write_tls(const std::string& name, const std::string& pem, bool secret) const;
 
  private:
+  // Reads members.json; true when it had the old form (revocations by id) and was converted.
+  bool load_members();
+
   std::filesystem::path dir_;
 };
 

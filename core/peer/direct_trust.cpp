@@ -24,11 +24,16 @@ std::string direct_refusal(X509* cert, const std::string& expected_id, const Dir
     return {};
   }
   // Not in the roster: a member newer than the roster held, taken only while the leader is
-  // recent enough for the roster to know of revocations.
+  // recent enough for the roster to know of revocations, and only with a certificate signed
+  // since that roster was issued (a roster lists every member enrolled before it, so an older
+  // unlisted certificate is one that was removed, whatever revocations this roster lost).
   if (trust.leader_heard_at == 0 || now - trust.leader_heard_at > trust.trust_unseen_for.count())
     return fmt::format(
         "'{}' is not in the roster, and the leader has not been heard from for more than {} s", id,
         trust.trust_unseen_for.count());
+  if (issued_at(cert) < roster.issued_at)
+    return fmt::format("'{}' is not in the roster, and its certificate is older than the roster",
+                       id);
   return {};
 }
 

@@ -26,7 +26,9 @@ struct DirectTrust {
   std::chrono::seconds trust_unseen_for = kDefaultTrustUnseenFor;
 };
 
-// Why a direct session with the holder of `cert` is refused, or "" when it may go ahead.
+// Why a direct session with the holder of `cert` is refused, or "" when it may go ahead. A
+// certificate the roster does not list is taken only if the leader was heard from within
+// `trust_unseen_for` and it was signed (tls_identity's issued_at) no earlier than the roster.
 // `expected_id`: the member that was dialed (empty when accepting). `now`: unix seconds.
 std::string direct_refusal(X509* cert, const std::string& expected_id, const DirectTrust& trust,
                            std::int64_t now);

@@ -111,13 +111,8 @@ void LeaderLink::on_frame(const SessionPtr& session, wire::Frame& frame) {
   if (frame.type() != msg::kRefused) return on_welcome(session, frame);
   const std::string reason = wire::string_field(frame.header, "reason", "?");
   log_->error("{} refused this daemon: {}", target(), escape_untrusted(reason, 200));
-  // Removed from the cluster: retrying cannot help until a new join.
-  if (reason == "certificate revoked") {
-    log_->error(
-        "this daemon was removed from the cluster; join again with "
-        "'d setPeerConfig --role worker … --token TOKEN'");
-    hooks_.on_revoked();
-  }
+  // Removed from the cluster: retrying cannot help until a new join (the hook says so).
+  if (reason == "certificate revoked") hooks_.on_revoked();
   session->close("refused");
 }
 
@@ -160,8 +155,14 @@ void LeaderConnector::connect() {
     log_->error("cannot connect to the leader: {}", e.what());
     return retry();
   }
-  LeaderLink::Hooks hooks{
-      hooks_.on_welcome, [this] { retry(); }, [this] { revoked_ = true; }, hooks_.established, {}};
+  LeaderLink::Hooks hooks{hooks_.on_welcome,
+                          [this] { retry(); },
+                          [this] {
+                            revoked_ = true;
+                            if (hooks_.on_revoked) hooks_.on_revoked();
+                          },
+                          hooks_.established,
+                          {}};
   link_ = std::make_shared<LeaderLink>(io_, log_, "leader", host_port.first, host_port.second,
                                        std::move(context), heartbeat_, hooks_.hello(),
                                        std::move(hooks));

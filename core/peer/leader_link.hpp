@@ -79,6 +79,7 @@ class LeaderConnector {
     std::function<nlohmann::json()> hello;  // the frame sent once welcomed
     std::function<void(const SessionPtr&)> on_welcome;
     PeerSession::Events established;
+    std::function<void()> on_revoked;  // the leader refused our certificate as revoked
   };
 
   LeaderConnector(asio::io_context& io, std::shared_ptr<spdlog::logger> log,

@@ -150,7 +150,8 @@ std::optional<std::string> LeaderListener::enroll_refusal(const std::string& id,
   if (token == nullptr) return "bad token";
   if (token->expires <= unix_now()) return "expired token";
   if (id == state_.self_id() || state_.members.contains(id)) return "id taken: " + id;
-  if (auto r = state_.revoked.find(id); r != state_.revoked.end() && token->created <= r->second.at)
+  if (auto r = state_.removed_at.find(id);
+      r != state_.removed_at.end() && token->created <= r->second)
     return "token was made before " + id + " was removed; make a new one";
   if (token->revoked())
     return token->revoked_reason.empty() ? "token revoked"
@@ -203,7 +204,9 @@ void LeaderListener::admit(const SessionPtr& session) {
   auto member = state_.members.find(id);
   if (member == state_.members.end() || member->second.fingerprint != fingerprint(cert)) {
     const std::string reason =
-        state_.revoked.contains(id) ? "certificate revoked" : "unknown certificate";
+        state_.is_revoked(fingerprint(cert)) || state_.removed_at.contains(id)
+            ? "certificate revoked"
+            : "unknown certificate";
     log_preauth(fmt::format("peer connection from {} claiming '{}' refused: {}", session->remote(),
                             escape_untrusted(id, kPreauthLoggedText), reason));
     session->start(

@@ -32,9 +32,12 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
       heartbeat_(config.heartbeat_ms),
       membership_(io, log_, state_, registry, heartbeat_),
       listener_(io, log_, state_, membership_, heartbeat_, established_events()),
-      router_(
-          io, log_, audit, state_, registry, membership_, [this] { listener_.trim_memory_soon(); },
-          {config.max_window_bytes, std::make_shared<WindowBudget>(config.window_budget_bytes)}),
+      router_(io, log_, audit, state_, registry, membership_,
+              [this] { listener_.trim_memory_soon(); },
+              {config.max_window_bytes, std::make_shared<WindowBudget>(config.window_budget_bytes)},
+              {config.max_requests_per_s, config.max_requests_burst > 0
+                                              ? config.max_requests_burst
+                                              : 2 * config.max_requests_per_s}),
       connector_(io, log_, heartbeat_, connector_hooks()),
       direct_enabled_(config.peer_direct),
       direct_(io, log_, state_, membership_, heartbeat_, config.trust_unseen_for,
@@ -44,7 +47,10 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
                },
                [this] { return hello(); }, established_events(),
                [this](const PeerSession& s) { return router_.carries_streams(s); }}) {
-  membership_.on_roster_changed([this] { direct_.refresh(); });
+  membership_.on_roster_changed([this] {
+    check_roster_for_self();
+    direct_.refresh();
+  });
   const auto streams = stream_handlers();
   leader_table_ = streams;
   leader_table_[msg::kHello] = [this](const SessionPtr& s, wire::Frame& f) {
@@ -73,9 +79,7 @@ PeerManager::PeerManager(asio::io_context& io, std::shared_ptr<spdlog::logger> l
   };
   // The leader refuses what it cannot talk to (a protocol version) after the welcome, too.
   worker_table_[msg::kRefused] = [this](const SessionPtr& s, wire::Frame& f) {
-    const auto why = escape_untrusted(wire::string_field(f.header, "reason", "?"), 300);
-    log_->error("the leader refused this daemon: {}", why);
-    s->close("refused by the leader: " + why);
+    on_leader_refused(s, f);
   };
 }
 
@@ -98,12 +102,13 @@ PeerSession::Events PeerManager::established_events() {
 }
 
 LeaderConnector::Hooks PeerManager::connector_hooks() {
-  return {[this] { return !stopped_ && state_.is_worker(); },
+  return {[this] { return !stopped_ && state_.is_worker() && state_.config->removed_at == 0; },
           [this] { return state_.config->leader; },
           [this] { return node_tls_context(state_, TlsRole::worker_to_leader); },
           [this] { return hello(); },
           [this](const SessionPtr& s) { on_welcome(s); },
-          established_events()};
+          established_events(),
+          [this] { on_removed("the leader refused its certificate as revoked"); }};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,9 +124,17 @@ void PeerManager::start() {
       log_->error("cannot listen as leader on {}: {}", state_.config->listen, e.what());
     }
   } else if (state_.is_worker()) {
+    if (state_.config->removed_at != 0) {
+      log_->warn(
+          "this daemon was removed from the cluster (at {}); it dials no one until it is joined "
+          "again with 'd setPeerConfig --role worker … --token TOKEN'",
+          iso8601_utc(state_.config->removed_at));
+      return;
+    }
     start_direct();  // first: the hello to the leader tells whether it listens
     connector_.reset();
     connector_.connect();
+    check_roster_for_self();
   }
 }
 
@@ -246,6 +259,8 @@ sdk::LocalPeerStatus PeerManager::local() const {
     s.listen = state_.config->listen_or_default();
   s.connected = connected_;
   if (since_ != 0) s.since = iso8601_utc(since_);
+  if (state_.is_worker() && state_.config->removed_at != 0)
+    s.notice = "removed from the cluster; join again with a new token";
   return s;
 }
 
@@ -257,6 +272,7 @@ void PeerManager::make_leader_ca(const std::string& id, bool keep_ca, bool new_n
     state_.write_tls("ca.crt", cert_to_pem(ca_cert.get()), false);
     state_.members.clear();
     state_.revoked.clear();
+    state_.removed_at.clear();
     state_.tokens.clear();
     membership_.forget_roster();
     state_.save_members();
@@ -311,17 +327,22 @@ void PeerManager::become_worker(const std::string& id, const std::string& leader
   } catch (const std::exception& e) {
     return done(sdk::Outcome::failure(std::string("--leader: ") + e.what()));
   }
-  auto commit = [this, id, leader_address, listen_address, done] {
+  // A removed worker stays removed through changes without a token: only a new join ends it.
+  const std::int64_t removed_at = !token && state_.is_worker() ? state_.config->removed_at : 0;
+  auto commit = [this, id, leader_address, listen_address, removed_at, done] {
     connector_.reset();
     stop_listening();
     direct_.stop();
     drop_all_sessions("role changed");
     state_.config = LocalConfig{id, "worker", leader_address, listen_address, unix_now()};
+    state_.config->removed_at = removed_at;
     state_.save_config();
     mark_connection_change(false);
-    start_direct();  // first: the hello to the leader tells whether it listens
-    connector_.reset();
-    connector_.connect();
+    if (removed_at == 0) {
+      start_direct();  // first: the hello to the leader tells whether it listens
+      connector_.reset();
+      connector_.connect();
+    }
     done(sdk::Outcome::success());
   };
   if (!token) {
@@ -352,39 +373,6 @@ std::vector<sdk::JoinTokenInfo> PeerManager::join_tokens() const {
 
 void PeerManager::revoke_token(const std::string& id) {
   peer::revoke_token(state_, *log_, id);
-}
-
-std::vector<std::string> PeerManager::remove_peer(const std::string& id) {
-  if (!state_.is_leader()) throw std::runtime_error("removePeer works only on the leader");
-  if (id == state_.self_id()) throw std::runtime_error("Cannot remove self (" + id + ")");
-  auto member = state_.members.find(id);
-  if (member == state_.members.end()) throw std::runtime_error("Peer not found: " + id);
-  const auto now = unix_now();
-  // The token that enrolled it must not enroll anyone again: a removed machine that kept the
-  // token would otherwise come back under a new id. A member from before tokens had ids has no
-  // record of its token: then every token that existed when it enrolled is revoked.
-  std::vector<std::string> revoked_tokens;
-  const Member& m = member->second;
-  for (auto& token : state_.tokens) {
-    const bool enrolled_it = m.token.empty() ? token.created <= m.enrolled_at : token.id == m.token;
-    if (!enrolled_it || token.revoked() || token.expires <= now) continue;
-    token.revoked_at = now;
-    token.revoked_reason = "it enrolled " + id + ", which was removed";
-    revoked_tokens.push_back(token.id);
-  }
-  if (!revoked_tokens.empty()) state_.save_tokens();
-  state_.revoked[id] = Revocation{m.fingerprint, now};
-  state_.members.erase(member);
-  state_.save_members();
-  membership_.forget(id);
-  if (auto session = membership_.take_worker(id)) session->close("removed from the cluster");
-  std::string tokens_note;
-  for (const auto& t : revoked_tokens) tokens_note += (tokens_note.empty() ? "" : ", ") + t;
-  log_->info(
-      "peer {} removed; its certificate is revoked{}{}", id,
-      revoked_tokens.empty() ? "" : ", and so is the join token that enrolled it: ", tokens_note);
-  membership_.push_members();
-  return revoked_tokens;
 }
 
 }  // namespace automatelinux::core::peer

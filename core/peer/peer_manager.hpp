@@ -1,6 +1,6 @@
 // The peer network: wires the parts together (the leader's listener, a worker's link to its
 // leader, membership and stream routing), dispatches established sessions' frames by role, and
-// handles role changes, join tokens and removal.
+// handles role changes, join tokens and removal (peer_removal.cpp).
 #pragma once
 
 #include <functional>
@@ -77,6 +77,13 @@ class PeerManager final : public sdk::PeerNetwork {
   // is off.
   void start_direct();
   void mark_connection_change(bool connected);
+  // The leader refused this daemon after its welcome (a protocol it cannot talk to, a removal).
+  void on_leader_refused(const SessionPtr& session, wire::Frame& frame);
+  // This worker learned that it was removed (`how`): it stops dialing anyone, the leader
+  // included, says so once, and keeps that across restarts until a join with a token.
+  void on_removed(const std::string& how);
+  // A worker whose own certificate the roster it took revokes has been removed.
+  void check_roster_for_self();
 
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;

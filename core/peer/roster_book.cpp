@@ -49,8 +49,7 @@ bool RosterBook::reissue(const std::map<std::string, std::string>& addresses) {
     next.members.push_back({id, member.fingerprint, address_of(id)});
   std::sort(next.members.begin(), next.members.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
-  for (const auto& [id, revocation] : state_.revoked)
-    next.revoked.push_back(revocation.fingerprint);
+  for (const auto& revocation : state_.revoked) next.revoked.push_back(revocation.fingerprint);
   std::sort(next.revoked.begin(), next.revoked.end());
   next.revoked.erase(std::unique(next.revoked.begin(), next.revoked.end()), next.revoked.end());
   if (roster_ && roster_->same_content(next)) return false;

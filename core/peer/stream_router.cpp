@@ -58,7 +58,8 @@ bool stream_frame_allowed(const std::string& type, int ch, bool from_requester) 
 StreamRouter::StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log,
                            sdk::AuditLog* audit, const ClusterState& state,
                            const CommandRegistry& registry, const Membership& membership,
-                           std::function<void()> on_abuse, WindowLimits limits)
+                           std::function<void()> on_abuse, WindowLimits limits,
+                           MemberRequestLimits member_limits)
     : io_(io),
       log_(std::move(log)),
       audit_(audit),
@@ -66,7 +67,8 @@ StreamRouter::StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger>
       registry_(registry),
       membership_(membership),
       on_abuse_(std::move(on_abuse)),
-      limits_(std::move(limits)) {}
+      limits_(std::move(limits)),
+      member_requests_(std::make_shared<MemberRequests>(io, log_, audit, member_limits)) {}
 
 sdk::RequestedStreamPtr StreamRouter::open(const std::string& peer, const std::string& type,
                                            nlohmann::json header, std::string body,
@@ -219,6 +221,13 @@ void StreamRouter::deliver_served(const SessionPtr& session, std::uint64_t sid,
 void StreamRouter::serve_locally(const SessionPtr& session, std::uint64_t sid,
                                  const std::string& from, const wire::Frame& frame) {
   const std::string type = wire::string_field(frame.header, "type", "");
+  // Before any plugin runs: one member cannot take this daemon's time (or its audit log) away
+  // from the others. Counted, not logged one by one.
+  if (!member_requests_->admit(from))
+    return refuse_stream(
+        session, sid,
+        fmt::format("busy: {} takes at most {} requests per second from {}", state_.self_id(),
+                    member_requests_->limits().per_second, from));
   const PeerServiceEntry* service = registry_.find_service(type);
   if (service == nullptr)
     return refuse_stream(session, sid,
@@ -241,6 +250,7 @@ void StreamRouter::serve_locally(const SessionPtr& session, std::uint64_t sid,
                                                  (*req)["user"].is_string())
     as_user = "user=" + printable_command({(*req)["user"].get<std::string>()}) + " ";
   stream->set_subject(type + " " + as_user + printable_command(wire::split_nul(frame.body)));
+  stream->summarise_refusals_with(member_requests_);
   routes_[session.get()].served[sid] = stream;
   // The requester asked for growing windows and our hop understands them: say yes (credit 0).
   if (wire::bool_field(frame.header, "grow", false) &&

@@ -12,6 +12,7 @@
 #include "automatelinux/sdk/stream.hpp"
 #include "core/asio.hpp"
 #include "core/command_registry.hpp"
+#include "core/member_requests.hpp"
 #include "core/peer/client_stream.hpp"
 #include "core/peer/cluster_state.hpp"
 #include "core/peer/membership.hpp"
@@ -30,7 +31,7 @@ class StreamRouter {
   StreamRouter(asio::io_context& io, std::shared_ptr<spdlog::logger> log, sdk::AuditLog* audit,
                const ClusterState& state, const CommandRegistry& registry,
                const Membership& membership, std::function<void()> on_abuse,
-               WindowLimits limits = {});
+               WindowLimits limits = {}, MemberRequestLimits member_limits = {});
 
   sdk::RequestedStreamPtr open(const std::string& peer, const std::string& type,
                                nlohmann::json header, std::string body,
@@ -93,6 +94,7 @@ class StreamRouter {
   const Membership& membership_;
   std::function<void()> on_abuse_;
   WindowLimits limits_;
+  std::shared_ptr<MemberRequests> member_requests_;
   std::map<const PeerSession*, Routes> routes_;
 };
 

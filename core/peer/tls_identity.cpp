@@ -1,5 +1,7 @@
 #include "core/peer/tls_identity.hpp"
 
+#include <ctime>
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -71,7 +73,7 @@ X509Ptr new_certificate(EVP_PKEY* subject_key, const std::string& cn, X509* issu
   if (!cert) fail("X509_new");
   check(X509_set_version(cert.get(), 2), "X509_set_version");
   set_random_serial(cert.get());
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);  // tolerate small clock skew
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdatedBy.count());  // clock skew
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), kTenYears);
   check(X509_set_pubkey(cert.get(), subject_key), "X509_set_pubkey");
   set_name(X509_get_subject_name(cert.get()), cn);
@@ -173,6 +175,12 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
 
 bool is_lower_hex(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::int64_t issued_at(X509* cert) {
+  std::tm tm{};
+  if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1) return 0;
+  return static_cast<std::int64_t>(timegm(&tm)) + kBackdatedBy.count();
 }
 
 std::string fingerprint(X509* cert) {

@@ -2,6 +2,7 @@
 // per daemon (subject CN = peer id), fingerprints for pinning. PEM text in, PEM text out.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -52,6 +53,10 @@ bool can_serve(X509* cert);
 std::string to_hex(const unsigned char* data, std::size_t size);
 bool is_lower_hex(std::string_view s);
 
+// Every certificate made here starts this long before it was signed (clock skew between members).
+inline constexpr std::chrono::seconds kBackdatedBy{3600};
+// When `cert` was signed: its notBefore plus kBackdatedBy (unix seconds; 0 if unreadable).
+std::int64_t issued_at(X509* cert);
 std::string fingerprint(X509* cert);        // lowercase hex SHA-256 of the DER encoding
 std::string common_name(X509* cert);        // subject CN, empty if none
 bool issued_by(X509* cert, X509* ca_cert);  // signature check only

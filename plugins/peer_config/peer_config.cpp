@@ -30,18 +30,18 @@ void get_peer_status(sdk::Host& host, const sdk::ServedStreamPtr& stream,
                      const sdk::Invocation& call) {
   const auto s = host.peers().local();
   if (call.has("json")) {
-    return sdk::reply(stream, pretty({{"id", or_null(s.id)},
-                                      {"role", or_null(s.role)},
-                                      {"leader", or_null(s.leader)},
-                                      {"listen", or_null(s.listen)},
-                                      {"connected", s.connected},
-                                      {"since", or_null(s.since)}}));
+    json out = {{"id", or_null(s.id)},         {"role", or_null(s.role)},
+                {"leader", or_null(s.leader)}, {"listen", or_null(s.listen)},
+                {"connected", s.connected},    {"since", or_null(s.since)}};
+    if (s.notice) out["notice"] = *s.notice;  // absent when nothing needs the user
+    return sdk::reply(stream, pretty(out));
   }
   auto show = [](const std::optional<std::string>& v) { return v ? *v : std::string("-"); };
   sdk::reply(stream, fmt::format("id:        {}\nrole:      {}\nleader:    {}\nlisten:    {}\n"
-                                 "connected: {}\nsince:     {}\n",
+                                 "connected: {}\nsince:     {}\n{}",
                                  show(s.id), show(s.role), show(s.leader), show(s.listen),
-                                 s.connected ? "yes" : "no", show(s.since)));
+                                 s.connected ? "yes" : "no", show(s.since),
+                                 s.notice ? "notice:    " + *s.notice + "\n" : ""));
 }
 
 void list_peers(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call) {

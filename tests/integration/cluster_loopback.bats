@@ -79,3 +79,63 @@ teardown() { stop_all_daemons; }
   run dd laptop execOnPeer --peer vps --directory / --command 'echo hi from $AUTOMATELINUX_PEER'
   [ "$output" = "hi from vps" ]
 }
+
+# Security round three, findings 1 and 6: revocation is per certificate, and a removed worker
+# stops dialing anyone.
+@test "loopback: a certificate revoked once stays revoked after its id joins again and is removed again" {
+  PEER_DIRECT=true
+  start_peer desktop
+  start_peer vps
+  start_peer laptop
+  PORT=$(free_port)
+  local vps_port laptop_port first_fp second_fp audited
+  vps_port=$(free_port)
+  laptop_port=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen "127.0.0.1:$vps_port"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN" --listen "127.0.0.1:$laptop_port"
+  wait_for 10 online_over laptop vps direct
+  # A copy of vps's key and certificate, kept by whoever had the machine.
+  cp -r "$BATS_TEST_TMPDIR/vps/state/tls" "$BATS_TEST_TMPDIR/stolen"
+  first_fp=$(roster_field laptop '.roster.members[] | select(.id == "vps") | .fingerprint')
+  dd desktop removePeer vps
+  wait_for 10 bash -c "jq -e --arg f '$first_fp' '.roster.revoked | index(\$f)' '$BATS_TEST_TMPDIR/laptop/state/roster.json'"
+  # vps is told, says so once, and dials no one from then on (also after a restart).
+  wait_for 10 bash -c "'$D' --socket '$BATS_TEST_TMPDIR/vps/sock' getPeerStatus --json | jq -e '.notice | test(\"removed from the cluster\")'"
+  dd vps getPeerStatus | grep -q "^notice: *removed from the cluster"
+  [ "$(grep -c "this daemon was removed from the cluster" "$BATS_TEST_TMPDIR/vps/state/daemon.log")" -eq 1 ]
+  local knocks
+  knocks=$(grep -c "claiming 'vps' refused" "$BATS_TEST_TMPDIR/laptop/state/daemon.log" || true)
+  stop_daemon vps
+  PEER_DIRECT=true start_peer vps
+  dd vps getPeerStatus --json | jq -e '.notice | test("removed from the cluster")'
+  grep -q "it dials no one until it is joined again" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
+  sleep 6
+  [ "$(grep -c "claiming 'vps' refused" "$BATS_TEST_TMPDIR/laptop/state/daemon.log" || true)" -eq "$knocks" ]
+  ! grep -q "direct session to laptop\|connected to leader" <(sed -n '/it dials no one/,$p' "$BATS_TEST_TMPDIR/vps/state/daemon.log") || false
+  # Joined again with a new token (the notice goes), then removed again.
+  sleep 1
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd vps getPeerStatus --json | jq -e 'has("notice") | not'
+  wait_for 10 online_over laptop vps direct
+  second_fp=$(roster_field laptop '.roster.members[] | select(.id == "vps") | .fingerprint')
+  [ "$second_fp" != "$first_fp" ]
+  dd desktop removePeer vps
+  wait_for 10 bash -c "jq -e --arg f '$second_fp' '.roster.revoked | index(\$f)' '$BATS_TEST_TMPDIR/laptop/state/roster.json'"
+  # Both certificates stay revoked: on the leader and in the roster every worker holds.
+  jq -e --arg a "$first_fp" --arg b "$second_fp" '[.revoked[].fingerprint] | index($a) and index($b)' "$BATS_TEST_TMPDIR/desktop/state/members.json"
+  jq -e --arg f "$first_fp" '.roster.revoked | index($f)' "$BATS_TEST_TMPDIR/laptop/state/roster.json"
+  # The first copy dials laptop's direct port: refused, and nothing runs.
+  audited=$(wc -l <"$BATS_TEST_TMPDIR/laptop/state/audit.jsonl")
+  knocks=$(grep -c "claiming 'vps' refused: certificate revoked" "$BATS_TEST_TMPDIR/laptop/state/daemon.log" || true)
+  timeout 20 python3 "$BATS_TEST_DIRNAME/hostile_member.py" direct-silent 127.0.0.1 "$laptop_port" \
+    "$BATS_TEST_TMPDIR/stolen" 3 >"$BATS_TEST_TMPDIR/stolen.out" 2>&1 || true
+  ! grep -q "silent-ran\|result:" "$BATS_TEST_TMPDIR/stolen.out" || false
+  wait_for 5 bash -c "[ \$(grep -c \"claiming 'vps' refused: certificate revoked\" '$BATS_TEST_TMPDIR/laptop/state/daemon.log') -gt $knocks ]"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/laptop/state/audit.jsonl")" -eq "$audited" ]
+  # Honest members are still served.
+  run dd desktop execOnPeer --peer laptop --directory / --command 'echo still-served'
+  [ "$output" = "still-served" ]
+}

@@ -111,3 +111,65 @@ relay_flood() {
 @test "a member sending beyond a relayed stream's credit window is cut off, never its target" {
   relay_flood data
 }
+
+# Security round three, finding 2: vps's certificate sends thousands of 4 KiB exec requests to
+# the leader, whose policy refuses vps everything. Its earlier history must survive (in
+# audit.jsonl and daemon.log, both small here), the flood must be counted to the last request,
+# and honest members must still be served.
+@test "a member's flood of refused requests is rate-limited and summarised, never rotating a host's history away" {
+  local flood_count=6000
+  echo "{\"heartbeat_ms\": $HEARTBEAT_MS, \"peer\": {\"direct\": false},
+    \"exec\": {\"allowed_peers\": [\"laptop\"]}, \"audit\": {\"max_bytes\": 1048576, \"keep\": 1}}" \
+    >"$BATS_TEST_TMPDIR/desktop.json"
+  start_daemon desktop --config "$BATS_TEST_TMPDIR/desktop.json"
+  start_peer vps
+  start_peer laptop
+  PORT=$(free_port)
+  dd desktop setPeerConfig --role leader --id desktop --listen "127.0.0.1:$PORT"
+  TOKEN=$(dd desktop joinToken | tail -n 1)
+  dd vps setPeerConfig --role worker --id vps --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  dd laptop setPeerConfig --role worker --id laptop --leader "127.0.0.1:$PORT" --token "$TOKEN"
+  wait_for 10 peer_is desktop laptop online
+  run dd laptop execOnPeer --peer desktop --directory / --command 'echo before-the-flood'
+  [ "$output" = "before-the-flood" ]
+  stop_daemon vps
+  wait_for 5 peer_is desktop vps offline
+  # An honest request that spans the flood.
+  ( dd laptop execOnPeer --peer desktop --directory / --no-stdin --command 'sleep 2; echo during-the-flood' \
+      >"$BATS_TEST_TMPDIR/honest.out" 2>&1; echo "exit=$?" >>"$BATS_TEST_TMPDIR/honest.out" ) &
+  local honest=$!
+  timeout 150 python3 "$BATS_TEST_DIRNAME/hostile_member.py" request-flood 127.0.0.1 "$PORT" \
+    "$BATS_TEST_TMPDIR/vps/state/tls" desktop "$flood_count" 4096 >"$BATS_TEST_TMPDIR/flood.out" 2>&1
+  wait "$honest" || true
+  cat "$BATS_TEST_TMPDIR/flood.out" "$BATS_TEST_TMPDIR/honest.out"
+  kill -0 "$(cat "$BATS_TEST_TMPDIR/desktop/pid")"
+  [ "$(cat "$BATS_TEST_TMPDIR/honest.out")" = "$(printf 'during-the-flood\nexit=0')" ]
+  # Every request was answered; most of them `busy` (over peer.max_requests_per_s).
+  grep -q "^results: $flood_count busy: " "$BATS_TEST_TMPDIR/flood.out"
+  local busy
+  busy=$(sed -n 's/^results: [0-9]* busy: \([0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/flood.out")
+  [ "$busy" -gt 0 ]
+  # The summaries arrive when their 10 s windows end; then every request is accounted for: its
+  # own record (at most 20 per window) or a count in a summary.
+  local state=$BATS_TEST_TMPDIR/desktop/state
+  accounted() {
+    cat "$state"/audit.jsonl* | jq -s --argjson n "$flood_count" '
+      (map(select(.event == "request" and .requester == "vps")) | length) +
+      (map(select(.event == "summary" and .requester == "vps") | .count) | add // 0) == $n' | grep -qx true
+  }
+  wait_for 25 accounted
+  cat "$state"/audit.jsonl* | jq -e -s --argjson b "$busy" \
+    'map(select(.event == "summary" and .requester == "vps" and .decision == "busy") | .count) | add == $b'
+  cat "$state"/audit.jsonl* | jq -e -s 'map(select(.event == "summary" and .decision == "denied")) | length >= 1'
+  [ "$(cat "$state"/audit.jsonl* | jq -s 'map(select(.event == "request" and .requester == "vps")) | length')" -le 100 ]
+  # This host's own history is still there, in both logs.
+  cat "$state"/audit.jsonl* | grep -q "before-the-flood"
+  cat "$state"/daemon.log* | grep -q "command=\[exec .*before-the-flood"
+  grep -q "vps: [0-9]* requests answered busy in 10 s" "$state/daemon.log"
+  grep -q "vps: [0-9]* more requests denied (Denied on desktop: peer 'vps' may not run commands here) in 10 s" "$state/daemon.log"
+  [ "$(grep -c "requester=vps" "$state/daemon.log")" -le 100 ]
+  # And honest members are served after it.
+  run dd laptop execOnPeer --peer desktop --directory / --command 'echo after-the-flood'
+  [ "$output" = "after-the-flood" ]
+  cat "$state"/audit.jsonl* | grep -q "after-the-flood"
+}

@@ -22,6 +22,9 @@ usage: hostile_member.py client HOST PORT TLS_DIR     (prints what it saw, one l
            a member's direct session to a worker that runs `sleep SECONDS; echo long-ran`, then a
            second session of the same member (which replaces the first); prints the first one's
            output and result, or when the worker closes it
+       hostile_member.py request-flood HOST PORT TLS_DIR TARGET COUNT COMMAND_BYTES
+           COUNT exec requests to TARGET at once, each a shell command of COMMAND_BYTES bytes;
+           answers pings, and prints how many results came back, how many of them `busy`
        hostile_member.py idle HOST PORT COUNT SECONDS
            COUNT plain TCP connections from 127.0.0.x source addresses, reopened when closed,
            for SECONDS
@@ -300,6 +303,42 @@ def direct_redial(host, port, tls, seconds):
         print(f"closed after {time.monotonic() - start:.0f} s", flush=True)
 
 
+def request_flood(host, port, tls, target, count, command_bytes):
+    count = int(count)
+    command = b"/tmp\0" + b"x" * int(command_bytes)
+    tally = {"results": 0, "busy": 0}
+    done = threading.Event()
+    with socket.create_connection((host, int(port)), timeout=30) as raw:
+        with member_context(tls).wrap_socket(raw) as s:
+            header, _ = read_frame(s)
+            print("first:", header["t"], flush=True)
+            lock = threading.Lock()
+
+            def reader():
+                try:
+                    while tally["results"] < count:
+                        header, body = read_frame(s)
+                        if header["t"] == "ping":
+                            with lock:
+                                s.sendall(frame({"t": "pong", "n": header.get("n", 0)}))
+                        elif header["t"] == "result":
+                            tally["results"] += 1
+                            if body.startswith(b"busy"):
+                                tally["busy"] += 1
+                except (ssl.SSLError, OSError, EOFError):
+                    pass
+                done.set()
+
+            threading.Thread(target=reader, daemon=True).start()
+            for i in range(count):
+                one = frame({"t": "open", "sid": 2 * i + 1, "to": target, "type": "exec",
+                             "rid": f"flood-{i}", "req": {"mode": "shell"}}, command)
+                with lock:
+                    s.sendall(one)
+            done.wait(120)
+    print(f"results: {tally['results']} busy: {tally['busy']}", flush=True)
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "client":
@@ -316,5 +355,7 @@ if __name__ == "__main__":
         direct_silent(*args[:4])
     elif command == "direct-redial":
         direct_redial(*args[:4])
+    elif command == "request-flood":
+        request_flood(*args[:6])
     elif command == "idle":
         idle(*args[:4])

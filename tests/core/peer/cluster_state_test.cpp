@@ -100,3 +100,44 @@ TEST(ClusterState, UsedUpOnlyWithALimit) {
   t.used = 1;
   EXPECT_TRUE(t.used_up());
 }
+
+TEST(ClusterState, AnIdRemovedTwiceKeepsBothCertificatesRevoked) {
+  TempDir dir;
+  {
+    ClusterState state(dir.path);
+    state.revoke("vps", "fp-first", 100);
+    state.revoke("vps", "fp-second", 200);
+    state.revoke("vps", "fp-second", 300);  // the same certificate again: one entry
+    state.save_members();
+  }
+  ClusterState state(dir.path);
+  state.load();
+  EXPECT_TRUE(state.is_revoked("fp-first"));
+  EXPECT_TRUE(state.is_revoked("fp-second"));
+  EXPECT_FALSE(state.is_revoked("fp-other"));
+  EXPECT_EQ(state.revoked.size(), 2u);
+  EXPECT_EQ(state.removed_at.at("vps"), 300);  // the token rule uses the latest removal
+}
+
+TEST(ClusterState, RevocationsByIdFromBeforeAreConvertedOnLoadAndWrittenBack) {
+  TempDir dir;
+  write_file_atomic(
+      dir.path / "members.json",
+      R"({"members":{},"revoked":{"vps":{"fingerprint":"fp-vps","at":40},"nas":{"fingerprint":"fp-nas","at":50}}})",
+      0640);
+  ClusterState state(dir.path);
+  state.load();
+  EXPECT_TRUE(state.is_revoked("fp-vps"));
+  EXPECT_TRUE(state.is_revoked("fp-nas"));
+  EXPECT_EQ(state.removed_at.at("vps"), 40);
+  EXPECT_EQ(state.removed_at.at("nas"), 50);
+  // The file now has the per-certificate form, so a later removal of vps cannot replace it.
+  const auto text = read_file(dir.path / "members.json").value();
+  EXPECT_NE(text.find(R"("revoked": [)"), std::string::npos) << text;
+  state.revoke("vps", "fp-vps-2", 60);
+  state.save_members();
+  ClusterState again(dir.path);
+  again.load();
+  EXPECT_TRUE(again.is_revoked("fp-vps"));
+  EXPECT_TRUE(again.is_revoked("fp-vps-2"));
+}

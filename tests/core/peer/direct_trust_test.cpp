@@ -1,7 +1,10 @@
 #include "core/peer/direct_trust.hpp"
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
+#include "core/peer/cluster_state.hpp"
 #include "core/peer/tls_identity.hpp"
 
 using namespace automatelinux::core::peer;
@@ -86,6 +89,22 @@ TEST(DirectTrust, AMemberNewerThanTheRosterIsTakenOnlyWhileTheLeaderIsRecent) {
   f.trust.leader_heard_at = kNow - 100;
   f.trust.trust_unseen_for = std::chrono::seconds(60);
   EXPECT_NE(direct_refusal(nas.get(), "", f.trust, kNow), "");
+}
+
+TEST(DirectTrust, AnUnlistedCertificateOlderThanTheRosterIsRefused) {
+  // A roster lists every member enrolled before it was issued: an unlisted certificate signed
+  // before it belongs to a removed member, even when the roster lost that revocation.
+  Fixture f;
+  f.trust.leader_heard_at = kNow;
+  auto nas = f.cluster.worker("nas");
+  const auto signed_at = issued_at(nas.get());
+  ASSERT_GT(signed_at, 0);
+  EXPECT_LE(std::abs(signed_at - unix_now()), 5);  // notBefore is backdated; issued_at is not
+  f.roster->issued_at = signed_at + 1;
+  EXPECT_EQ(direct_refusal(nas.get(), "", f.trust, kNow),
+            "'nas' is not in the roster, and its certificate is older than the roster");
+  f.roster->issued_at = signed_at;  // the same second: newer than the roster is what it can be
+  EXPECT_EQ(direct_refusal(nas.get(), "", f.trust, kNow), "");
 }
 
 TEST(DirectTrust, WithoutARosterNothingIsTaken) {

@@ -65,7 +65,7 @@ TEST(RosterBook, TheLeaderIssuesANewVersionOnlyWhenSomethingChanged) {
   EXPECT_FALSE(book.reissue({}));
   EXPECT_EQ(book.roster()->version, first);
   // A removal: the member goes, its fingerprint is revoked, the version grows.
-  leader.state.revoked["laptop"] = Revocation{leader.state.members["laptop"].fingerprint, 1};
+  leader.state.revoke("laptop", leader.state.members["laptop"].fingerprint, 1);
   leader.state.members.erase("laptop");
   ASSERT_TRUE(book.reissue({}));
   EXPECT_GT(book.roster()->version, first);

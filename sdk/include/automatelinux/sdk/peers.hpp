@@ -23,6 +23,8 @@ struct LocalPeerStatus {
   std::optional<std::string> listen;  // HOST:PORT (leaders; workers taking direct sessions)
   bool connected = false;             // leader: listening; worker: welcomed by the leader
   std::optional<std::string> since;   // ISO 8601 UTC of the last connection change
+  // One sentence when something needs the user (e.g. "removed from the cluster; …").
+  std::optional<std::string> notice;
 };
 
 struct PeerInfo {

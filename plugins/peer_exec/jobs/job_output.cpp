@@ -84,8 +84,8 @@ void OutputWriter::drop_oldest() {
   if (budget_) budget_->add_running(-static_cast<std::int64_t>(layout_.segment));
 }
 
-void OutputWriter::keep_within_budget() {
-  while (budget_->total() > max_total_ && oldest_ < index_) drop_oldest();
+void OutputWriter::fit_budget() {
+  while (can_drop() && budget_->total() > max_total_) drop_oldest();
 }
 
 void OutputWriter::append(const char* data, std::size_t size) {
@@ -105,7 +105,7 @@ void OutputWriter::append(const char* data, std::size_t size) {
     total_ += w;
     if (budget_) {
       budget_->add_running(static_cast<std::int64_t>(w));
-      keep_within_budget();
+      fit_budget();
     }
   }
 }

@@ -64,6 +64,12 @@ class OutputWriter {
   OutputWriter& operator=(const OutputWriter&) = delete;
 
   void append(const char* data, std::size_t size);
+  // Drops this stream's oldest later segments while all jobs together are over the budget. A job
+  // that has stopped writing calls it now and then (the supervisor does, every second), so the
+  // output it holds also gives way to what other jobs write.
+  void fit_budget();
+  // Whether fit_budget() could drop anything.
+  bool can_drop() const { return budget_ && oldest_ < index_; }
   std::uint64_t total() const { return total_; }
   // Segments 1 … oldest_ - 1 are gone.
   std::uint64_t dropped() const { return index_ == 0 ? 0 : (oldest_ - 1) * layout_.segment; }
@@ -72,7 +78,6 @@ class OutputWriter {
  private:
   void open_segment(std::uint64_t k);
   void drop_oldest();
-  void keep_within_budget();
 
   std::string dir_, stream_;
   OutputLayout layout_;

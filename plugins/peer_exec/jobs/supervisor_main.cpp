@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -54,6 +55,8 @@ constexpr std::chrono::milliseconds kTermAfter{250}, kKillAfter{750};
 constexpr std::chrono::milliseconds kDrainIdle{1000};
 // Once killed, the job ends when nothing of it is left, or after this long regardless.
 constexpr std::chrono::milliseconds kGiveUpAfter{10000};
+// How often a job that has segments it could drop checks the shared budget (jobs.max_total_bytes).
+constexpr int kBudgetCheck = 1000;
 
 // Every descendant of this process (children, and theirs), from /proc/PID/task/*/children.
 std::vector<pid_t> descendants() {
@@ -261,7 +264,13 @@ int Supervisor::run(int signal_fd, int control_fd) {
           std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now()).count();
       wait_ms = static_cast<int>(std::max<long long>(0, std::min<long long>(left, 60000)));
     }
+    // Holding more than the minimum while all jobs are over the budget: look again within a
+    // second, so that output this job wrote earlier gives way to what other jobs write now.
+    if (out_.can_drop() || err_.can_drop())
+      wait_ms = wait_ms < 0 ? kBudgetCheck : std::min(wait_ms, kBudgetCheck);
     if (::poll(fds, 4, wait_ms) < 0 && errno != EINTR) return 1;
+    out_.fit_budget();
+    err_.fit_budget();
     for (int which = 0; which < 2; ++which)
       if (pipes_[which] >= 0 && (fds[which].revents & (POLLIN | POLLHUP | POLLERR)))
         on_output(which);

@@ -168,3 +168,24 @@ TEST(OutputWriter, RunningJobsTogetherStayWithinTheSharedBudget) {
     EXPECT_EQ(read_all(newest), bytes.substr(layout.start(tally.newest)));
   }
 }
+
+// A job that wrote first and then went quiet gives way too, when its supervisor looks again.
+TEST(OutputWriter, AJobThatStoppedWritingDropsItsMiddleWhenItChecksTheBudget) {
+  TempDir dir;
+  constexpr std::uint64_t kBudget = 1 << 20;
+  const auto layout = OutputLayout::for_cap(512 * 1024);
+  auto budget = OutputBudget::open(dir.path);
+  std::vector<std::unique_ptr<OutputWriter>> writers;
+  const auto bytes = pattern(2000000);
+  for (int job = 0; job < 3; ++job) {  // one after the other: the first two are quiet by the end
+    fs::create_directories(dir.path / std::to_string(job));
+    writers.push_back(std::make_unique<OutputWriter>(dir.path / std::to_string(job), "stdout",
+                                                     layout, budget, kBudget));
+    writers.back()->append(bytes.data(), bytes.size());
+  }
+  EXPECT_GT(budget->total(), kBudget);  // the third could not make room alone
+  EXPECT_FALSE(writers[2]->can_drop());
+  for (auto& writer : writers) writer->fit_budget();
+  EXPECT_LE(budget->total(), kBudget);
+  EXPECT_GT(writers[0]->dropped(), 2000000u - 512 * 1024);  // more than its cap alone drops
+}

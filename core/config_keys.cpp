@@ -90,6 +90,13 @@ const sdk::ConfigSchema& core_config_keys() {
          .description = "all audit files together; past it the oldest go, however young",
          .min = 65536,
          .max = 1099511627776},
+        {.key = "log.level",
+         .type = ConfigType::choice,
+         .default_text = "info",
+         .description = "the least severe level logged",
+         // spdlog's names, with the aliases it accepts too.
+         .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical",
+                     "off"}},
         {.key = "log.max_bytes",
          .type = ConfigType::integer,
          .default_text = "5242880",
@@ -102,13 +109,6 @@ const sdk::ConfigSchema& core_config_keys() {
          .description = "rotated daemon.log files kept",
          .min = 0,
          .max = 1000},
-        {.key = "log.level",
-         .type = ConfigType::choice,
-         .default_text = "info",
-         .description = "the least severe level logged",
-         // spdlog's names, with the aliases it accepts too.
-         .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical",
-                     "off"}},
     };
     for (auto& key : peer_keys()) keys.push_back(std::move(key));
     return keys;

@@ -27,7 +27,33 @@ bool written_before(const fs::path& file, std::chrono::system_clock::time_point 
   return mtime < time;
 }
 
+std::chrono::system_clock::time_point modified_at(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return {};
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+}
+
 }  // namespace
+
+std::size_t audit_files_kept(const std::vector<AuditFile>& rotated, const AuditLimits& limits,
+                             std::chrono::system_clock::time_point now,
+                             std::uint64_t current_bytes) {
+  std::uint64_t total = current_bytes;
+  for (const auto& file : rotated) total += file.bytes;
+  // Oldest first: a file goes when it is past both `keep` and `keep_for`, or when the budget
+  // needs it; the first one that stays keeps every newer one (newer is younger and in `keep`).
+  std::size_t kept = rotated.size();
+  while (kept > 0) {
+    const auto& oldest = rotated[kept - 1];
+    const bool expired = kept > limits.keep && now - oldest.modified > limits.keep_for;
+    if (!expired && total <= limits.max_total_bytes) break;
+    total -= oldest.bytes;
+    --kept;
+  }
+  return kept;
+}
 
 AuditLog::AuditLog(asio::io_context& io, fs::path file, AuditLimits limits,
                    std::shared_ptr<spdlog::logger> log)
@@ -43,6 +69,8 @@ void AuditLog::open() {
   fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0)
     throw std::runtime_error("cannot open " + file_.string() + ": " + std::strerror(errno));
+  // 0640 whatever the umask, and also for a file an older daemon made.
+  ::fchmod(fd_, 0640);
   struct stat st {};
   ::fstat(fd_, &st);
   size_ = static_cast<std::uint64_t>(st.st_size);
@@ -58,21 +86,33 @@ void AuditLog::open() {
   }
 }
 
-fs::path AuditLog::rotated(unsigned n) const {
+fs::path AuditLog::rotated(std::size_t n) const {
   return file_.string() + "." + std::to_string(n);
+}
+
+std::size_t AuditLog::rotated_count() const {
+  std::size_t n = 0;
+  while (::access(rotated(n + 1).c_str(), F_OK) == 0) ++n;
+  return n;
 }
 
 void AuditLog::rotate() {
   ::close(fd_);
   fd_ = -1;
   std::error_code ec;
-  if (limits_.keep == 0) {
-    fs::remove(file_, ec);
-  } else {
-    fs::remove(rotated(limits_.keep), ec);
-    for (unsigned n = limits_.keep; n > 1; --n) fs::rename(rotated(n - 1), rotated(n), ec);
-    fs::rename(file_, rotated(1), ec);
+  // Every file moves up one; then retention removes the oldest it does not keep.
+  const std::size_t count = rotated_count();
+  for (std::size_t n = count; n >= 1; --n) fs::rename(rotated(n), rotated(n + 1), ec);
+  fs::rename(file_, rotated(1), ec);
+  std::vector<AuditFile> files;
+  for (std::size_t n = 1; n <= count + 1; ++n) {
+    const auto path = rotated(n);
+    files.push_back({fs::file_size(path, ec), modified_at(path)});
+    if (ec) files.back().bytes = 0;
   }
+  const auto kept =
+      audit_files_kept(files, limits_, std::chrono::system_clock::now(), limits_.max_bytes);
+  for (std::size_t n = files.size(); n > kept; --n) fs::remove(rotated(n), ec);
   open();
 }
 
@@ -108,7 +148,7 @@ void AuditLog::record(nlohmann::json fields) {
 
 std::vector<std::string> AuditLog::read(const sdk::AuditQuery& query) const {
   std::deque<std::string> found;
-  for (unsigned n = limits_.keep + 1; n-- > 0;) {
+  for (std::size_t n = rotated_count() + 1; n-- > 0;) {
     const fs::path file = n == 0 ? file_ : rotated(n);
     if (query.since && written_before(file, *query.since)) continue;
     std::ifstream in(file);

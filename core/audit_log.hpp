@@ -2,7 +2,7 @@
 // request and per plugin event. Each record is one write(2) of a whole line to a file opened
 // with O_APPEND, so a crash loses at most the record being written and never corrupts earlier
 // ones (a torn last line is skipped by readers and closed off at the next start). Rotated by
-// size: audit.jsonl → audit.jsonl.1 → … → audit.jsonl.KEEP.
+// size: audit.jsonl → audit.jsonl.1 → audit.jsonl.2 → …; see AuditLimits for which old files go.
 #pragma once
 
 #include <chrono>
@@ -24,10 +24,28 @@ class logger;
 namespace automatelinux::core {
 
 // The `audit` section of the config file (declared and checked in core/config_keys.cpp).
+// Retention, applied at each rotation: the newest `keep` rotated files stay; older ones stay too
+// while they are younger than `keep_for` (their last record is), so a flood of records cannot
+// rotate away a recent history; and whatever their age, the oldest go once all audit files
+// together (the current one counted full) would pass `max_total_bytes`, so the disk is bounded.
 struct AuditLimits {
   std::uint64_t max_bytes = 16 * 1024 * 1024;  // per file, before it is rotated
-  unsigned keep = 4;                           // rotated files kept
+  unsigned keep = 4;                           // rotated files kept whatever their age
+  std::chrono::seconds keep_for = std::chrono::days(30);
+  std::uint64_t max_total_bytes = 1ULL << 30;
 };
+
+// One rotated audit file as retention sees it.
+struct AuditFile {
+  std::uint64_t bytes = 0;
+  std::chrono::system_clock::time_point modified;  // its newest record
+};
+
+// How many of the rotated files (newest first: audit.jsonl.1, .2, …) a rotation keeps; the rest,
+// the oldest, are removed. `current_bytes` is what the file being written may hold.
+std::size_t audit_files_kept(const std::vector<AuditFile>& rotated, const AuditLimits& limits,
+                             std::chrono::system_clock::time_point now,
+                             std::uint64_t current_bytes);
 
 class AuditLog final : public sdk::AuditLog {
  public:
@@ -47,7 +65,8 @@ class AuditLog final : public sdk::AuditLog {
  private:
   void open();
   void rotate();
-  std::filesystem::path rotated(unsigned n) const;
+  std::filesystem::path rotated(std::size_t n) const;
+  std::size_t rotated_count() const;  // audit.jsonl.1 … .N present
 
   asio::io_context& io_;
   std::filesystem::path file_;

@@ -45,12 +45,18 @@ void read_core_keys(DaemonConfig& config, const nlohmann::json& json,
   if (const auto* v = get("state_dir")) config.state_dir = v->get<std::string>();
   if (const auto* v = get("plugin_dir")) config.plugin_dir = v->get<std::string>();
   if (const auto* v = get("log.level")) config.log_level = v->get<std::string>();
+  if (const auto* v = get("log.max_bytes")) config.log_limits.max_bytes = v->get<std::size_t>();
+  if (const auto* v = get("log.keep")) config.log_limits.keep = v->get<std::size_t>();
   if (const auto* v = get("heartbeat_ms")) config.heartbeat_ms = v->get<int>();
   if (const auto* v = get("plugins.enabled")) config.plugins_enabled = name_set(*v);
   if (const auto* v = get("plugins.disabled")) config.plugins_disabled = name_set(*v);
   if (const auto* v = get("audit.max_bytes"))
     config.audit_limits.max_bytes = v->get<std::uint64_t>();
   if (const auto* v = get("audit.keep")) config.audit_limits.keep = v->get<unsigned>();
+  if (const auto* v = get("audit.keep_days"))
+    config.audit_limits.keep_for = std::chrono::days(v->get<unsigned>());
+  if (const auto* v = get("audit.max_total_bytes"))
+    config.audit_limits.max_total_bytes = v->get<std::uint64_t>();
   if (const auto* v = get("streams.max_window_bytes"))
     config.max_window_bytes = v->get<std::size_t>();
   if (const auto* v = get("streams.budget_bytes"))

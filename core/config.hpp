@@ -12,6 +12,7 @@
 
 #include "core/audit_log.hpp"
 #include "core/credit_window.hpp"
+#include "core/logging.hpp"
 
 namespace automatelinux::core {
 
@@ -26,6 +27,7 @@ struct DaemonConfig {
   std::filesystem::path state_dir = "/var/lib/automatelinux";
   std::filesystem::path plugin_dir;  // empty: relative to the daemon's binary
   std::string log_level = "info";
+  LogLimits log_limits;                                  // daemon.log's size and rotated files
   std::optional<std::set<std::string>> plugins_enabled;  // when set, only these load
   std::set<std::string> plugins_disabled;
   int heartbeat_ms = 2000;

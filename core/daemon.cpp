@@ -98,7 +98,8 @@ int run_daemon(const DaemonConfig& config) {
   // Before any thread exists: read what systemd passed and take it out of the environment.
   const auto systemd = SystemdLink::from_environment();
   prepare_state_dir(config.state_dir);
-  auto log = make_logger(config.state_dir, config.log_level, systemd.stderr_is_journal());
+  auto log = make_logger(config.state_dir, config.log_level, systemd.stderr_is_journal(),
+                         config.log_limits);
   log->info("automatelinux-daemon {} starting (pid {}, state dir {}{})", AL_VERSION, ::getpid(),
             config.state_dir.string(),
             config.config_file.empty() ? "" : ", config " + config.config_file.string());

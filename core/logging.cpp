@@ -1,5 +1,13 @@
 #include "core/logging.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -24,6 +32,31 @@ class PriorityFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
+// spdlog opens its files with fopen(), which creates them 0666 minus the umask (0644 under the
+// usual 022), readable by every local user when the state dir is 0755. The daemon's umask is left
+// alone (commands inherit it), so the file is created with its mode before spdlog opens it, and
+// an older file's mode is set again after each open (at start and at every rotation).
+spdlog::file_event_handlers private_log_files() {
+  spdlog::file_event_handlers handlers;
+  handlers.before_open = [](const spdlog::filename_t& name) {
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, kLogFileMode);
+    if (fd >= 0) ::close(fd);
+  };
+  handlers.after_open = [](const spdlog::filename_t&, std::FILE* file) {
+    ::fchmod(::fileno(file), kLogFileMode);
+  };
+  return handlers;
+}
+
+// Rotated files of an older daemon may have been made 0644 (it kept 3): they get the log's mode
+// too.
+void restrict_rotated_logs(const std::filesystem::path& state_dir, std::size_t keep) {
+  for (std::size_t n = 1; n <= std::max<std::size_t>(keep, 3); ++n) {
+    const auto name = state_dir / ("daemon." + std::to_string(n) + ".log");
+    if (::chmod(name.c_str(), kLogFileMode) != 0 && errno == ENOENT) break;
+  }
+}
+
 }  // namespace
 
 int syslog_priority(spdlog::level::level_enum level) {
@@ -42,15 +75,16 @@ int syslog_priority(spdlog::level::level_enum level) {
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const std::filesystem::path& state_dir,
-                                            const std::string& level, bool stderr_is_journal) {
+                                            const std::string& level, bool stderr_is_journal,
+                                            LogLimits limits) {
   const auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off")
     throw std::runtime_error("unknown log level '" + level + "'");
-  constexpr std::size_t kFileSize = 5 * 1024 * 1024;
-  constexpr std::size_t kFiles = 3;
   auto stderr_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto file_sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-      (state_dir / "daemon.log").string(), kFileSize, kFiles);
+      (state_dir / "daemon.log").string(), limits.max_bytes, limits.keep, false,
+      private_log_files());
+  restrict_rotated_logs(state_dir, limits.keep);
   auto logger = std::make_shared<spdlog::logger>("automatelinux",
                                                  spdlog::sinks_init_list{stderr_sink, file_sink});
   logger->set_level(parsed);

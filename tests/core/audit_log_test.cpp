@@ -80,7 +80,8 @@ TEST_F(AuditLogTest, SkipsALineTornByACrashAndKeepsItApartFromTheNextRecord) {
 }
 
 TEST_F(AuditLogTest, RotatesBySizeKeepingTheConfiguredNumberOfFiles) {
-  auto log = open({.max_bytes = 64 * 1024, .keep = 2});
+  // keep_for 0: no file is young enough to outlive `keep`.
+  auto log = open({.max_bytes = 64 * 1024, .keep = 2, .keep_for = std::chrono::seconds(0)});
   const std::string filler(1000, 'x');
   for (int i = 0; i < 300; ++i) log->record({{"event", "request"}, {"n", i}, {"command", filler}});
   EXPECT_TRUE(fs::exists(dir_ / "audit.jsonl.1"));
@@ -99,6 +100,84 @@ TEST_F(AuditLogTest, RotatesBySizeKeepingTheConfiguredNumberOfFiles) {
     EXPECT_EQ(n, previous < 0 ? n : previous + 1);
     previous = n;
   }
+}
+
+// Finding 2 of issue #25: a flood of records must not rotate away a recent history. Rotated
+// files younger than audit.keep_days (30 by default) stay beyond audit.keep.
+TEST_F(AuditLogTest, RotationKeepsFilesYoungerThanKeepDaysBeyondKeep) {
+  auto log = open({.max_bytes = 64 * 1024, .keep = 1});
+  const std::string filler(1000, 'x');
+  for (int i = 0; i < 300; ++i) log->record({{"event", "request"}, {"n", i}, {"command", filler}});
+  EXPECT_TRUE(fs::exists(dir_ / "audit.jsonl.2"));
+  EXPECT_TRUE(fs::exists(dir_ / "audit.jsonl.4"));
+  const auto records = log->read({});
+  ASSERT_EQ(records.size(), 300u);  // nothing was lost, and reading spans every file
+  EXPECT_EQ(nlohmann::json::parse(records.front())["n"], 0);
+  EXPECT_EQ(nlohmann::json::parse(records.back())["n"], 299);
+}
+
+TEST_F(AuditLogTest, RotationRemovesFilesPastKeepAndKeepDays) {
+  auto log = open({.max_bytes = 64 * 1024, .keep = 1});
+  const std::string filler(1000, 'x');
+  int n = 0;
+  while (!fs::exists(dir_ / "audit.jsonl.3"))
+    log->record({{"event", "request"}, {"n", n++}, {"command", filler}});
+  // The two oldest were last written 40 days ago.
+  const auto old = fs::file_time_type::clock::now() - std::chrono::days(40);
+  fs::last_write_time(dir_ / "audit.jsonl.2", old);
+  fs::last_write_time(dir_ / "audit.jsonl.3", old);
+  // Up to the next rotation (the file shrinks).
+  for (auto size = fs::file_size(dir_ / "audit.jsonl");;) {
+    log->record({{"event", "request"}, {"n", n++}, {"command", filler}});
+    const auto now = fs::file_size(dir_ / "audit.jsonl");
+    if (now < size) break;
+    size = now;
+  }
+  // After the next rotation: .1 (young), .2 (young, the former .1); the old ones went.
+  EXPECT_TRUE(fs::exists(dir_ / "audit.jsonl.1"));
+  EXPECT_TRUE(fs::exists(dir_ / "audit.jsonl.2"));
+  EXPECT_FALSE(fs::exists(dir_ / "audit.jsonl.3"));
+  EXPECT_FALSE(fs::exists(dir_ / "audit.jsonl.4"));
+}
+
+TEST_F(AuditLogTest, RotationRemovesTheOldestHoweverYoungOnceTheTotalPassesMaxTotalBytes) {
+  auto log = open({.max_bytes = 64 * 1024, .keep = 100, .max_total_bytes = 256 * 1024});
+  const std::string filler(1000, 'x');
+  for (int i = 0; i < 1000; ++i) {
+    log->record({{"event", "request"}, {"n", i}, {"command", filler}});
+    std::uint64_t total = 0;
+    for (const auto& entry : fs::directory_iterator(dir_)) total += entry.file_size();
+    ASSERT_LE(total, 256u * 1024) << "after record " << i;
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "audit.jsonl.3"));
+  EXPECT_FALSE(fs::exists(dir_ / "audit.jsonl.4"));
+  EXPECT_EQ(nlohmann::json::parse(log->read({}).back())["n"], 999);
+}
+
+TEST_F(AuditLogTest, TheFileIs0640EvenWhenAnOlderDaemonMadeIt0644) {
+  std::ofstream(dir_ / "audit.jsonl") << "";
+  fs::permissions(dir_ / "audit.jsonl", fs::perms(0644));
+  auto log = open();
+  log->record({{"event", "request"}});
+  EXPECT_EQ(fs::status(dir_ / "audit.jsonl").permissions(), fs::perms(0640));
+}
+
+// The rule alone: which rotated files (newest first) a rotation keeps.
+TEST(AuditRetention, KeepsTheNewestKeepThenTheYoungThenStopsAtTheBudget) {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const core::AuditFile young{100, now - days(1)}, old{100, now - days(40)};
+  core::AuditLimits limits{
+      .max_bytes = 100, .keep = 2, .keep_for = days(30), .max_total_bytes = 10000};
+  // Past `keep`, the young stay and the old go.
+  EXPECT_EQ(core::audit_files_kept({young, young, young, young, old, old}, limits, now, 100), 4u);
+  // Within `keep`, old ones stay.
+  EXPECT_EQ(core::audit_files_kept({old, old, old}, limits, now, 100), 2u);
+  // The budget (the current file counted full) removes the oldest however young.
+  limits.max_total_bytes = 350;
+  EXPECT_EQ(core::audit_files_kept({young, young, young, young}, limits, now, 100), 2u);
+  limits.max_total_bytes = 50;
+  EXPECT_EQ(core::audit_files_kept({young}, limits, now, 100), 0u);
 }
 
 TEST_F(AuditLogTest, ReadsByTimeAndKeepsTheNewestWhenLimited) {
@@ -161,8 +240,15 @@ TEST(AuditLimits, RefusesWrongTypesAndValuesNamingTheKey) {
   const auto limits = audit_limits_from({{"max_bytes", 1 << 20}, {"keep", 2}});
   EXPECT_EQ(limits.max_bytes, 1u << 20);
   EXPECT_EQ(limits.keep, 2u);
+  EXPECT_EQ(audit_limits_from(nullptr).keep_for, std::chrono::days(30));
+  EXPECT_EQ(audit_limits_from(nullptr).max_total_bytes, 1ULL << 30);
+  const auto retention = audit_limits_from({{"keep_days", 7}, {"max_total_bytes", 1 << 24}});
+  EXPECT_EQ(retention.keep_for, std::chrono::days(7));
+  EXPECT_EQ(retention.max_total_bytes, 1u << 24);
   for (const auto& bad : {nlohmann::json{{"max_bytes", "1M"}}, nlohmann::json{{"max_bytes", 10}},
-                          nlohmann::json{{"keep", -1}}, nlohmann::json{{"keep", 5000}}}) {
+                          nlohmann::json{{"keep", -1}}, nlohmann::json{{"keep", 5000}},
+                          nlohmann::json{{"keep_days", -1}}, nlohmann::json{{"keep_days", "30d"}},
+                          nlohmann::json{{"max_total_bytes", 1000}}}) {
     try {
       audit_limits_from(bad);
       ADD_FAILURE() << bad.dump();

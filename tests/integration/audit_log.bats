@@ -81,7 +81,8 @@ teardown() {
 }
 
 @test "the audit file rotates at audit.max_bytes and keeps audit.keep old files; auditLog reads across them" {
-  echo '{"audit": {"max_bytes": 65536, "keep": 1}}' >"$BATS_TEST_TMPDIR/a.json"
+  # keep_days 0: no rotated file is young enough to be kept beyond audit.keep.
+  echo '{"audit": {"max_bytes": 65536, "keep": 1, "keep_days": 0}}' >"$BATS_TEST_TMPDIR/a.json"
   start_daemon a --config "$BATS_TEST_TMPDIR/a.json"
   long=$(printf 'x%.0s' $(seq 3000))
   for i in $(seq 60); do dd a listPlugins --json >/dev/null; dd a nosuch "$i-$long" >/dev/null 2>&1 || true; done

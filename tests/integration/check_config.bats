@@ -56,7 +56,7 @@ refused() {
   refused "unknown key 'exec.default_timout' (exec takes: "
   [[ "$stderr" == *"default_timeout"* ]]
   check '{"log": {"lvl": "info"}}'
-  refused "unknown key 'log.lvl' (log takes: level)"
+  refused "unknown key 'log.lvl' (log takes: level, max_bytes, keep)"
 }
 
 @test "a wrong type names the key and what it takes" {

@@ -1,5 +1,9 @@
 #include "job_files.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -19,14 +23,26 @@ std::string iso_utc(std::time_t when) {
 
 void write_atomically(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string tmp = dir + "/." + name + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
+  write_private(tmp, text);
   if (std::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0)
     throw std::runtime_error("cannot write " + dir + "/" + name + ": " + std::strerror(errno));
+}
+
+void write_private(const std::string& path, const std::string& text) {
+  // open() with the mode, not an ofstream (0666 minus the umask): a job's files hold its command
+  // line and output. fchmod too: a file left from before keeps its old mode through O_TRUNC.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kFileMode);
+  if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, kFileMode) == 0;
+  for (std::size_t done = 0; ok && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  const int error = errno;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("cannot write " + path + ": " + std::strerror(error));
 }
 
 std::optional<nlohmann::json> read_json(const std::string& dir, const std::string& name) {

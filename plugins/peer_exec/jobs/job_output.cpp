@@ -30,6 +30,7 @@ OutputTally tally_output(const std::string& dir, const std::string& stream,
                          const OutputLayout& layout) {
   OutputTally tally;
   bool any = false;
+  std::uint64_t oldest = 0;  // the oldest later segment present (0: none)
   const std::string prefix = stream + ".";
   if (DIR* d = ::opendir(dir.c_str())) {
     while (const dirent* e = ::readdir(d)) {
@@ -37,7 +38,9 @@ OutputTally tally_output(const std::string& dir, const std::string& stream,
       if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) continue;
       const std::string digits = name.substr(prefix.size());
       if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
-      tally.newest = std::max<std::uint64_t>(tally.newest, std::stoull(digits));
+      const std::uint64_t k = std::stoull(digits);
+      tally.newest = std::max(tally.newest, k);
+      if (k > 0 && (oldest == 0 || k < oldest)) oldest = k;
       any = true;
     }
     ::closedir(d);
@@ -45,13 +48,18 @@ OutputTally tally_output(const std::string& dir, const std::string& stream,
   struct stat st {};
   if (!any || ::stat(segment_path(dir, stream, tally.newest).c_str(), &st) != 0) return tally;
   tally.total = layout.start(tally.newest) + static_cast<std::uint64_t>(st.st_size);
-  tally.dropped = layout.dropped(tally.newest);
+  tally.dropped = oldest == 0 ? 0 : (oldest - 1) * layout.segment;
   tally.kept = tally.total - tally.dropped;
   return tally;
 }
 
-OutputWriter::OutputWriter(std::string dir, std::string stream, OutputLayout layout)
-    : dir_(std::move(dir)), stream_(std::move(stream)), layout_(layout) {
+OutputWriter::OutputWriter(std::string dir, std::string stream, OutputLayout layout,
+                           std::shared_ptr<OutputBudget> budget, std::uint64_t max_total)
+    : dir_(std::move(dir)),
+      stream_(std::move(stream)),
+      layout_(layout),
+      budget_(std::move(budget)),
+      max_total_(max_total) {
   open_segment(0);
 }
 
@@ -67,7 +75,17 @@ void OutputWriter::open_segment(std::uint64_t k) {
   index_ = k;
   in_segment_ = 0;
   // Keep the first segment and the newest `tail_segments` later ones.
-  if (k > layout_.tail_segments) ::unlink(segment_path(dir_, stream_, k - layout_.tail_segments).c_str());
+  while (k > layout_.tail_segments && oldest_ <= k - layout_.tail_segments) drop_oldest();
+}
+
+void OutputWriter::drop_oldest() {
+  ::unlink(segment_path(dir_, stream_, oldest_).c_str());
+  ++oldest_;
+  if (budget_) budget_->add_running(-static_cast<std::int64_t>(layout_.segment));
+}
+
+void OutputWriter::fit_budget() {
+  while (can_drop() && budget_->total() > max_total_) drop_oldest();
 }
 
 void OutputWriter::append(const char* data, std::size_t size) {
@@ -85,6 +103,10 @@ void OutputWriter::append(const char* data, std::size_t size) {
     size -= static_cast<std::size_t>(w);
     in_segment_ += w;
     total_ += w;
+    if (budget_) {
+      budget_->add_running(static_cast<std::int64_t>(w));
+      fit_budget();
+    }
   }
 }
 

@@ -106,7 +106,8 @@ void JobService::start() {
 void JobService::tick() {
   // Notices ends (audited) and vanished supervisors (lost) while nobody asks; prunes now and then.
   store_->check_running();
-  if (++ticks_ % kPruneEveryTicks == 0) store_->prune();
+  // Over jobs.max_total_bytes: finished jobs go (oldest first) before running ones drop output.
+  if (++ticks_ % kPruneEveryTicks == 0 || store_->over_budget()) store_->prune();
   std::weak_ptr<JobService> weak = shared_from_this();
   ticker_->start(kCheckEvery, [weak] {
     if (auto self = weak.lock()) self->tick();
@@ -177,8 +178,13 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
     SpawnRequest request;
     request.directory = directory.path;
     request.directory_fd = directory.fd.get();
-    request.argv = {supervisor_path(), dir, policy_.run_as.value_or(""),
-                    std::to_string(timeout_ms), std::to_string(cap), "--"};
+    request.argv = {supervisor_path(),
+                    dir,
+                    policy_.run_as.value_or(""),
+                    std::to_string(timeout_ms),
+                    std::to_string(cap),
+                    std::to_string(store_->limits().max_total_bytes),
+                    "--"};
     if (mode == "shell") {
       request.argv.insert(request.argv.end(), {"/bin/sh", "-c", parts[1]});
     } else {

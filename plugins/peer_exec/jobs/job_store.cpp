@@ -83,6 +83,11 @@ JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logg
       boot_id_(read_boot_id()) {
   fs::create_directories(root_);
   fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace);
+  try {
+    budget_ = OutputBudget::open(root_.string());
+  } catch (const std::exception& e) {
+    log_->warn("jobs: {}; running jobs are capped per stream only", e.what());
+  }
   // Whatever was running when this daemon last stopped is checked from now on. Numbers continue
   // past the counter and past every directory present (a lost counter file must not make an id
   // come back).
@@ -104,7 +109,7 @@ void JobStore::store_counter(std::uint64_t next) {
   const auto path = (root_ / kCounter).string();
   char record[22];
   std::snprintf(record, sizeof record, "%-20llu\n", static_cast<unsigned long long>(next));
-  const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, files::kFileMode));
   const ssize_t written = fd ? ::pwrite(fd.get(), record, 21, 0) : -1;
   if (written != 21)
     throw std::runtime_error("cannot write " + path + ": " +
@@ -194,6 +199,8 @@ JobState JobStore::state(std::uint64_t number) {
     if (!status) {
       const auto out = tally_output(d, files::kStdout, OutputLayout::for_cap(limits_.max_output_bytes));
       const auto err = tally_output(d, files::kStderr, OutputLayout::for_cap(limits_.max_output_bytes));
+      // Its supervisor can no longer take its bytes out of the running jobs' count.
+      if (budget_) budget_->add_running(-static_cast<std::int64_t>(out.kept + err.kept));
       status = nlohmann::json{{"state", "lost"},           {"exit_code", nullptr},
                               {"signal", nullptr},         {"ended", nullptr},
                               {"stdout_bytes", out.kept}, {"stderr_bytes", err.kept},
@@ -216,13 +223,27 @@ JobState JobStore::state(std::uint64_t number) {
 
 void JobStore::ended(std::uint64_t number, const JobState& state) {
   audit_end(number, state);
-  if (finished_) (*finished_)[number] = {ended_at(dir(number)), directory_bytes(dir(number))};
+  if (finished_) {
+    (*finished_)[number] = {ended_at(dir(number)), directory_bytes(dir(number))};
+    publish_finished();
+  }
+}
+
+void JobStore::publish_finished() {
+  if (!budget_ || !finished_) return;
+  std::uint64_t total = 0;
+  for (const auto& [n, f] : *finished_) total += f.bytes;
+  budget_->set_finished(total);
 }
 
 void JobStore::audit_end(std::uint64_t number, const JobState& state) {
   const auto d = dir(number);
   if (fs::exists(d + "/" + files::kAudited)) return;
-  std::ofstream(d + "/" + files::kAudited).put('\n');
+  try {
+    files::write_private(d + "/" + files::kAudited, "\n");
+  } catch (const std::exception& e) {
+    log_->warn("job {}: {}", number, e.what());
+  }
   const auto s = spec(number).value_or(nlohmann::json::object());
   // JSON text: whatever bytes the command line holds, the line stays one line.
   log_->info("audit job={} event=end state={} exit_code={} signal={} request={} command={}", number,
@@ -275,7 +296,13 @@ nlohmann::json JobStore::describe(std::uint64_t number, const std::string& peer)
 
 std::size_t JobStore::check_running() {
   for (const auto n : std::set<std::uint64_t>(running_)) state(n);
+  // No supervisor runs: whatever the count still holds (one killed without a word) is stale.
+  if (budget_ && running_.empty() && starting_.empty()) budget_->set_running(0);
   return running_.size() + starting_.size();
+}
+
+bool JobStore::over_budget() const {
+  return budget_ && finished_ && !finished_->empty() && budget_->total() > limits_.max_total_bytes;
 }
 
 void JobStore::index_finished() {
@@ -294,7 +321,7 @@ void JobStore::prune() {
   std::vector<std::pair<std::uint64_t, Finished>> oldest_first(finished_->begin(), finished_->end());
   std::sort(oldest_first.begin(), oldest_first.end(),
             [](const auto& a, const auto& b) { return a.second.ended < b.second.ended; });
-  std::uint64_t total = 0;
+  std::uint64_t total = budget_ ? budget_->running() : 0;
   for (const auto& [n, f] : oldest_first) total += f.bytes;
   const auto now = std::chrono::system_clock::now();
   for (const auto& [n, f] : oldest_first) {
@@ -306,6 +333,7 @@ void JobStore::prune() {
     total -= f.bytes;
     log_->info("job {}: removed ({})", n, expired ? "jobs.keep passed" : "jobs.max_total_bytes");
   }
+  publish_finished();
 }
 
 }  // namespace automatelinux::peer_exec::jobs

@@ -19,13 +19,15 @@
 #include <automatelinux/sdk/audit.hpp>
 #include <spdlog/logger.h>
 
+#include "job_budget.hpp"
+
 namespace automatelinux::peer_exec::jobs {
 
 // Config keys under "jobs" (docs/configuration.md).
 struct JobLimits {
   std::uint64_t max_output_bytes = 64ULL << 20;  // per stream
   std::chrono::seconds keep{7 * 24 * 3600};      // finished jobs, by when they ended
-  std::uint64_t max_total_bytes = 1ULL << 30;    // output of finished jobs, all together
+  std::uint64_t max_total_bytes = 1ULL << 30;    // output of all jobs together, running ones too
   std::optional<std::string> supervisor;         // path of job-supervisor; default beside plugins
 
   // Throws std::runtime_error naming the bad key.
@@ -76,14 +78,21 @@ class JobStore {
   std::size_t check_running();
   // The same count as of the last check (at most a second old): cheap enough for every request.
   std::size_t running_count() const { return running_.size() + starting_.size(); }
-  // Removes finished jobs past jobs.keep, then the oldest until jobs.max_total_bytes holds.
+  // Removes finished jobs past jobs.keep, then the oldest until jobs.max_total_bytes holds
+  // (running jobs counted, never removed).
   void prune();
+  // Whether all jobs together hold more than jobs.max_total_bytes while a finished job could go:
+  // then prune() first, before running jobs drop more of their output.
+  bool over_budget() const;
+  // The counters supervisors share (null when the file could not be made): they get its directory.
+  const std::shared_ptr<OutputBudget>& budget() const { return budget_; }
 
  private:
   bool supervised(std::uint64_t number) const;
   void ended(std::uint64_t number, const JobState& state);
   void audit_end(std::uint64_t number, const JobState& state);
   void index_finished();
+  void publish_finished();
   void store_counter(std::uint64_t next);
 
   // Finished jobs by number, for retention: when they ended and the bytes they hold. Built from
@@ -101,6 +110,7 @@ class JobStore {
   std::set<std::uint64_t> starting_;  // created, supervisor not yet confirmed: not lost
   std::set<std::uint64_t> running_;
   std::optional<std::map<std::uint64_t, Finished>> finished_;
+  std::shared_ptr<OutputBudget> budget_;
   std::uint64_t next_ = 1;  // the next job number
 };
 

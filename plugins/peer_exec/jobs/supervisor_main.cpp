@@ -2,7 +2,10 @@
 // started it (a restart, an upgrade, a crash) and its output and exit status are recorded even
 // while no daemon runs.
 //
-//   job-supervisor JOB_DIR RUN_AS TIMEOUT_MS MAX_OUTPUT_BYTES -- PROG ARGS...
+//   job-supervisor JOB_DIR RUN_AS TIMEOUT_MS MAX_OUTPUT_BYTES [MAX_TOTAL_BYTES] -- PROG ARGS...
+//
+// With MAX_TOTAL_BYTES (jobs.max_total_bytes), the job's output counts in the budget all jobs
+// share (job_budget.hpp), and drops its middle while the jobs together hold more.
 //
 // The daemon starts it (own session, in the job's working directory, with the command's
 // environment) and reads one line from its stdout: "ok PID" once the command runs, or
@@ -19,11 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -34,6 +39,7 @@
 
 #include "../process.hpp"
 #include "../unique_fd.hpp"
+#include "job_budget.hpp"
 #include "job_files.hpp"
 #include "job_output.hpp"
 
@@ -49,6 +55,8 @@ constexpr std::chrono::milliseconds kTermAfter{250}, kKillAfter{750};
 constexpr std::chrono::milliseconds kDrainIdle{1000};
 // Once killed, the job ends when nothing of it is left, or after this long regardless.
 constexpr std::chrono::milliseconds kGiveUpAfter{10000};
+// How often a job that has segments it could drop checks the shared budget (jobs.max_total_bytes).
+constexpr int kBudgetCheck = 1000;
 
 // Every descendant of this process (children, and theirs), from /proc/PID/task/*/children.
 std::vector<pid_t> descendants() {
@@ -68,10 +76,12 @@ std::vector<pid_t> descendants() {
 
 class Supervisor {
  public:
-  Supervisor(std::string dir, std::uint64_t cap)
+  Supervisor(std::string dir, std::uint64_t cap, std::shared_ptr<OutputBudget> budget,
+             std::uint64_t max_total)
       : dir_(std::move(dir)),
-        out_(dir_, files::kStdout, OutputLayout::for_cap(cap)),
-        err_(dir_, files::kStderr, OutputLayout::for_cap(cap)) {}
+        budget_(budget),
+        out_(dir_, files::kStdout, OutputLayout::for_cap(cap), budget, max_total),
+        err_(dir_, files::kStderr, OutputLayout::for_cap(cap), budget, max_total) {}
 
   // Starts the command; throws std::runtime_error with the reason it could not.
   void start(const SpawnRequest& request, std::optional<std::chrono::milliseconds> timeout) {
@@ -99,6 +109,7 @@ class Supervisor {
   void finish();
 
   std::string dir_;
+  std::shared_ptr<OutputBudget> budget_;
   OutputWriter out_, err_;
   Child child_;
   int pipes_[2] = {-1, -1};
@@ -210,6 +221,13 @@ void Supervisor::finish() {
       (which == 0 ? out_ : err_).append(buffer, static_cast<std::size_t>(n));
     }
   }
+  // The output now counts as a finished job's, until the daemon's index has it (before status.json,
+  // which is what the daemon notices).
+  if (budget_) {
+    const auto kept = out_.kept() + err_.kept();
+    budget_->add_running(-static_cast<std::int64_t>(kept));
+    budget_->add_finished(kept);
+  }
   const int status = main_status_.value_or(0);
   nlohmann::json record = {{"ended", files::iso_utc(std::time(nullptr))},
                            {"exit_code", nullptr},
@@ -246,7 +264,13 @@ int Supervisor::run(int signal_fd, int control_fd) {
           std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now()).count();
       wait_ms = static_cast<int>(std::max<long long>(0, std::min<long long>(left, 60000)));
     }
+    // Holding more than the minimum while all jobs are over the budget: look again within a
+    // second, so that output this job wrote earlier gives way to what other jobs write now.
+    if (out_.can_drop() || err_.can_drop())
+      wait_ms = wait_ms < 0 ? kBudgetCheck : std::min(wait_ms, kBudgetCheck);
     if (::poll(fds, 4, wait_ms) < 0 && errno != EINTR) return 1;
+    out_.fit_budget();
+    err_.fit_budget();
     for (int which = 0; which < 2; ++which)
       if (pipes_[which] >= 0 && (fds[which].revents & (POLLIN | POLLHUP | POLLERR)))
         on_output(which);
@@ -271,13 +295,18 @@ void tell_daemon(const std::string& line) {
 }
 
 int supervise(int argc, char** argv) {
-  if (argc < 7 || std::string(argv[5]) != "--") {
-    tell_daemon("error usage: job-supervisor JOB_DIR RUN_AS TIMEOUT_MS MAX_OUTPUT_BYTES -- PROG...");
+  // MAX_TOTAL_BYTES is optional: "--" comes fifth or sixth.
+  const int dashes = argc > 5 && std::string(argv[5]) == "--" ? 5 : 6;
+  if (argc < dashes + 2 || std::string(argv[dashes]) != "--") {
+    tell_daemon(
+        "error usage: job-supervisor JOB_DIR RUN_AS TIMEOUT_MS MAX_OUTPUT_BYTES [MAX_TOTAL_BYTES] "
+        "-- PROG...");
     return 2;
   }
   const std::string dir = argv[1], run_as = argv[2];
   const long long timeout_ms = std::stoll(argv[3]);
   const std::uint64_t cap = std::stoull(argv[4]);
+  const std::uint64_t max_total = dashes == 6 ? std::stoull(argv[5]) : 0;
 
   // Nobody may stop the recording by accident: a closed terminal or pipe is not our business.
   std::signal(SIGPIPE, SIG_IGN);
@@ -300,12 +329,20 @@ int supervise(int argc, char** argv) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   try {
-    Supervisor supervisor(dir, cap);
+    std::shared_ptr<OutputBudget> budget;
+    if (max_total > 0) {
+      try {
+        budget = OutputBudget::open(std::filesystem::path(dir).parent_path().string());
+      } catch (const std::exception&) {
+        // Without the shared counters the job still runs, capped per stream as before.
+      }
+    }
+    Supervisor supervisor(dir, cap, budget, max_total);
     SpawnRequest request;
     request.directory = ".";
     UniqueFd here(::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     request.directory_fd = here.get();
-    for (int i = 6; i < argc; ++i) request.argv.emplace_back(argv[i]);
+    for (int i = dashes + 1; i < argc; ++i) request.argv.emplace_back(argv[i]);
     if (!run_as.empty()) request.run_as = run_as;
     for (char** e = environ; *e != nullptr; ++e) request.environment.emplace_back(*e);
     std::optional<std::chrono::milliseconds> timeout;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
@@ -175,6 +176,41 @@ TEST_F(StoreTest, PruneRemovesExpiredJobsThenTheOldestBeyondTheTotal) {
   EXPECT_TRUE(fs::exists(store.dir(jobs[1])));
   EXPECT_TRUE(fs::exists(store.dir(jobs[2])));
   EXPECT_TRUE(fs::exists(store.dir(running)));  // never a running job
+}
+
+// Finding 8 of issue #25: running jobs count against jobs.max_total_bytes (their supervisors
+// count what they hold in the shared budget), so finished jobs make room for them.
+TEST_F(StoreTest, RunningJobsCountInTheTotalAndAStaleCountIsResetWhenNoneRuns) {
+  JobLimits limits;
+  limits.max_total_bytes = 250000;
+  JobStore store(root, limits, log);
+  ASSERT_TRUE(store.budget());
+  std::vector<std::uint64_t> jobs;
+  for (int i = 0; i < 2; ++i) {
+    const auto n = make_job(store, "");
+    std::ofstream(store.dir(n) + "/stdout.0") << std::string(100000, 'x');
+    finish_job(store, n, 0);
+    const auto when = fs::file_time_type::clock::now() - std::chrono::hours(3 - i);
+    fs::last_write_time(store.dir(n) + "/" + files::kStatus, when);
+    jobs.push_back(n);
+  }
+  const auto running = make_job(store, "");
+  auto supervisor = std::make_unique<FakeSupervisor>(store.dir(running));
+  store.budget()->add_running(100000);  // what the running job's supervisor counted
+  store.prune();
+  EXPECT_FALSE(fs::exists(store.dir(jobs[0])));
+  EXPECT_TRUE(fs::exists(store.dir(jobs[1])));
+  EXPECT_TRUE(fs::exists(store.dir(running)));
+  // What supervisors compare with the budget: the finished job left, and the running one.
+  EXPECT_GT(store.budget()->finished(), 100000u);
+  EXPECT_LT(store.budget()->finished(), 101000u);
+  EXPECT_FALSE(store.over_budget());
+  // Its supervisor vanishes without taking its bytes out: once no job runs, the count is 0.
+  supervisor.reset();
+  store.check_running();
+  EXPECT_EQ(store.state(running).state, "lost");
+  EXPECT_EQ(store.budget()->running(), 0u);
+  EXPECT_EQ(fs::status(root / "budget").permissions(), fs::perms(0600));
 }
 
 TEST(JobLimits, BadValuesAreRefusedByName) {

@@ -22,6 +22,11 @@ usage: hostile_member.py client HOST PORT TLS_DIR     (prints what it saw, one l
            a member's direct session to a worker that runs `sleep SECONDS; echo long-ran`, then a
            second session of the same member (which replaces the first); prints the first one's
            output and result, or when the worker closes it
+       hostile_member.py job-names HOST PORT TLS_DIR TARGET DIRECTORY
+           a member's job.start requests sent straight to TARGET (the leader's own id: no relay,
+           no requesting daemon to check anything) with names the CLI never sends: a path, a
+           newline, 5000 bytes, a C1 control, a leading digit; prints "LABEL: KIND REASON" for
+           each answer
        hostile_member.py idle HOST PORT COUNT SECONDS
            COUNT plain TCP connections from 127.0.0.x source addresses, reopened when closed,
            for SECONDS
@@ -300,6 +305,35 @@ def direct_redial(host, port, tls, seconds):
         print(f"closed after {time.monotonic() - start:.0f} s", flush=True)
 
 
+HOSTILE_NAMES = [
+    ("path", "../../etc/x"),
+    ("newline", "a\nb"),
+    ("long", "a" * 5000),
+    ("c1", "job\u009b31m"),
+    ("digit", "9lives"),
+]
+
+
+def job_names(host, port, tls, target, directory):
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with member_context(tls).wrap_socket(raw) as s:
+            header, _ = read_frame(s)
+            print("first:", header["t"], flush=True)
+            for sid, (label, name) in enumerate(HOSTILE_NAMES, start=1):
+                s.sendall(frame({"t": "open", "sid": sid, "to": target, "type": "job.start",
+                                 "rid": f"hostile{sid:05d}",
+                                 "req": {"mode": "shell", "name": name}},
+                                directory.encode() + b"\0echo hostile-job-ran"))
+                while True:
+                    header, body = read_frame(s)
+                    if header["t"] == "ping":
+                        s.sendall(frame({"t": "pong", "n": header.get("n", 0)}))
+                    elif header["t"] == "result" and header.get("sid") == sid:
+                        reason = body.decode(errors="backslashreplace")
+                        print(f"{label}: {header.get('kind')} {reason}", flush=True)
+                        break
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "client":
@@ -316,5 +350,7 @@ if __name__ == "__main__":
         direct_silent(*args[:4])
     elif command == "direct-redial":
         direct_redial(*args[:4])
+    elif command == "job-names":
+        job_names(*args[:5])
     elif command == "idle":
         idle(*args[:4])

@@ -107,10 +107,12 @@ void Gather::on_record(std::size_t index, const std::string& record) {
   const auto parsed = nlohmann::json::parse(record, nullptr, false);
   if (!parsed.is_object()) return;
   // A member can lie about its own history, never about another's. This host's own file is its
-  // root's (out of the threat model), so only records from members are checked.
+  // root's (out of the threat model), so only records from members are checked. An empty host
+  // is the member's own, written before it had an id: it names no one else.
   if (!source.local) {
     const auto host = parsed.find("host");
-    if (host == parsed.end() || !host->is_string() || host->get<std::string>() != source.id) {
+    if (host == parsed.end() || !host->is_string() ||
+        (!host->get_ref<const std::string&>().empty() && *host != source.id)) {
       ++source.foreign;
       if (live_) report_foreign(source);
       return;

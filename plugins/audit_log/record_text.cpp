@@ -8,15 +8,32 @@ namespace {
 // Core caps a record's command line and reason at 4 KiB; a longer field is not core's.
 constexpr std::size_t kMaxField = 4096 + 64;
 
+// sdk::escape_untrusted, but backslashes stay as they are: core writes command lines with \xNN
+// escapes already, which must not turn into \x5cxNN. Every backslash the escaper writes starts an
+// \xNN, so its escaped backslashes ("\x5c") are found without ambiguity.
+std::string escaped(const std::string& raw) {
+  const std::string text = sdk::escape_untrusted(raw, kMaxField);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 4, "\\x5c") == 0) {
+      out += '\\';
+      i += 3;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 // A field as text, escaped: records come from other members, and a field may hold C0/C1
 // controls or invalid UTF-8 (a command line is the requester's bytes).
 std::string text(const nlohmann::json& record, const char* key) {
   const auto it = record.find(key);
   if (it == record.end() || it->is_null()) return {};
-  const std::string raw = it->is_string()
-                              ? it->get<std::string>()
-                              : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return sdk::escape_untrusted(raw, kMaxField);
+  return escaped(it->is_string()
+                     ? it->get<std::string>()
+                     : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string requester(const nlohmann::json& record) {

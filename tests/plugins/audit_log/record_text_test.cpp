@@ -79,6 +79,17 @@ TEST(RecordLine, EscapesC1ControlsAndInvalidUtf8InEveryField) {
   EXPECT_NE(record_line({{"command", "echo h\xc3\xa9"}}).find("echo h\xc3\xa9"), std::string::npos);
 }
 
+TEST(RecordLine, ShowsCoresEscapedCommandLinesAsTheyAreAndKeepsBackslashes) {
+  // Core writes a command line with \xNN escapes already: shown once, not escaped again.
+  const auto line = record_line({{"time", "t"},
+                                 {"host", "vps"},
+                                 {"requester", "laptop"},
+                                 {"command", "exec /tmp 'printf \\x27a\\x5cn\\x27 # \\xc2\\x9b'"}});
+  EXPECT_NE(line.find(": exec /tmp 'printf \\x27a\\x5cn\\x27 # \\xc2\\x9b'"), std::string::npos);
+  EXPECT_NE(record_line({{"command", "a\\\\b\\x5c\x1b"}}).find(": a\\\\b\\x5c\\x1b"),
+            std::string::npos);
+}
+
 TEST(TerminalSafeJson, C1AndDelBecomeUnicodeEscapesAndTheRecordStaysTheSame) {
   const std::string record =
       "{\"time\":\"t\",\"command\":\"a\xc2\x9b"

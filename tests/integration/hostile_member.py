@@ -319,7 +319,8 @@ def job_names(host, port, tls, target, directory):
         with member_context(tls).wrap_socket(raw) as s:
             header, _ = read_frame(s)
             print("first:", header["t"], flush=True)
-            for sid, (label, name) in enumerate(HOSTILE_NAMES, start=1):
+            for i, (label, name) in enumerate(HOSTILE_NAMES):
+                sid = 2 * i + 1  # a requester's stream ids are odd
                 s.sendall(frame({"t": "open", "sid": sid, "to": target, "type": "job.start",
                                  "rid": f"hostile{sid:05d}",
                                  "req": {"mode": "shell", "name": name}},

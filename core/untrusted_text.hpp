@@ -1,19 +1,12 @@
-// One escaping rule for every string that did not originate in this daemon (peer- or
-// client-supplied types, ids, reasons, versions, arguments) before it reaches a log line, an
-// audit line or a terminal: nothing outside can forge a line, hide text or move the cursor.
+// Core's name for the SDK's escaping rule (automatelinux/sdk/untrusted_text.hpp): one function
+// for core and plugins alike, so a log line and a plugin's listing escape the same bytes.
 #pragma once
 
-#include <cstddef>
-#include <string>
-#include <string_view>
+#include <automatelinux/sdk/untrusted_text.hpp>
 
 namespace automatelinux::core {
 
-// Longest untrusted string a log line shows; the rest is summarised as "…(+N bytes)".
-inline constexpr std::size_t kMaxLoggedText = 256;
-
-// Control characters (C0, DEL, C1), backslash and bytes that are not valid UTF-8 become \xNN;
-// valid printable UTF-8 passes unchanged. At most `max` input bytes are shown.
-std::string escape_untrusted(std::string_view text, std::size_t max = kMaxLoggedText);
+using sdk::escape_untrusted;
+using sdk::kMaxLoggedText;
 
 }  // namespace automatelinux::core

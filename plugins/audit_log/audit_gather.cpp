@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <utility>
 
 #include "audit_service.hpp"
 #include "record_text.hpp"
@@ -102,14 +103,38 @@ void Gather::on_record(std::size_t index, const std::string& record) {
   auto& source = sources_[index];
   // Only whole JSON objects with a time are records: nothing a host sends becomes two lines.
   const std::string time = sdk::audit_record_time(record);
-  if (time.empty() || time < source.last_time || !nlohmann::json::accept(record)) return;
+  if (time.empty()) return;
+  const auto parsed = nlohmann::json::parse(record, nullptr, false);
+  if (!parsed.is_object()) return;
+  // A member can lie about its own history, never about another's. This host's own file is its
+  // root's (out of the threat model), so only records from members are checked. An empty host
+  // is the member's own, written before it had an id: it names no one else.
+  if (!source.local) {
+    const auto host = parsed.find("host");
+    if (host == parsed.end() || !host->is_string() ||
+        (!host->get_ref<const std::string&>().empty() && *host != source.id)) {
+      ++source.foreign;
+      if (live_) report_foreign(source);
+      return;
+    }
+  }
+  // Kept whatever its time: a record older than the newest seen (a clock stepped back) is shown
+  // at its time, not dropped. Only a resumed request repeats records, all of them at `last_time`
+  // (it asks from that time on), so that is the one time duplicates are looked for.
   if (time > source.last_time) {
     source.last_time = time;
     source.last_seen.clear();
   }
-  if (!source.last_seen.insert(record).second) return;  // shown before a drop-out
+  if (time == source.last_time && !source.last_seen.insert(record).second) return;
   if (live_) return print(record);
   backlog_.push_back(record);
+}
+
+void Gather::report_foreign(Source& source) {
+  if (source.foreign == 0) return;
+  const std::size_t n = std::exchange(source.foreign, 0);
+  err_->write("d: " + sdk::escape_untrusted(source.id) + " sent " + std::to_string(n) +
+              (n == 1 ? " record" : " records") + " claiming another host; ignored");
 }
 
 void Gather::on_caught_up(std::size_t index) {
@@ -146,6 +171,7 @@ void Gather::on_remote_result(std::size_t index, const sdk::Result& result) {
 }
 
 void Gather::print_backlog() {
+  for (auto& source : sources_) report_foreign(source);
   std::stable_sort(backlog_.begin(), backlog_.end(), [](const auto& a, const auto& b) {
     return sdk::audit_record_time(a) < sdk::audit_record_time(b);
   });
@@ -156,7 +182,7 @@ void Gather::print_backlog() {
   lines.reserve(backlog_.size());
   for (auto& record : backlog_) {
     if (json_) {
-      lines.push_back(std::move(record));
+      lines.push_back(terminal_safe_json(record));
     } else {
       lines.push_back(record_line(nlohmann::json::parse(record)));
     }
@@ -168,7 +194,8 @@ void Gather::print_backlog() {
 }
 
 void Gather::print(const std::string& record) {
-  const bool kept = out_->write(json_ ? record : record_line(nlohmann::json::parse(record)));
+  const bool kept =
+      out_->write(json_ ? terminal_safe_json(record) : record_line(nlohmann::json::parse(record)));
   if (!kept) {
     stream_->finish(sdk::Result::error("auditLog: output not read: too many records waiting"));
     stop(SIGTERM);

@@ -3,6 +3,11 @@
 // order (the newest `limit`) and printed once every host has caught up or failed; when following,
 // new records are printed as they arrive, and a host that drops out is asked again every few
 // seconds from where it left off.
+//
+// A member speaks only for itself: a record from member M whose "host" is not M is dropped, and
+// counted in one stderr line per member. Every other record is kept, also one whose time is
+// earlier than the line before it in the file (a clock stepped back): the stored ones are shown
+// sorted by time, stable (equal times keep file order); live ones as they come.
 #pragma once
 
 #include <memory>
@@ -37,6 +42,7 @@ class Gather : public std::enable_shared_from_this<Gather> {
     std::string failure;
     std::string last_time;            // the newest record seen, to resume from
     std::set<std::string> last_seen;  // records seen with exactly that time
+    std::size_t foreign = 0;          // records naming another host, not yet reported
     sdk::TimerPtr retry;
   };
 
@@ -48,6 +54,7 @@ class Gather : public std::enable_shared_from_this<Gather> {
   void on_record(std::size_t index, const std::string& record);
   void on_caught_up(std::size_t index);
   void on_remote_result(std::size_t index, const sdk::Result& result);
+  void report_foreign(Source& source);
   void print_backlog();
   void print(const std::string& record);
   void maybe_finish();

@@ -1,25 +1,39 @@
 #include "record_text.hpp"
 
-#include <fmt/format.h>
+#include <automatelinux/sdk/untrusted_text.hpp>
 
 namespace automatelinux::audit_log {
 namespace {
 
+// Core caps a record's command line and reason at 4 KiB; a longer field is not core's.
+constexpr std::size_t kMaxField = 4096 + 64;
+
+// sdk::escape_untrusted, but backslashes stay as they are: core writes command lines with \xNN
+// escapes already, which must not turn into \x5cxNN. Every backslash the escaper writes starts an
+// \xNN, so its escaped backslashes ("\x5c") are found without ambiguity.
+std::string escaped(const std::string& raw) {
+  const std::string text = sdk::escape_untrusted(raw, kMaxField);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 4, "\\x5c") == 0) {
+      out += '\\';
+      i += 3;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// A field as text, escaped: records come from other members, and a field may hold C0/C1
+// controls or invalid UTF-8 (a command line is the requester's bytes).
 std::string text(const nlohmann::json& record, const char* key) {
   const auto it = record.find(key);
   if (it == record.end() || it->is_null()) return {};
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-std::string escaped(const std::string& s) {
-  std::string out;
-  for (const unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out;
+  return escaped(it->is_string()
+                     ? it->get<std::string>()
+                     : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string requester(const nlohmann::json& record) {
@@ -54,7 +68,28 @@ std::string record_line(const nlohmann::json& record) {
   if (record.contains("directory")) line += " in " + text(record, "directory");
   line += ": " + text(record, "command");
   if (record.contains("reason")) line += " (" + text(record, "reason") + ")";
-  return escaped(line);
+  return line;
+}
+
+std::string terminal_safe_json(const std::string& record) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(record.size());
+  for (std::size_t i = 0; i < record.size(); ++i) {
+    const auto c = static_cast<unsigned char>(record[i]);
+    const auto next = i + 1 < record.size() ? static_cast<unsigned char>(record[i + 1]) : 0;
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      out += "\\u00";
+      out += kHex[next >> 4];
+      out += kHex[next & 15];
+      ++i;
+    } else if (c == 0x7f) {
+      out += "\\u007f";
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace automatelinux::audit_log

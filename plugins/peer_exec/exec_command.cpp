@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "fanout.hpp"
+#include "jobs/job_name.hpp"
 #include "jobs/job_service.hpp"
 #include "remote_call.hpp"
 
@@ -47,15 +48,6 @@ FanoutRequest fanout_targets(sdk::Host& host, const std::string& spec, bool skip
   return request;
 }
 
-// A job NAME: a letter, then letters, digits, '.', '_' or '-' (at most 64).
-bool valid_job_name(const std::string& name) {
-  if (name.empty() || name.size() > 64 || !std::isalpha(static_cast<unsigned char>(name[0])))
-    return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
-}
-
 // `execOnPeer --detach`: the command becomes a durable job on the peer (jobs/job_service.hpp);
 // the peer answers with the job's id once it runs.
 void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call,
@@ -69,9 +61,8 @@ void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::I
     return sdk::fail(stream, "--detach starts a job on one peer, not on '" + peer + "'");
   if (call.has("name")) {
     const auto& name = call.get<std::string>("name");
-    if (!valid_job_name(name))
-      return sdk::fail(stream, "invalid --name '" + name +
-                                   "' (a letter, then letters, digits, '.', '_' or '-')");
+    if (!jobs::valid_job_name(name))
+      return sdk::fail(stream, jobs::invalid_job_name_reason("--name", name));
     header["name"] = name;
   }
   if (const auto self = host.peers().local().id; self && *self == peer)

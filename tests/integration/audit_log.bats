@@ -99,3 +99,37 @@ teardown() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"audit.keep"*"integer"* ]]
 }
+
+@test "a member's records claiming another host are dropped with one line on stderr; out-of-order lines are kept" {
+  make_cluster
+  dd laptop execOnPeer --peer vps --directory /tmp --command 'echo honest-on-vps'
+  dd vps execOnPeer --peer desktop --directory /tmp --command 'echo honest-on-desktop'
+  # Root on vps appends to its own audit file: a record that claims to be desktop's, and one of
+  # its own whose time is earlier than the line before it (a clock stepped back).
+  local f=$BATS_TEST_TMPDIR/vps/state/audit.jsonl now
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+  printf '{"time":"%s","host":"desktop","event":"request","request":"f0f0f0f0f0f0","requester":"laptop","command":"forged-by-vps","decision":"ran","exit":0}\n' "$now" >>"$f"
+  printf '{"time":"2020-01-01T00:00:00.000Z","host":"vps","event":"request","request":"a0a0a0a0a0a0","requester":"laptop","command":"stepped-back","decision":"ran","exit":0}\n' >>"$f"
+  # Read from a third member, laptop: plain and --json alike.
+  run --separate-stderr dd laptop auditLog --peer all
+  echo "$output"
+  echo "$stderr"
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "d: vps sent 1 record claiming another host; ignored" ]
+  [[ "$output" != *forged-by-vps* ]]
+  [[ "$output" == *"vps ran exit=0 "*"by laptop in /tmp: exec /tmp 'echo honest-on-vps'"* ]]
+  [[ "$output" == *" desktop ran exit=0 "*"by vps in /tmp: exec /tmp 'echo honest-on-desktop'"* ]]
+  # The stepped-back line is kept, shown at its own time: the oldest, so first.
+  [[ "${lines[0]}" == "2020-01-01T00:00:00.000Z vps ran exit=0 req=a0a0a0a0a0a0 by laptop: stepped-back" ]]
+  run --separate-stderr dd laptop auditLog --peer all --json
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "d: vps sent 1 record claiming another host; ignored" ]
+  [[ "$output" != *forged-by-vps* ]]
+  jq -e -s 'map(select(.host == "desktop" and (.command | contains("honest-on-desktop")))) | length == 1' <<<"$output"
+  jq -e -s 'map(select(.host == "vps" and (.command | contains("honest-on-vps")))) | length == 1' <<<"$output"
+  jq -e -s '.[0].command == "stepped-back" and (map(.time) == (map(.time) | sort))' <<<"$output"
+  # desktop's own records are untouched by the forgery.
+  run --separate-stderr dd laptop auditLog --peer desktop
+  [ -z "$stderr" ]
+  [[ "$output" == *honest-on-desktop* ]]
+}

@@ -6,6 +6,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 load cluster_scenarios
+load jobs_scenarios
 
 setup() {
   use_loopback
@@ -16,6 +17,7 @@ teardown() {
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
   done
   [ -f "$BATS_TEST_TMPDIR/vps/pid" ] && kill -CONT "$(cat "$BATS_TEST_TMPDIR/vps/pid")" 2>/dev/null
+  kill_job_supervisors
   stop_all_daemons
 }
 
@@ -173,3 +175,39 @@ relay_flood() {
   [ "$output" = "after-the-flood" ]
   cat "$state"/audit.jsonl* | grep -q "after-the-flood"
 }
+
+@test "a member's job.start with names the CLI refuses is refused on the job's host, nothing stored" {
+  make_cluster
+  # vps's identity, its daemon stopped (its own session would replace ours). The requests go to
+  # the leader's own id: no requesting daemon checks the names on the way.
+  stop_daemon vps
+  wait_for 5 peer_is desktop vps offline
+  run timeout 30 python3 "$BATS_TEST_DIRNAME/hostile_member.py" job-names 127.0.0.1 "$PORT" \
+    "$BATS_TEST_TMPDIR/vps/state/tls" desktop /tmp
+  echo "$output"
+  [ "${lines[0]}" = "first: welcome" ]
+  [ "${#lines[@]}" -eq 6 ]
+  local label
+  for label in path newline long c1 digit; do
+    grep -qx "$label: error invalid job name '.*' (a letter, then letters, digits, '.', '_' or '-'; at most 64)" <<<"$output"
+  done
+  # The reasons show the names escaped and cut: no C1 byte, no 5000-byte line.
+  [[ "$output" == *"'job\\xc2\\x9b31m'"* ]]
+  [[ "$output" != *$'\xc2\x9b'* ]]
+  [ "$(wc -L <<<"$output")" -lt 300 ]
+  # Nothing stored under jobs/, nothing ran, nothing listed.
+  [ -z "$(ls "$BATS_TEST_TMPDIR/desktop/state/jobs" 2>/dev/null | grep -E '^[0-9]+$')" ]
+  ! grep -rqs "hostile-job-ran" "$BATS_TEST_TMPDIR/desktop/state/jobs" || false
+  [ "$(dd laptop listJobs --peer desktop --json | jq length)" -eq 0 ]
+  # The leader still serves honest requests, jobs with a valid name included.
+  kill -0 "$(cat "$BATS_TEST_TMPDIR/desktop/pid")"
+  run dd laptop execOnPeer --peer desktop --directory / --command 'echo still-here'
+  [ "$output" = "still-here" ]
+  id=$(dd laptop execOnPeer --peer desktop --directory /tmp --detach --name honest.job_1-a \
+    --command 'echo honest-out' | tail -n 1)
+  run dd laptop waitJob desktop:honest.job_1-a
+  [ "$status" -eq 0 ]
+  [ "$(dd laptop listJobs --peer desktop --json | jq -r '.[0].name')" = "honest.job_1-a" ]
+  [[ "$id" == desktop:* ]]
+}
+

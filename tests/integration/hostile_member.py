@@ -25,6 +25,11 @@ usage: hostile_member.py client HOST PORT TLS_DIR     (prints what it saw, one l
        hostile_member.py request-flood HOST PORT TLS_DIR TARGET COUNT COMMAND_BYTES
            COUNT exec requests to TARGET at once, each a shell command of COMMAND_BYTES bytes;
            answers pings, and prints how many results came back, how many of them `busy`
+       hostile_member.py job-names HOST PORT TLS_DIR TARGET DIRECTORY
+           a member's job.start requests sent straight to TARGET (the leader's own id: no relay,
+           no requesting daemon to check anything) with names the CLI never sends: a path, a
+           newline, 5000 bytes, a C1 control, a leading digit; prints "LABEL: KIND REASON" for
+           each answer
        hostile_member.py idle HOST PORT COUNT SECONDS
            COUNT plain TCP connections from 127.0.0.x source addresses, reopened when closed,
            for SECONDS
@@ -337,6 +342,34 @@ def request_flood(host, port, tls, target, count, command_bytes):
                     s.sendall(one)
             done.wait(120)
     print(f"results: {tally['results']} busy: {tally['busy']}", flush=True)
+HOSTILE_NAMES = [
+    ("path", "../../etc/x"),
+    ("newline", "a\nb"),
+    ("long", "a" * 5000),
+    ("c1", "job\u009b31m"),
+    ("digit", "9lives"),
+]
+
+
+def job_names(host, port, tls, target, directory):
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with member_context(tls).wrap_socket(raw) as s:
+            header, _ = read_frame(s)
+            print("first:", header["t"], flush=True)
+            for i, (label, name) in enumerate(HOSTILE_NAMES):
+                sid = 2 * i + 1  # a requester's stream ids are odd
+                s.sendall(frame({"t": "open", "sid": sid, "to": target, "type": "job.start",
+                                 "rid": f"hostile{sid:05d}",
+                                 "req": {"mode": "shell", "name": name}},
+                                directory.encode() + b"\0echo hostile-job-ran"))
+                while True:
+                    header, body = read_frame(s)
+                    if header["t"] == "ping":
+                        s.sendall(frame({"t": "pong", "n": header.get("n", 0)}))
+                    elif header["t"] == "result" and header.get("sid") == sid:
+                        reason = body.decode(errors="backslashreplace")
+                        print(f"{label}: {header.get('kind')} {reason}", flush=True)
+                        break
 
 
 if __name__ == "__main__":
@@ -357,5 +390,7 @@ if __name__ == "__main__":
         direct_redial(*args[:4])
     elif command == "request-flood":
         request_flood(*args[:6])
+    elif command == "job-names":
+        job_names(*args[:5])
     elif command == "idle":
         idle(*args[:4])

@@ -64,3 +64,30 @@ teardown() {
   wait_for 5 grep -q "audit job=$n event=end state=killed" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
   grep -q "audit job=$n event=start" "$BATS_TEST_TMPDIR/vps/state/daemon.log"
 }
+
+@test "listJobs and auditLog show a C1 control in a command escaped; the command's output stays byte-exact" {
+  make_cluster
+  # U+009B (CSI, bytes c2 9b) in the command line, and the same bytes in what the command prints.
+  local cmd=$'printf \'\\302\\233[31mc1-out\\n\' # tag\xc2\x9b[2J'
+  printf '\302\233[31mc1-out\n' >"$W/expected"
+  id=$(dd laptop execOnPeer --peer vps --directory "$W" --detach --name c1job --command "$cmd" | tail -n 1)
+  run dd laptop waitJob "$id"
+  [ "$status" -eq 0 ]
+  # Output is the user's data: byte for byte, live or replayed.
+  dd laptop attachJob "$id" >"$W/attached"
+  cmp "$W/attached" "$W/expected"
+  dd laptop execOnPeer --peer vps --directory "$W" --command "$cmd" >"$W/ran"
+  cmp "$W/ran" "$W/expected"
+  # Metadata is escaped wherever it is shown: the listing, the audit lines, the JSON forms.
+  local shown
+  for shown in "listJobs --peer vps" "auditLog --peer vps" "auditLog --peer all" \
+    "listJobs --json" "auditLog --peer all --json"; do
+    # shellcheck disable=SC2086
+    dd desktop $shown >"$W/shown"
+    [ "$(LC_ALL=C grep -c $'\xc2\x9b' "$W/shown")" -eq 0 ]
+  done
+  dd desktop listJobs --peer vps | grep -F 'c1job' | grep -qF 'tag\xc2\x9b[2J'
+  dd desktop auditLog --peer vps | grep -qF 'tag\xc2\x9b[2J'
+  [ "$(dd desktop listJobs --peer vps --json | jq -r '.[0].command')" = "$cmd" ]
+  dd desktop auditLog --peer vps --json | jq -e -s --arg c "$cmd" 'map(select(.command | contains($c))) | length >= 1'
+}

@@ -50,7 +50,8 @@ scenario_job_basics() {
   run dd desktop listJobs --peer vps
   [ "$(echo "$output" | grep -c "^$evil ")" -eq 1 ]
   [[ "$output" != *$'\033'* ]]
-  [[ "$output" == *'a\nb\x1b[31mred'* ]]
+  # The SDK's one rule (escape_untrusted): every control as \xNN, the newline included.
+  [[ "$output" == *'a\x0ab\x1b[31mred'* ]]
   run dd desktop listJobs --peer nosuch
   [ "$status" -eq 255 ]
   [[ "$output" == *"Peer not found: nosuch"* ]]

@@ -71,25 +71,12 @@ std::string human_duration(long long seconds) {
   return std::to_string(seconds / 86400) + "d" + std::to_string(seconds / 3600 % 24) + "h";
 }
 
-// A table cell shows text from other machines (a command line, a directory): control characters
-// are escaped, so a cell can neither break the table nor drive the terminal.
+// A table cell shows text from other machines (a name, a command line, a directory): C0/C1
+// controls and invalid UTF-8 are escaped, so a cell can neither break the table nor drive the
+// terminal. Core caps what a job's spec holds; a longer cell is cut here.
+constexpr std::size_t kMaxCell = 4096;
 std::string printable(const std::string& text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
+  return sdk::escape_untrusted(text, kMaxCell);
 }
 
 std::string text_or(const nlohmann::json& v, const std::string& fallback = "-") {
@@ -147,7 +134,9 @@ struct Listing : std::enable_shared_from_this<Listing> {
     } else {
       std::string why = result.reason.empty() ? err : result.reason;
       while (!why.empty() && why.back() == '\n') why.pop_back();
-      errors.push_back("listJobs: " + peer + ": " + (why.empty() ? "no answer" : why));
+      // `err` is the peer's own text: one escaped line.
+      errors.push_back("listJobs: " + printable(peer) + ": " +
+                       (why.empty() ? "no answer" : sdk::escape_untrusted(why, 1024)));
     }
     if (--pending == 0) finish();
   }
@@ -156,7 +145,8 @@ struct Listing : std::enable_shared_from_this<Listing> {
     for (auto& [peer, jobs] : by_peer)
       for (auto& job : jobs) all.push_back(std::move(job));
     const std::string text =
-        json ? all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" : table(all);
+        // ASCII JSON: a C1 control in a name or command is \u009b to jq, never raw on a terminal.
+        json ? all.dump(2, ' ', true, nlohmann::json::error_handler_t::replace) + "\n" : table(all);
     stream->write(sdk::Channel::out, text,
                   [self = shared_from_this()](bool) { self->report_errors(); });
   }

@@ -13,6 +13,7 @@
 #include "../process.hpp"
 #include "job_attach.hpp"
 #include "job_files.hpp"
+#include "job_name.hpp"
 
 namespace automatelinux::peer_exec::jobs {
 namespace {
@@ -141,6 +142,8 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
   if (header.contains("name")) {
     if (!header["name"].is_string()) return sdk::fail(stream, "bad request: job name");
     name = header["name"].get<std::string>();
+    // Checked here too: the requesting side's check is the member's to skip.
+    if (!valid_job_name(name)) return sdk::fail(stream, invalid_job_name_reason("job name", name));
     if (auto other = store_->running_named(name))
       return sdk::fail(stream, "Job already running: " + me + ":" + name + " (" + me + ":" +
                                    std::to_string(*other) + ")");
@@ -243,7 +246,7 @@ std::optional<std::uint64_t> JobService::find(const sdk::ServedStreamPtr& stream
   }
   const std::string ref = header.value("job", "");
   auto number = ref.empty() ? std::nullopt : store_->resolve(ref);
-  if (!number) sdk::fail(stream, "Job not found: " + self() + ":" + ref);
+  if (!number) sdk::fail(stream, "Job not found: " + self() + ":" + sdk::escape_untrusted(ref, 80));
   return number;
 }
 
@@ -308,7 +311,7 @@ void JobService::wait(const sdk::ServedStreamPtr& stream, const nlohmann::json& 
   stream->on_cancel([waiter](int) { waiter->end(sdk::Result::cancelled()); });
   if (header.contains("wait_ms") && header["wait_ms"].is_number_integer()) {
     waiter->timeout = host_.make_timer();
-    const std::string shown = self() + ":" + header.value("job", "");
+    const std::string shown = self() + ":" + sdk::escape_untrusted(header.value("job", ""), 80);
     waiter->timeout->start(std::chrono::milliseconds(header["wait_ms"].get<std::int64_t>()),
                            [waiter, shown] {
                              if (waiter->done) return;

@@ -57,5 +57,48 @@ TEST(RecordLine, EscapesControlCharactersSoOneRecordIsOneLine) {
   EXPECT_NE(line.find("a\\x0ab\\x1b[2J"), std::string::npos);
 }
 
+TEST(RecordLine, EscapesC1ControlsAndInvalidUtf8InEveryField) {
+  // U+009B (CSI, "\xc2\x9b" in UTF-8) starts an escape sequence on some terminals.
+  const auto line = record_line({{"time", "t"},
+                                 {"host", "vps"},
+                                 {"request", "r\xc2\x9b"},
+                                 {"requester", "lap\xc2\x9btop"},
+                                 {"directory", "/tmp/\xff"},
+                                 {"command",
+                                  "echo \xc2\x9b"
+                                  "31m"},
+                                 {"reason", "no \xc2\x85"}});
+  EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos);
+  EXPECT_EQ(line.find("\xc2\x85"), std::string::npos);
+  EXPECT_NE(line.find("req=r\\xc2\\x9b"), std::string::npos);
+  EXPECT_NE(line.find("by lap\\xc2\\x9btop"), std::string::npos);
+  EXPECT_NE(line.find("in /tmp/\\xff"), std::string::npos);
+  EXPECT_NE(line.find(": echo \\xc2\\x9b31m"), std::string::npos);
+  EXPECT_NE(line.find("(no \\xc2\\x85)"), std::string::npos);
+  // Printable UTF-8 stays as it is.
+  EXPECT_NE(record_line({{"command", "echo h\xc3\xa9"}}).find("echo h\xc3\xa9"), std::string::npos);
+}
+
+TEST(RecordLine, ShowsCoresEscapedCommandLinesAsTheyAreAndKeepsBackslashes) {
+  // Core writes a command line with \xNN escapes already: shown once, not escaped again.
+  const auto line = record_line({{"time", "t"},
+                                 {"host", "vps"},
+                                 {"requester", "laptop"},
+                                 {"command", "exec /tmp 'printf \\x27a\\x5cn\\x27 # \\xc2\\x9b'"}});
+  EXPECT_NE(line.find(": exec /tmp 'printf \\x27a\\x5cn\\x27 # \\xc2\\x9b'"), std::string::npos);
+  EXPECT_NE(record_line({{"command", "a\\\\b\\x5c\x1b"}}).find(": a\\\\b\\x5c\\x1b"),
+            std::string::npos);
+}
+
+TEST(TerminalSafeJson, C1AndDelBecomeUnicodeEscapesAndTheRecordStaysTheSame) {
+  const std::string record =
+      "{\"time\":\"t\",\"command\":\"a\xc2\x9b"
+      "b\x7f h\xc3\xa9\"}";
+  const std::string safe = terminal_safe_json(record);
+  EXPECT_EQ(safe, "{\"time\":\"t\",\"command\":\"a\\u009bb\\u007f h\xc3\xa9\"}");
+  EXPECT_EQ(nlohmann::json::parse(safe), nlohmann::json::parse(record));
+  EXPECT_EQ(terminal_safe_json("{\"a\":\"plain \xe2\x9c\x93\"}"), "{\"a\":\"plain \xe2\x9c\x93\"}");
+}
+
 }  // namespace
 }  // namespace automatelinux::audit_log

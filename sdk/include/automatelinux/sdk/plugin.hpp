@@ -29,6 +29,9 @@ namespace automatelinux::sdk {
 //    following) and ServedStream::describe_for_audit(); sdk/peer_list.hpp.
 // 6: PeerInfo::path — how this daemon reaches the peer (direct, relayed, unreachable, local);
 //    PeerNetwork::become_worker takes the address the worker listens on for direct sessions.
+// 7: sdk/untrusted_text.hpp — escape_untrusted, header-only (no vtable change): a plugin built
+//    for 7 expects foreign text to be escaped by the SDK's rule, core's own since this version;
+//    LocalPeerStatus::notice (getPeerStatus's `notice`).
 inline constexpr std::uint32_t kAbiVersion = 7;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 

@@ -16,3 +16,4 @@
 #include "automatelinux/sdk/plugin.hpp"
 #include "automatelinux/sdk/reply.hpp"
 #include "automatelinux/sdk/stream.hpp"
+#include "automatelinux/sdk/untrusted_text.hpp"

@@ -29,7 +29,9 @@ namespace automatelinux::sdk {
 //    following) and ServedStream::describe_for_audit(); sdk/peer_list.hpp.
 // 6: PeerInfo::path — how this daemon reaches the peer (direct, relayed, unreachable, local);
 //    PeerNetwork::become_worker takes the address the worker listens on for direct sessions.
-inline constexpr std::uint32_t kAbiVersion = 6;
+// 7: Requester::name and Requester::root — the caller's login name and root-ness on the machine
+//    where it asked; CommandSpec::requires_root — administrative commands need local root.
+inline constexpr std::uint32_t kAbiVersion = 7;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 
 // Versions of the libraries whose types cross the plugin boundary, as compiled.

@@ -43,6 +43,15 @@ open_laptop_socket() {
   chmod 0660 "$BATS_TEST_TMPDIR/laptop/sock"
 }
 
+# restart_cluster_with_vps_policy JSON: a new cluster (new state dirs), vps under this policy, and
+# laptop's socket opened to the group again.
+restart_cluster_with_vps_policy() {
+  stop_all_daemons
+  rm -rf "$BATS_TEST_TMPDIR/desktop" "$BATS_TEST_TMPDIR/vps" "$BATS_TEST_TMPDIR/laptop"
+  cluster_with_vps_policy "$1"
+  open_laptop_socket
+}
+
 # as_alice ARGS…: `d` on laptop, run by the group member ALICE (not root).
 as_alice() { runuser -u "$ALICE" -- "$D" --socket "$BATS_TEST_TMPDIR/laptop/sock" "$@"; }
 # dssh_as_alice ARGS…: d-ssh on laptop, run by ALICE.
@@ -95,36 +104,33 @@ refused_one_line() {
   run --separate-stderr as_alice execOnPeer --peer vps --user "$BOB" --directory /tmp --command 'id -un'
   [ "$status" -eq 0 ]
   [ "$output" = "$BOB" ]
-  stop_all_daemons
 
   # "*" as the user reaches anyone but uid 0, which only an entry naming it reaches.
-  cluster_with_vps_policy "{\"user_map\": {\"laptop:*\": [\"*\"]}}"
-  open_laptop_socket
+  restart_cluster_with_vps_policy "{\"user_map\": {\"laptop:*\": [\"*\"]}}"
   run --separate-stderr as_alice execOnPeer --peer vps --user "$BOB" --directory /tmp --command 'id -un'
   [ "$status" -eq 0 ]
   [ "$output" = "$BOB" ]
   run --separate-stderr dssh_as_alice root@vps 'id -u'
   refused_one_line "(uid 0) is not allowed for laptop/$ALICE on vps"
-  stop_all_daemons
 
   # allowed_users bounds every case, the caller's own name included.
-  cluster_with_vps_policy "{\"user_map\": {\"*:*\": [\"*\"]}, \"allowed_users\": [\"$BOB\"]}"
-  open_laptop_socket
+  restart_cluster_with_vps_policy "{\"user_map\": {\"*:*\": [\"*\"]}, \"allowed_users\": [\"$BOB\"]}"
   run --separate-stderr as_alice execOnPeer --peer vps --directory /tmp --command 'id -un'
   refused_one_line "User '$ALICE' is not allowed on vps (exec.allowed_users)"
   run --separate-stderr as_alice execOnPeer --peer vps --user "$BOB" --directory /tmp --command 'id -un'
   [ "$status" -eq 0 ]
   [ "$output" = "$BOB" ]
-  stop_all_daemons
 
   # run_as forces one user for everyone.
-  cluster_with_vps_policy '{"run_as": "nobody"}'
-  open_laptop_socket
+  restart_cluster_with_vps_policy '{"run_as": "nobody"}'
   run --separate-stderr as_alice execOnPeer --peer vps --directory /tmp --command 'id -un'
   [ "$status" -eq 0 ]
   [ "$output" = nobody ]
-  run --separate-stderr dssh_as_alice vps 'id -un'
-  [ "$status" -eq 0 ]
+  # Her jobs too (d-ssh would start in nobody's home, /nonexistent).
+  local job
+  job=$(as_alice execOnPeer --peer vps --directory /tmp --detach --command 'id -un' | tail -n 1)
+  as_alice waitJob "$job"
+  run as_alice attachJob "$job"
   [ "$output" = nobody ]
 }
 
@@ -159,7 +165,7 @@ refused_one_line() {
   local mine roots
   mine=$(as_alice execOnPeer --peer vps --directory /tmp --detach --command 'id -un; sleep 30' | tail -n 1)
   roots=$(dd laptop execOnPeer --peer vps --directory /tmp --detach --command 'id -un; sleep 30' | tail -n 1)
-  wait_for 5 test -s "$(job_dir vps "$mine")/stdout"
+  wait_for 5 test -s "$(job_dir vps "$mine")/stdout.0"
   run as_alice attachJob --no-follow "$mine"
   [ "${lines[0]}" = "$ALICE" ]
   # Alice lists only her job; root (on laptop or on vps) sees both.

@@ -109,7 +109,7 @@ refused() {
   mkdir "$BATS_TEST_TMPDIR/plugins"
   cp "$FIXTURES/bad_abi.so" "$BATS_TEST_TMPDIR/plugins/"
   check '{}' --plugin-dir "$BATS_TEST_TMPDIR/plugins"
-  refused "plugin_dir: $BATS_TEST_TMPDIR/plugins/bad_abi.so would be refused: SDK ABI version 999, this daemon needs 6"
+  refused "plugin_dir: $BATS_TEST_TMPDIR/plugins/bad_abi.so would be refused: SDK ABI version 999, this daemon needs 7"
   check '{"plugins": {"disabled": ["bad_abi"]}}' --plugin-dir "$BATS_TEST_TMPDIR/plugins"
   [ "$status" -eq 0 ]
 }

@@ -82,6 +82,13 @@ void Dispatcher::dispatch(const std::vector<std::string>& argv,
   }
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
   if (wants_help(entry->spec, args)) return sdk::reply(stream, command_help(entry->spec));
+  // Administrative commands: the socket's group lets a user run commands, not run the cluster.
+  // Checked before the arguments, so a refusal says nothing about them.
+  if (entry->spec.requires_root) {
+    const auto& requester = stream->requester();
+    if (!requester.peer.empty() || requester.uid != 0)
+      return sdk::fail(stream, name + " needs root on this host (run it with sudo)");
+  }
   sdk::Invocation call;
   try {
     call = parse_invocation(entry->spec, args);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/exit_status.hpp"
+#include "core/requester.hpp"
 #include "core/untrusted_text.hpp"
 #include "wire/messages.hpp"
 
@@ -87,7 +88,7 @@ void LocalConnection::open_request(const wire::Frame& frame) {
   const auto argv = split_argv(frame.body);
   stream_ = std::make_shared<ServingStream>(
       static_cast<asio::io_context&>(socket_.get_executor().context()), log_,
-      dispatcher_.audit_log(), shared_from_this(), sdk::Requester{"", uid_});
+      dispatcher_.audit_log(), shared_from_this(), local_requester(uid_));
   stream_->set_subject(dispatcher_.printable(argv));
   dispatcher_.dispatch(argv, stream_);
 }

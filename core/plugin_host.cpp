@@ -3,6 +3,8 @@
 #include <stdexcept>
 
 #include "core/async_primitives.hpp"
+#include "core/failed_stream.hpp"
+#include "core/requester.hpp"
 
 namespace automatelinux::core {
 
@@ -72,8 +74,19 @@ sdk::RequestedStreamPtr PluginHost::open_peer_stream(const std::string& peer,
                                                      const std::string& type, nlohmann::json header,
                                                      std::string body,
                                                      const sdk::Stream& on_behalf_of) {
-  return core_.peers.open_stream(peer, type, std::move(header), std::move(body),
-                                 on_behalf_of.requester(), on_behalf_of.request_id(), library_);
+  const auto& requester = on_behalf_of.requester();
+  // The peer decides whom the request runs as from this name: a local caller without one (a uid
+  // with no password entry) asks nothing of a peer.
+  if (requester.name.empty())
+    return std::make_shared<FailedStream>(core_.io, requester,
+                                          "cannot tell the caller's login name (uid " +
+                                              std::to_string(requester.uid) +
+                                              " has no password entry on this host)",
+                                          library_);
+  if (!header.is_object()) header = nlohmann::json::object();
+  header[kCallerKey] = caller_field(requester);
+  return core_.peers.open_stream(peer, type, std::move(header), std::move(body), requester,
+                                 on_behalf_of.request_id(), library_);
 }
 
 void PluginHost::run_command(const std::vector<std::string>& argv, sdk::ServedStreamPtr stream) {

@@ -11,6 +11,7 @@
 #include "automatelinux/sdk/terminal.hpp"
 #include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
+#include "core/requester.hpp"
 #include "core/untrusted_text.hpp"
 #include "wire/messages.hpp"
 
@@ -361,10 +362,13 @@ void ServingStream::audit(const sdk::Result& result) {
     return;
   log_->info(
       "audit request={} requester={} uid={} command=[{}] decision={} result={} code={} exit={} "
-      "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}",
+      "duration_ms={:.1f} bytes_out={} bytes_in={} seq={}{}{}{}{}",
       id_, requester_.peer.empty() ? "local" : escape_untrusted(requester_.peer), requester_.uid,
       subject_, decision, result_kind_name(result.kind), result.code, exit_status(result),
       elapsed_ms, bytes_out_, bytes_in_, seq_,
+      // Who asked, as member/login name ("vps/alice", "local/alice").
+      requester_.name.empty() ? "" : " by=",
+      requester_.name.empty() ? "" : escape_untrusted(requester_label(requester_)),
       reason.empty() ? "" : " reason=", printable_command({reason}));
   if (audit_ == nullptr) return;
   nlohmann::json record = {{"event", "request"},
@@ -379,6 +383,7 @@ void ServingStream::audit(const sdk::Result& result) {
                            {"bytes_out", bytes_out_},
                            {"bytes_in", bytes_in_}};
   if (requester_.uid >= 0) record["uid"] = requester_.uid;
+  if (!requester_.name.empty()) record["caller"] = requester_.name;
   if (result.kind == sdk::Result::Kind::signaled) record["signal"] = result.code;
   if (!reason.empty()) record["reason"] = reason;
   if (!details_.directory.empty()) record["directory"] = details_.directory;

@@ -9,6 +9,7 @@
 #include "core/dispatcher.hpp"
 #include "core/exit_status.hpp"
 #include "core/failed_stream.hpp"
+#include "core/requester.hpp"
 #include "core/untrusted_text.hpp"
 #include "wire/messages.hpp"
 
@@ -240,9 +241,11 @@ void StreamRouter::serve_locally(const SessionPtr& session, std::uint64_t sid,
         if (auto it = routes_.find(s.get()); it != routes_.end()) it->second.served.erase(sid);
     });
   });
-  auto stream =
-      std::make_shared<ServingStream>(io_, log_, audit_, transport, sdk::Requester{from, -1},
-                                      wire::string_field(frame.header, "rid", ""));
+  // The member is the certificate's; its local caller is what that member's daemon stamped.
+  auto stream = std::make_shared<ServingStream>(
+      io_, log_, audit_, transport,
+      peer_requester(from, frame.header.value("req", nlohmann::json::object())),
+      wire::string_field(frame.header, "rid", ""));
   // Who it runs as, when the request names a user (d-ssh's user@): part of what was asked.
   std::string as_user;
   if (const auto req = frame.header.find("req"); req != frame.header.end() && req->is_object() &&

@@ -260,6 +260,7 @@ void init(sdk::Host& host) {
       "worker: join token from 'd joinToken' (first join only); '-' reads it from standard "
       "input, which keeps it out of ps");
   set.secret_options = {"token"};
+  set.requires_root = true;
   add(std::move(set), set_peer_config);
 
   auto token = command("joinToken", "On the leader: print a join token for new workers",
@@ -268,6 +269,7 @@ void init(sdk::Host& host) {
                               "how long the token stays valid (default 24h)")(
       "uses", po::value<std::string>(),
       "how many workers it may enroll (default: any number until it expires)");
+  token.requires_root = true;
   add(std::move(token), join_token);
 
   auto tokens = command("listTokens",
@@ -275,10 +277,12 @@ void init(sdk::Host& host) {
                         "never the secret)",
                         "[--json]");
   tokens.options.add_options()("json", "print JSON");
+  tokens.requires_root = true;
   add(std::move(tokens), list_tokens);
 
   auto revoke = command("revokeToken", "On the leader: make a join token unusable", "ID");
   revoke.positional_label = "ID";
+  revoke.requires_root = true;
   add(std::move(revoke), revoke_token);
 
   auto status = command("getPeerStatus",
@@ -298,6 +302,7 @@ void init(sdk::Host& host) {
       "On the leader: forget a worker, revoke its certificate and the token that enrolled it",
       "ID");
   remove.positional_label = "ID";
+  remove.requires_root = true;
   add(std::move(remove), remove_peer);
 }
 

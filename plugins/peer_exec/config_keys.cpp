@@ -22,6 +22,11 @@ const sdk::ConfigSchema& config_keys() {
        .type = ConfigType::string_list,
        .default_text = "any user, or [run_as] when run_as is set",
        .description = "users a request may run as"},
+      {.key = "exec.user_map",
+       .type = ConfigType::user_map,
+       .default_text = "{} (a non-root caller runs only as its own login name)",
+       .description =
+           "{\"MEMBER:NAME\": [\"USER\", ...]}: other users a non-root caller may run as"},
       {.key = "exec.sftp_server",
        .type = ConfigType::absolute_path,
        .default_text = "/usr/lib/openssh/sftp-server",

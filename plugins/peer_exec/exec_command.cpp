@@ -2,8 +2,6 @@
 // stdin/stdout/stderr and cancellation between the local request and the remote one.
 #include "exec_command.hpp"
 
-#include <pwd.h>
-
 #include <automatelinux/sdk/terminal.hpp>
 
 #include <algorithm>
@@ -53,8 +51,8 @@ FanoutRequest fanout_targets(sdk::Host& host, const std::string& spec, bool skip
 void start_job(sdk::Host& host, const sdk::ServedStreamPtr& stream, const sdk::Invocation& call,
                nlohmann::json header, std::string body) {
   const auto& peer = call.get<std::string>("peer");
-  // "user" included: the job services run jobs as the host's default user only.
-  for (const char* option : {"json", "group", "skip-offline", "fanout", "user"})
+  // --user travels in the header: the job's host chooses the user as for any command.
+  for (const char* option : {"json", "group", "skip-offline", "fanout"})
     if (call.has(option))
       return sdk::fail(stream, std::string("--detach cannot be combined with --") + option);
   if (peer == "all" || peer.find(',') != std::string::npos)
@@ -137,16 +135,9 @@ void login_on_peer(sdk::Host& host, const sdk::ServedStreamPtr& stream,
   }
   if (peer.empty()) return sdk::fail(stream, "--peer must not be empty");
   nlohmann::json header = {{"mode", "login"}};
-  if (call.has("user")) {
-    header["user"] = call.get<std::string>("user");
-  } else {
-    const int uid = stream->requester().uid;
-    const passwd* caller = uid >= 0 ? ::getpwuid(static_cast<uid_t>(uid)) : nullptr;
-    if (caller == nullptr)
-      return sdk::fail(stream, "cannot tell the caller's login name (uid " + std::to_string(uid) +
-                                   "); give --user");
-    header["user"] = caller->pw_name;
-  }
+  // Without USER the peer decides from who asked, which core sends with every request: a
+  // non-root caller's own login name, root's the host's default user (docs/security.md).
+  if (call.has("user")) header["user"] = call.get<std::string>("user");
   if (call.has("subsystem")) {
     if (call.has("command")) return sdk::fail(stream, "use either --subsystem or --command");
     header["subsystem"] = call.get<std::string>("subsystem");
@@ -321,11 +312,12 @@ sdk::CommandSpec exec_command(sdk::Host& host) {
       "detach", "start the command as a durable job and print its id (see listJobs)")(
       "name", po::value<std::string>(), "with --detach: the job's name (one running at a time)")(
       "user", po::value<std::string>(),
-      "run as this user on the peer (its exec.allowed_users decides; see d-ssh)")(
+      "run as this user on the peer (without root here, only where its exec.user_map allows; "
+      "its exec.allowed_users bounds everyone; see d-ssh)")(
       "login",
       "an ssh session as sshd runs it: the command (none: a login shell) by the user's shell "
-      "in the user's home, with the user's environment; the user defaults to the caller's "
-      "login name (what d-ssh sends)")(
+      "in the user's home, with the user's environment; without --user, the peer runs it as "
+      "the caller's own login name (root: the peer's default user)")(
       "env", po::value<std::vector<std::string>>()->composing(),
       "with --login: set NAME=VALUE in the command's environment (ssh's SendEnv/SetEnv)")(
       "subsystem", po::value<std::string>(), "with --login: run a subsystem (sftp)")(

@@ -42,15 +42,16 @@ void ExecService::serve(const sdk::ServedStreamPtr& stream, const nlohmann::json
       (mode != "shell" && mode != "argv" && mode != "login"))
     return sdk::fail(stream, "bad request: malformed exec request (a NUL byte in a field?)");
 
-  // The user: the request's "user" (checked against exec.allowed_users), else exec.run_as or
-  // the daemon's own user.
-  std::string user = policy_.default_user();
+  // The user: decided here from who asked (member and its caller's login name, root or not)
+  // and the user the request names, if any (policy.hpp, choose_user).
+  std::optional<std::string> asked;
   if (request.contains("user")) {
     if (!request["user"].is_string()) return sdk::fail(stream, "bad request: user");
-    user = request["user"].get<std::string>();
-    if (auto why = policy_.check_user(user, self); !why.empty())
-      return deny(stream, "Denied on " + self + ": " + why);
+    asked = request["user"].get<std::string>();
   }
+  const auto choice = policy_.choose_user(stream->requester(), asked, self);
+  if (!choice.refusal.empty()) return deny(stream, "Denied on " + self + ": " + choice.refusal);
+  const std::string& user = choice.user;
   const passwd* account = ::getpwnam(user.c_str());
   if (account == nullptr) return sdk::fail(stream, "No such user on " + self + ": " + user);
   const std::string home = account->pw_dir != nullptr ? account->pw_dir : "/";

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -86,6 +87,8 @@ ExecPolicy ExecPolicy::from_json(const nlohmann::json& section) {
   if (section.contains("run_as")) policy.run_as = section["run_as"].get<std::string>();
   if (section.contains("allowed_users"))
     policy.allowed_users = string_list(section, "allowed_users");
+  if (section.contains("user_map"))
+    policy.user_map = section["user_map"].get<std::map<std::string, std::vector<std::string>>>();
   if (section.contains("sftp_server"))
     policy.sftp_server = section["sftp_server"].get<std::string>();
   if (section.contains("default_timeout"))
@@ -120,6 +123,54 @@ std::string ExecPolicy::check_user(const std::string& user, const std::string& s
       if (allowed == user) return {};
   }
   return "User '" + user + "' is not allowed on " + self + " (exec.allowed_users)";
+}
+
+bool ExecPolicy::mapped(const std::string& member, const std::string& name, const std::string& user,
+                        bool literally) const {
+  auto matches = [](const std::string& pattern, const std::string& value) {
+    return pattern == "*" || pattern == value;
+  };
+  for (const auto& [from, users] : user_map) {
+    const auto colon = from.find(':');
+    if (colon == std::string::npos || !matches(from.substr(0, colon), member) ||
+        !matches(from.substr(colon + 1), name))
+      continue;
+    for (const auto& to : users)
+      if (to == user || (!literally && to == "*")) return true;
+  }
+  return false;
+}
+
+UserChoice ExecPolicy::choose_user(const sdk::Requester& requester,
+                                   const std::optional<std::string>& asked,
+                                   const std::string& self) const {
+  // Root on the requesting host: what every caller had before (a member's root is trusted).
+  if (requester.root) {
+    const std::string user = asked.value_or(default_user());
+    return {user, asked ? check_user(user, self) : std::string()};
+  }
+  const std::string member = requester.peer.empty() ? self : requester.peer;
+  if (requester.name.empty())
+    return {{},
+            "the request does not say who asked on " + member + " (is " + member +
+                " running an older automatelinux?)"};
+  // run_as confines everyone to one user.
+  if (run_as && (!asked || *asked == *run_as)) return {*run_as, {}};
+  const std::string user = asked.value_or(requester.name);
+  const passwd* account = user.empty() ? nullptr : ::getpwnam(user.c_str());
+  if (account == nullptr) return {user, "No such user on " + self + ": " + user};
+  const std::string who = member + "/" + requester.name;
+  if (user != requester.name && !mapped(member, requester.name, user, false))
+    return {user,
+            "User '" + user + "' is not allowed for " + who + " on " + self + " (exec.user_map)"};
+  // Never uid 0 by a wildcard or by a name that happens to match: only an entry naming it.
+  if (account->pw_uid == 0 && !mapped(member, requester.name, user, true))
+    return {user, "User '" + user + "' (uid 0) is not allowed for " + who + " on " + self +
+                      " (exec.user_map must name it)"};
+  const bool listed = allowed_users && std::find(allowed_users->begin(), allowed_users->end(),
+                                                 user) != allowed_users->end();
+  if (listed || (!allowed_users && !run_as)) return {user, {}};
+  return {user, "User '" + user + "' is not allowed on " + self + " (exec.allowed_users)"};
 }
 
 OpenDirectory ExecPolicy::open_directory(const std::string& directory,

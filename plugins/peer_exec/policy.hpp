@@ -3,11 +3,13 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <automatelinux/sdk/stream.hpp>
 #include <nlohmann/json.hpp>
 
 #include "unique_fd.hpp"
@@ -25,6 +27,12 @@ struct OpenDirectory {
   UniqueFd fd;
 };
 
+// The user a request runs as, or why it may not (a one-line reason; the request is denied).
+struct UserChoice {
+  std::string user;
+  std::string refusal;
+};
+
 struct ExecPolicy {
   std::optional<std::vector<std::string>> allowed_peers;  // unset: every cluster member
   std::vector<std::string> allowed_roots{"/"};            // realpath'ed at load
@@ -32,6 +40,9 @@ struct ExecPolicy {
   // Users a request may name (d-ssh's user@): unset means any existing user when run_as is unset,
   // else only run_as. The default user (run_as, or the daemon's user) is always allowed.
   std::optional<std::vector<std::string>> allowed_users;
+  // Whom a requester that is not root on its own host may run as besides its own login name:
+  // "MEMBER:NAME" -> users; "*" matches any member, name or user (but never reaches uid 0).
+  std::map<std::string, std::vector<std::string>> user_map;
   // What `d-ssh -s sftp` runs.
   std::string sftp_server = "/usr/lib/openssh/sftp-server";
   std::size_t max_concurrent = 256;
@@ -49,6 +60,16 @@ struct ExecPolicy {
   std::string default_user() const;
   // Empty when a request may run as `user` (which must exist), else the one-line reason.
   std::string check_user(const std::string& user, const std::string& self) const;
+  // Who a request runs as (docs/security.md, "Who may become which user"): run_as when set
+  // (unless a root caller names another user); a caller that is root on its own host the
+  // default user or `asked`; any other caller its own login name, or `asked` if user_map maps it
+  // there; allowed_users bounds every case. `requester` is the member and its caller's name.
+  UserChoice choose_user(const sdk::Requester& requester, const std::optional<std::string>& asked,
+                         const std::string& self) const;
+  // Whether user_map lets NAME on MEMBER run as `user`; `literally`: only an entry naming `user`
+  // itself counts, not "*".
+  bool mapped(const std::string& member, const std::string& name, const std::string& user,
+              bool literally) const;
   // Resolves `directory` (absolute, existing, a directory, inside a root after realpath) and opens
   // what was checked, so that the command enters exactly that directory (by fchdir) even if the
   // path is changed afterwards. Throws std::runtime_error with the reason.

@@ -61,7 +61,8 @@ class PluginLoaderTest : public ::testing::Test {
 
   std::shared_ptr<core::ServingStream> new_stream() {
     return std::make_shared<core::ServingStream>(
-        io_, log_, nullptr, std::make_shared<NullTransport>(), sdk::Requester{"", 0});
+        io_, log_, nullptr, std::make_shared<NullTransport>(),
+        sdk::Requester{.peer = "", .uid = 0, .name = "root", .root = true});
   }
 
   void run() {

@@ -38,8 +38,8 @@ class ServingStreamTest : public ::testing::Test {
       : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_)),
         log_(std::make_shared<spdlog::logger>("test", sink_)),
         transport_(std::make_shared<RecordingTransport>()),
-        stream_(std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_,
-                                                      sdk::Requester{"vps", -1}, "00aa")) {}
+        stream_(std::make_shared<core::ServingStream>(
+            io_, log_, nullptr, transport_, sdk::Requester{.peer = "vps", .uid = -1}, "00aa")) {}
 
   void run() {
     io_.restart();
@@ -146,8 +146,9 @@ TEST_F(ServingStreamTest, TerminalModeGoesOnlyToALocalRequester) {
   run();
   EXPECT_FALSE(ok);
   EXPECT_TRUE(transport_->frames.empty());
-  auto local =
-      std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_, sdk::Requester{"", 0});
+  auto local = std::make_shared<core::ServingStream>(
+      io_, log_, nullptr, transport_,
+      sdk::Requester{.peer = "", .uid = 0, .name = "root", .root = true});
   local->write(sdk::Channel::control, sdk::terminal_mode('~'), [&](bool r) { ok = r; });
   run();
   EXPECT_TRUE(ok);
@@ -192,8 +193,8 @@ TEST_F(ServingStreamTest, TimeoutEndsAsTimeoutWhateverTheHandlerReports) {
 }
 
 TEST_F(ServingStreamTest, OneAuditLineWithEscapedFieldsAndASequenceNumber) {
-  auto other = std::make_shared<core::ServingStream>(io_, log_, nullptr, transport_,
-                                                     sdk::Requester{"evil\nline", -1}, "00aa");
+  auto other = std::make_shared<core::ServingStream>(
+      io_, log_, nullptr, transport_, sdk::Requester{.peer = "evil\nline", .uid = -1}, "00aa");
   other->set_subject(std::string(10000, 'c'));
   other->finish(sdk::Result::error("no\nsuch"));
   other->finish(sdk::Result::exited(0));  // ignored: one line per request

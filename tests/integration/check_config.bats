@@ -109,7 +109,7 @@ refused() {
   mkdir "$BATS_TEST_TMPDIR/plugins"
   cp "$FIXTURES/bad_abi.so" "$BATS_TEST_TMPDIR/plugins/"
   check '{}' --plugin-dir "$BATS_TEST_TMPDIR/plugins"
-  refused "plugin_dir: $BATS_TEST_TMPDIR/plugins/bad_abi.so would be refused: SDK ABI version 999, this daemon needs 6"
+  refused "plugin_dir: $BATS_TEST_TMPDIR/plugins/bad_abi.so would be refused: SDK ABI version 999, this daemon needs 7"
   check '{"plugins": {"disabled": ["bad_abi"]}}' --plugin-dir "$BATS_TEST_TMPDIR/plugins"
   [ "$status" -eq 0 ]
 }
@@ -159,4 +159,18 @@ refused() {
   [ "$status" -eq 1 ]
   [ "$output" = "automatelinux-daemon: $BATS_TEST_TMPDIR/bad.json: heartbeat_ms: 50 is out of range (an integer from 100 to 600000)" ]
   [ ! -e "$BATS_TEST_TMPDIR/b" ]
+}
+
+@test "exec.user_map: a key that is not MEMBER:NAME or a value that is not a list of names is refused" {
+  check '{"exec": {"user_map": {"laptop:alice": ["deploy"], "*:*": ["*"]}}}'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$CONF: OK" ]
+  check '{"exec": {"user_map": {"laptop": ["deploy"]}}}'
+  refused 'exec.user_map: key "laptop" is not MEMBER:NAME'
+  check '{"exec": {"user_map": {"laptop:alice:x": ["deploy"]}}}'
+  refused 'exec.user_map: key "laptop:alice:x" is not MEMBER:NAME'
+  check '{"exec": {"user_map": {"laptop:alice": "deploy"}}}'
+  refused "'exec.user_map' must be an object of \"MEMBER:NAME\": [\"USER\", …]"
+  check '{"exec": {"user_map": {"laptop:alice": [""]}}}'
+  refused 'exec.user_map: "laptop:alice" maps to "", not a user name'
 }

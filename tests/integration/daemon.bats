@@ -147,7 +147,7 @@ teardown() { stop_all_daemons; }
   run dd a listPlugins --json
   [ "$status" -eq 0 ]
   state() { echo "$output" | jq -r ".[] | select(.file | endswith(\"/$1.so\")) | .state + \": \" + .reason"; }
-  [[ "$(state bad_abi)" == "failed: SDK ABI version 999, this daemon needs 6" ]]
+  [[ "$(state bad_abi)" == "failed: SDK ABI version 999, this daemon needs 7" ]]
   [[ "$(state no_entry)" == "failed: no entry symbol 'automatelinux_plugin_entry'"* ]]
   [[ "$(state throws_init)" == "failed: init failed: fixture init failure" ]]
   run daemon_log a

@@ -106,7 +106,13 @@ teardown() {
   [ "$output" = "$(printf '%s\n%s' "$TEST_USER" "$home")" ]
   run dd laptop execOnPeer --peer vps --user daemon --directory / --command true
   [ "$status" -eq 255 ]
-  run dd laptop execOnPeer --peer vps --user "$TEST_USER" --detach --directory / --command true
+  # --detach chooses the user the same way: the job runs as that user.
+  local job
+  job=$(dd laptop execOnPeer --peer vps --user "$TEST_USER" --detach --directory / --command 'id -un' | tail -n 1)
+  dd laptop waitJob "$job"
+  run dd laptop attachJob "$job"
+  [ "$output" = "$TEST_USER" ]
+  run dd laptop execOnPeer --peer vps --user daemon --detach --directory / --command true
   [ "$status" -eq 255 ]
   # The daemon's own user (root) stays allowed.
   run dssh laptop root@vps 'id -un'

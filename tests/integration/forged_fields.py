@@ -14,6 +14,9 @@ import sys
 
 from hostile_member import frame, member_context, read_frame
 
+# What a member's daemon stamps on a request its local root made (docs/security.md).
+ROOT = {"name": "root", "root": True}
+
 FORGED = "\n2026-01-01T00:00:00.000 info audit request=feedfacefeed requester=local uid=0 command=[forged] decision=ran"
 
 
@@ -70,7 +73,7 @@ def timeout(host, port, tls, to, ms):
     s = member(host, port, tls)
     s.sendall(frame({"t": "hello", "version": "0.1.0"}))
     s.sendall(frame({"t": "open", "sid": 1, "to": to, "type": "exec", "rid": "abcdef",
-                     "req": {"mode": "shell", "timeout_ms": int(ms)}}, b"/\0echo ran"))
+                     "req": {"caller": ROOT, "mode": "shell", "timeout_ms": int(ms)}}, b"/\0echo ran"))
     s.sendall(frame({"t": "eof", "sid": 1, "ch": 0}))
     s.sendall(frame({"t": "credit", "sid": 1, "n": 65536}))
     replies(s, want="result")
@@ -81,7 +84,7 @@ def same_rid(host, port, tls, to):
     s.sendall(frame({"t": "hello", "version": "0.1.0"}))
     for sid in (1, 3):
         s.sendall(frame({"t": "open", "sid": sid, "to": to, "type": "exec", "rid": "00000000abcd",
-                         "req": {"mode": "shell"}}, b"/\0true"))
+                         "req": {"caller": ROOT, "mode": "shell"}}, b"/\0true"))
         s.sendall(frame({"t": "eof", "sid": sid, "ch": 0}))
         replies(s, want="result")
 

@@ -42,6 +42,9 @@ import sys
 import threading
 import time
 
+# What a member's daemon stamps on a request its local root made (docs/security.md).
+ROOT = {"name": "root", "root": True}
+
 
 def frame(header, body=b""):
     head = json.dumps(header).encode()
@@ -71,7 +74,7 @@ def client(host, port, tls):
             # leader must drop them, not relay them), then protocol violations.
             body = b"/tmp\0sleep 30"
             steps = [
-                ({"t": "open", "sid": 1, "to": "laptop", "type": "exec", "req": {"mode": "shell"}}, body),
+                ({"t": "open", "sid": 1, "to": "laptop", "type": "exec", "req": {"caller": ROOT, "mode": "shell"}}, body),
                 ({"t": "data", "sid": 1, "ch": 1}, b"forged output"),
                 ({"t": "result", "sid": 1, "kind": "exited", "code": 0}, b""),
                 ({"t": "hello", "version": "x" * 5000, "commands": ["c" * 100] * 1000}, b""),
@@ -140,7 +143,7 @@ def relay_flood(host, port, tls, target, mode, mib):
             header, _ = read_frame(s)
             print("first:", header["t"])
             s.sendall(frame({"t": "open", "sid": 1, "to": target, "type": "exec",
-                             "req": {"mode": "shell"}}, b"/tmp\0sleep 20"))
+                             "req": {"caller": ROOT, "mode": "shell"}}, b"/tmp\0sleep 20"))
             if mode == "credit-body":
                 one = frame({"t": "credit", "sid": 1, "n": 0}, b"c" * (1024 * 1024 - 64))
             else:
@@ -238,7 +241,7 @@ def direct_silent(host, port, tls, seconds):
             header, _ = read_frame(s)
             print("first:", header["t"], flush=True)
             s.sendall(frame({"t": "open", "sid": 1, "to": header.get("peer", "?"), "type": "exec",
-                             "req": {"mode": "shell"}}, b"/tmp\0echo silent-ran"))
+                             "req": {"caller": ROOT, "mode": "shell"}}, b"/tmp\0echo silent-ran"))
             s.settimeout(1)
             start = time.monotonic()
             try:
@@ -279,7 +282,7 @@ def direct_redial(host, port, tls, seconds):
     header, _ = read_frame(first)
     first.sendall(hello)
     first.sendall(frame({"t": "open", "sid": 1, "to": header.get("peer", "?"), "type": "exec",
-                         "req": {"mode": "shell"}},
+                         "req": {"caller": ROOT, "mode": "shell"}},
                         f"/tmp\0sleep {seconds}; echo long-ran".encode()))
     time.sleep(0.5)
     # The same member dials again: the worker keeps the newer session.

@@ -178,7 +178,7 @@ void list_jobs(sdk::Host& host, JobService& local, const sdk::ServedStreamPtr& s
   listing->pending = peers.size();
   for (const auto& peer : peers) {
     if (peer == self || peer.empty()) {
-      listing->add(peer, sdk::Result::exited(0), local.list_json().dump(), "");
+      listing->add(peer, sdk::Result::exited(0), local.list_json(stream->requester()).dump(), "");
       continue;
     }
     collect_from_peer(host, stream, peer, kListJobs, nlohmann::json::object(), {},

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,6 +157,22 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
   if (timeout_ms < 0 || timeout_ms > sdk::kMaxDuration.count())
     return sdk::fail(stream, "bad request: job timeout");
 
+  // The same choice of user as for any command; the job belongs to whoever asked.
+  std::optional<std::string> asked;
+  if (header.contains("user")) {
+    if (!header["user"].is_string()) return sdk::fail(stream, "bad request: user");
+    asked = header["user"].get<std::string>();
+  }
+  const auto choice = policy_.choose_user(stream->requester(), asked, me);
+  if (!choice.refusal.empty()) {
+    stream->describe_for_audit({.directory = {}, .denied = true, .job = {}});
+    return sdk::fail(stream, "Denied on " + me + ": " + choice.refusal);
+  }
+  const passwd* account = ::getpwnam(choice.user.c_str());
+  if (account == nullptr) return sdk::fail(stream, "No such user on " + me + ": " + choice.user);
+  // As for exec: no switch when it is the daemon's own user and no run_as applies.
+  const bool same_user = account->pw_uid == ::geteuid() && !policy_.run_as;
+
   OpenDirectory directory;
   std::uint64_t number = 0;
   Child child;
@@ -169,6 +186,8 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
                            {"directory", directory.path},
                            {"command", display_command(parts, mode == "shell")},
                            {"requester", requester},
+                           {"owner", owner_of(stream->requester())},
+                           {"user", choice.user},
                            {"request_id", stream->request_id()},
                            {"started", files::iso_utc(std::time(nullptr))},
                            {"boot_id", store_->boot_id()},
@@ -183,7 +202,7 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
     request.directory_fd = directory.fd.get();
     request.argv = {supervisor_path(),
                     dir,
-                    policy_.run_as.value_or(""),
+                    same_user ? std::string() : choice.user,
                     std::to_string(timeout_ms),
                     std::to_string(cap),
                     std::to_string(store_->limits().max_total_bytes),
@@ -193,7 +212,7 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
     } else {
       request.argv.insert(request.argv.end(), parts.begin() + 1, parts.end());
     }
-    request.environment = command_environment({policy_.run_as, me, requester});
+    request.environment = command_environment({choice.user, me, requester});
     child = spawn(request);
   } catch (const std::exception& e) {
     if (number > 0) store_->discard(number);
@@ -223,17 +242,33 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
   launch->reap();
 }
 
-nlohmann::json JobService::list_json() {
+nlohmann::json JobService::owner_of(const sdk::Requester& requester) const {
+  return {{"member", requester.peer.empty() ? self() : requester.peer}, {"name", requester.name}};
+}
+
+bool JobService::visible_to(const sdk::Requester& requester, std::uint64_t number) const {
+  if (requester.root) return true;
+  if (requester.name.empty()) return false;
+  const auto spec = store_->spec(number);
+  // A job from before owners were recorded belongs to root.
+  if (!spec || !spec->contains("owner") || !(*spec)["owner"].is_object()) return false;
+  return (*spec)["owner"] == owner_of(requester);
+}
+
+nlohmann::json JobService::list_json(const sdk::Requester& requester) {
   const std::string me = self();
   nlohmann::json jobs = nlohmann::json::array();
-  for (const auto n : store_->numbers()) jobs.push_back(store_->describe(n, me));
+  for (const auto n : store_->numbers())
+    if (visible_to(requester, n)) jobs.push_back(store_->describe(n, me));
   return jobs;
 }
 
 void JobService::list(const sdk::ServedStreamPtr& stream, const nlohmann::json&, const std::string&) {
   if (auto why = policy_.check_peer(stream->requester().peer); !why.empty())
     return sdk::fail(stream, "Denied on " + self() + ": " + why);
-  sdk::reply(stream, list_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  sdk::reply(stream, list_json(stream->requester())
+                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                         "\n");
 }
 
 std::optional<std::uint64_t> JobService::find(const sdk::ServedStreamPtr& stream,
@@ -246,6 +281,8 @@ std::optional<std::uint64_t> JobService::find(const sdk::ServedStreamPtr& stream
   }
   const std::string ref = header.value("job", "");
   auto number = ref.empty() ? std::nullopt : store_->resolve(ref);
+  // Another user's job is, to this caller, no job at all.
+  if (number && !visible_to(stream->requester(), *number)) number.reset();
   if (!number) sdk::fail(stream, "Job not found: " + self() + ":" + sdk::escape_untrusted(ref, 80));
   return number;
 }

@@ -36,12 +36,16 @@ class JobService : public std::enable_shared_from_this<JobService> {
   void wait(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
   void kill(const sdk::ServedStreamPtr& stream, const nlohmann::json& header, const std::string& body);
 
-  // This host's jobs as listJobs --json shows them.
-  nlohmann::json list_json();
+  // This host's jobs as listJobs --json shows them: those `requester` may see (visible_to).
+  nlohmann::json list_json(const sdk::Requester& requester);
 
  private:
   std::string self() const;
   std::string supervisor_path() const;
+  // Who a job belongs to: {"member", "name"} of the requester (a local one: this member).
+  nlohmann::json owner_of(const sdk::Requester& requester) const;
+  // Root on its own host sees every job; anyone else only the jobs it started.
+  bool visible_to(const sdk::Requester& requester, std::uint64_t number) const;
   // Checks the requester and finds the job the header names; fails the stream and returns
   // nullopt when either is wrong.
   std::optional<std::uint64_t> find(const sdk::ServedStreamPtr& stream, const nlohmann::json& header);

@@ -31,7 +31,9 @@ struct ClientStreamTest : ::testing::Test {
     pair.server->start(at_server.events());
     pair.client->start({[](const std::shared_ptr<PeerSession>&, wire::Frame&) {},
                         [](const std::shared_ptr<PeerSession>&, const std::string&) {}});
-    stream = std::make_shared<ClientStream>(io, pair.client, 1, sdk::Requester{"", 0}, "00aa");
+    stream = std::make_shared<ClientStream>(
+        io, pair.client, 1, sdk::Requester{.peer = "", .uid = 0, .name = "root", .root = true},
+        "00aa");
   }
   // Frames of `type` the server end has received so far.
   std::vector<wire::Frame> received(const char* type) const {

@@ -111,8 +111,9 @@ TEST(StreamRouter, ALostSessionFailsEveryStreamOnIt) {
   std::vector<sdk::Result> results;
   std::vector<sdk::RequestedStreamPtr> streams;
   for (const char* peer : {"x", "y"}) {
-    streams.push_back(
-        worker.router.open(peer, "exec", nlohmann::json::object(), "", sdk::Requester{"", 0}, "r"));
+    streams.push_back(worker.router.open(
+        peer, "exec", nlohmann::json::object(), "",
+        sdk::Requester{.peer = "", .uid = 0, .name = "root", .root = true}, "r"));
     streams.back()->on_result([&](const sdk::Result& r) { results.push_back(r); });
   }
   EXPECT_TRUE(worker.router.carries_streams(*pair.client));

@@ -142,3 +142,78 @@ TEST_F(PolicyTest, SymlinksOutOfARootAndOtherBadDirectoriesAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// Whom a request runs as (docs/security.md, "Who may become which user"), with the accounts every
+// Debian system has: root (uid 0), daemon, bin, nobody.
+automatelinux::sdk::Requester caller(const std::string& member, const std::string& name,
+                                     bool root = false) {
+  return {.peer = member, .uid = -1, .name = name, .root = root};
+}
+
+TEST(UserChoice, RootKeepsTheDefaultOrTheUserItNames) {
+  const auto open = ExecPolicy::from_json(json::object());
+  const auto root = caller("laptop", "root", true);
+  EXPECT_EQ(open.choose_user(root, std::nullopt, "vps").user, open.default_user());
+  EXPECT_EQ(open.choose_user(root, "bin", "vps").refusal, "");
+  EXPECT_EQ(open.choose_user(root, "bin", "vps").user, "bin");
+}
+
+TEST(UserChoice, ANonRootCallerRunsAsItselfAndOthersOnlyByTheMap) {
+  const auto open = ExecPolicy::from_json(json::object());
+  const auto daemon = caller("laptop", "daemon");
+  EXPECT_EQ(open.choose_user(daemon, std::nullopt, "vps").user, "daemon");
+  EXPECT_EQ(open.choose_user(daemon, std::nullopt, "vps").refusal, "");
+  EXPECT_EQ(open.choose_user(daemon, "root", "vps").refusal,
+            "User 'root' is not allowed for laptop/daemon on vps (exec.user_map)");
+  EXPECT_NE(open.choose_user(daemon, "bin", "vps").refusal, "");
+  EXPECT_EQ(open.choose_user(caller("laptop", "no-such-user-x"), std::nullopt, "vps").refusal,
+            "No such user on vps: no-such-user-x");
+  // A request that does not say who asked is never root.
+  EXPECT_NE(open.choose_user(caller("laptop", ""), std::nullopt, "vps").refusal, "");
+  // A caller named root but not root on its host does not become root by its name.
+  EXPECT_NE(open.choose_user(caller("laptop", "root"), std::nullopt, "vps").refusal, "");
+
+  const auto mapped = ExecPolicy::from_json(
+      {{"user_map", {{"laptop:daemon", {"bin", "root"}}, {"*:nobody", {"*"}}}}});
+  EXPECT_EQ(mapped.choose_user(daemon, "bin", "vps").refusal, "");
+  EXPECT_EQ(mapped.choose_user(daemon, "root", "vps").user, "root");
+  EXPECT_EQ(mapped.choose_user(daemon, "root", "vps").refusal, "");
+  EXPECT_NE(mapped.choose_user(caller("desktop", "daemon"), "bin", "vps").refusal, "");
+  // "*" reaches anyone but uid 0.
+  EXPECT_EQ(mapped.choose_user(caller("desktop", "nobody"), "daemon", "vps").refusal, "");
+  EXPECT_EQ(mapped.choose_user(caller("desktop", "nobody"), "root", "vps").refusal,
+            "User 'root' (uid 0) is not allowed for desktop/nobody on vps (exec.user_map must "
+            "name it)");
+}
+
+TEST(UserChoice, AllowedUsersBoundEveryCaseAndRunAsForces) {
+  const auto bounded =
+      ExecPolicy::from_json({{"user_map", {{"*:*", {"*"}}}}, {"allowed_users", {"bin"}}});
+  EXPECT_EQ(bounded.choose_user(caller("laptop", "daemon"), std::nullopt, "vps").refusal,
+            "User 'daemon' is not allowed on vps (exec.allowed_users)");
+  EXPECT_EQ(bounded.choose_user(caller("laptop", "daemon"), "bin", "vps").refusal, "");
+  const auto confined = ExecPolicy::from_json({{"run_as", "nobody"}});
+  EXPECT_EQ(confined.choose_user(caller("laptop", "daemon"), std::nullopt, "vps").user, "nobody");
+  EXPECT_NE(confined.choose_user(caller("laptop", "daemon"), "daemon", "vps").refusal, "");
+  EXPECT_EQ(confined.choose_user(caller("laptop", "root", true), std::nullopt, "vps").user,
+            "nobody");
+}
+
+TEST(UserChoice, BadMapsAreRefusedNamingTheKey) {
+  for (const auto& bad :
+       {json{{"user_map", {{"laptop", {"bin"}}}}}, json{{"user_map", {{"laptop:daemon", "bin"}}}},
+        json{{"user_map", {{":daemon", {"bin"}}}}}, json{{"user_map", {{"a:b:c", {"bin"}}}}},
+        json{{"user_map", json::array()}}}) {
+    std::string error;
+    try {
+      ExecPolicy::from_json(bad);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    EXPECT_NE(error.find("user_map"), std::string::npos) << bad.dump();
+  }
+}
+
+}  // namespace

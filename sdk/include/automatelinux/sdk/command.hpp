@@ -41,6 +41,9 @@ struct CommandSpec {
   // Long names (without "--") of options whose values are secrets, e.g. {"token"}. Core never
   // prints or logs their values: audit lines, errors and debug logs show "<redacted>" instead.
   std::set<std::string> secret_options;
+  // An administrative command (cluster membership, tokens, configuration): core refuses it, with
+  // one line and 255, unless the local caller is root. Being in the socket's group is not enough.
+  bool requires_root = false;
   CommandHandler handler;
 };
 

@@ -26,6 +26,9 @@ enum class ConfigType {
   string_list,
   choice,  // one of `choices`
   object,  // any object: its contents are the owner's business
+  // {"MEMBER:NAME": ["USER", …]}: who may run as whom (exec.user_map). MEMBER, NAME and USER are
+  // non-empty and contain no ':'; each may be "*".
+  user_map,
 };
 
 // Every member has an initializer, so designated initializers may leave any out (-Wextra).
@@ -86,6 +89,8 @@ inline std::string type_phrase(const ConfigKey& k) {
       return "one of " + quoted_list(k.choices);
     case ConfigType::object:
       return "an object";
+    case ConfigType::user_map:
+      return "an object of \"MEMBER:NAME\": [\"USER\", …]";
   }
   return "something else";
 }
@@ -98,6 +103,11 @@ inline bool has_json_type(ConfigType type, const nlohmann::json& v) {
       return v.is_boolean();
     case ConfigType::object:
       return v.is_object();
+    case ConfigType::user_map:
+      if (!v.is_object()) return false;
+      for (const auto& [from, to] : v.items())
+        if (!has_json_type(ConfigType::string_list, to)) return false;
+      return true;
     case ConfigType::string_list:
       if (!v.is_array()) return false;
       for (const auto& item : v)
@@ -137,6 +147,18 @@ inline std::string value_problem(const ConfigKey& k, const nlohmann::json& v) {
       for (const auto& choice : k.choices)
         if (v == choice) return "";
       return shown + " is not one of " + quoted_list(k.choices);
+    case ConfigType::user_map:
+      for (const auto& [from, to] : v.items()) {
+        const auto colon = from.find(':');
+        if (colon == 0 || colon == std::string::npos || colon + 1 == from.size() ||
+            from.find(':', colon + 1) != std::string::npos)
+          return k.key + ": key \"" + from + "\" is not MEMBER:NAME";
+        for (const auto& user : to)
+          if (user.get<std::string>().empty() ||
+              user.get<std::string>().find(':') != std::string::npos)
+            return k.key + ": \"" + from + "\" maps to " + user.dump() + ", not a user name";
+      }
+      return "";
     default:
       return "";
   }

@@ -31,7 +31,9 @@ namespace automatelinux::sdk {
 //    PeerNetwork::become_worker takes the address the worker listens on for direct sessions.
 // 7: sdk/untrusted_text.hpp — escape_untrusted, header-only (no vtable change): a plugin built
 //    for 7 expects foreign text to be escaped by the SDK's rule, core's own since this version;
-//    LocalPeerStatus::notice (getPeerStatus's `notice`).
+//    LocalPeerStatus::notice (getPeerStatus's `notice`); Requester::name and Requester::root —
+//    the caller's login name and root-ness on the machine where it asked;
+//    CommandSpec::requires_root — administrative commands need local root.
 inline constexpr std::uint32_t kAbiVersion = 7;
 inline constexpr const char* kEntrySymbol = "automatelinux_plugin_entry";
 

@@ -38,11 +38,18 @@ struct AuditDetails {
   std::optional<std::uint64_t> job;  // the durable job the request is about
 };
 
-// Who asked for this request: the authenticated peer (empty for the local machine) and, for a
-// local request, the caller's uid as the kernel reported it.
+// Who asked for this request: the authenticated peer (empty for the local machine); for a local
+// request, the caller's uid as the kernel reported it (SO_PEERCRED, never what the client says);
+// and the caller's login name on the machine where the command was typed, and whether the caller
+// is root there (uid 0). For a peer, name and root are what that member's daemon stamped on the
+// request (the member is trusted for who its local users are, as for the command itself); a peer
+// that sent no name is never root.
+// Every member has an initializer, so a brace list may leave the later ones out (-Wextra).
 struct Requester {
-  std::string peer;
+  std::string peer{};
   int uid = -1;
+  std::string name{};
+  bool root = false;
 };
 
 // What both ends of a request have in common: bytes on channels, and who asked. A plugin never

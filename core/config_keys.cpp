@@ -49,6 +49,53 @@ sdk::ConfigSchema peer_keys() {
   };
 }
 
+// What the daemon keeps of its own records: the audit log and daemon.log.
+sdk::ConfigSchema record_keys() {
+  return {
+      {.key = "audit.max_bytes",
+       .type = ConfigType::integer,
+       .default_text = "16777216",
+       .description = "size of audit.jsonl before it is rotated",
+       .min = 65536},
+      {.key = "audit.keep",
+       .type = ConfigType::integer,
+       .default_text = "4",
+       .description = "rotated audit files kept",
+       .min = 0,
+       .max = 1000},
+      {.key = "audit.keep_days",
+       .type = ConfigType::integer,
+       .default_text = "30",
+       .description = "rotated audit files younger than this are kept beyond audit.keep",
+       .min = 0,
+       .max = 36500},
+      {.key = "audit.max_total_bytes",
+       .type = ConfigType::integer,
+       .default_text = "1073741824",
+       .description = "all audit files together; past it the oldest go, however young",
+       .min = 65536,
+       .max = 1099511627776},
+      {.key = "log.level",
+       .type = ConfigType::choice,
+       .default_text = "info",
+       .description = "the least severe level logged",
+       // spdlog's names, with the aliases it accepts too.
+       .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}},
+      {.key = "log.max_bytes",
+       .type = ConfigType::integer,
+       .default_text = "5242880",
+       .description = "size of daemon.log before it is rotated",
+       .min = 65536,
+       .max = 1099511627776},
+      {.key = "log.keep",
+       .type = ConfigType::integer,
+       .default_text = "3",
+       .description = "rotated daemon.log files kept",
+       .min = 0,
+       .max = 1000},
+  };
+}
+
 }  // namespace
 
 const sdk::ConfigSchema& core_config_keys() {
@@ -80,49 +127,8 @@ const sdk::ConfigSchema& core_config_keys() {
          .description = "heartbeat interval; 3 silent intervals make a peer offline",
          .min = 100,
          .max = 600000},
-        {.key = "audit.max_bytes",
-         .type = ConfigType::integer,
-         .default_text = "16777216",
-         .description = "size of audit.jsonl before it is rotated",
-         .min = 65536},
-        {.key = "audit.keep",
-         .type = ConfigType::integer,
-         .default_text = "4",
-         .description = "rotated audit files kept",
-         .min = 0,
-         .max = 1000},
-        {.key = "audit.keep_days",
-         .type = ConfigType::integer,
-         .default_text = "30",
-         .description = "rotated audit files younger than this are kept beyond audit.keep",
-         .min = 0,
-         .max = 36500},
-        {.key = "audit.max_total_bytes",
-         .type = ConfigType::integer,
-         .default_text = "1073741824",
-         .description = "all audit files together; past it the oldest go, however young",
-         .min = 65536,
-         .max = 1099511627776},
-        {.key = "log.level",
-         .type = ConfigType::choice,
-         .default_text = "info",
-         .description = "the least severe level logged",
-         // spdlog's names, with the aliases it accepts too.
-         .choices = {"trace", "debug", "info", "warn", "warning", "error", "err", "critical",
-                     "off"}},
-        {.key = "log.max_bytes",
-         .type = ConfigType::integer,
-         .default_text = "5242880",
-         .description = "size of daemon.log before it is rotated",
-         .min = 65536,
-         .max = 1099511627776},
-        {.key = "log.keep",
-         .type = ConfigType::integer,
-         .default_text = "3",
-         .description = "rotated daemon.log files kept",
-         .min = 0,
-         .max = 1000},
     };
+    for (auto& key : record_keys()) keys.push_back(std::move(key));
     for (auto& key : peer_keys()) keys.push_back(std::move(key));
     return keys;
   }();

@@ -62,6 +62,8 @@ sdk::CommandSpec audit_command(sdk::Host& host) {
   spec.name = "auditLog";
   spec.summary = "what ran where: audit records of this and other members, in time order";
   spec.usage = "[--peer ID[,ID…]|all] [--since T] [--until T] [--follow] [--json] [--limit N]";
+  // Every user's command lines, on every host: root's to read, like audit.jsonl itself (0640).
+  spec.requires_root = true;
   spec.options.add_options()("peer", po::value<std::string>(),
                              "whose records: peer ids, comma-separated, or all (default: this "
                              "host)")("since", po::value<std::string>(),

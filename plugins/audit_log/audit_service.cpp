@@ -48,6 +48,12 @@ void serve_read(sdk::Host& host, const ReadPolicy& policy, const sdk::ServedStre
     return sdk::fail(stream, "Denied on " + self + ": peer '" + peer +
                                  "' may not read the audit log (audit.allowed_peers)");
   }
+  // A member reads for a caller who is root on its own host, as `d auditLog` needs there.
+  if (!peer.empty() && !stream->requester().root) {
+    stream->describe_for_audit({.directory = {}, .denied = true, .job = {}});
+    return sdk::fail(stream,
+                     "Denied on " + self + ": only root on " + peer + " may read the audit log");
+  }
   const auto request = FeedRequest::from_header(header);
   if (!request) return sdk::fail(stream, "bad request: malformed audit.read request");
 

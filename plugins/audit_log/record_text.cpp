@@ -40,7 +40,15 @@ std::string requester(const nlohmann::json& record) {
   const std::string who = text(record, "requester");
   const std::string uid = text(record, "uid");
   if (who == "local" || who.empty()) return uid.empty() ? "local" : "uid " + uid;
+  // Who asked on that member (its local login name), when the record says.
+  if (const std::string caller = text(record, "caller"); !caller.empty()) return who + "/" + caller;
   return who;
+}
+
+// A summary stands for many refused requests of one member (core/member_requests).
+std::string summary(const nlohmann::json& record) {
+  return text(record, "count") + " more requests " + text(record, "decision") + " in " +
+         text(record, "window_s") + " s";
 }
 
 std::string outcome(const nlohmann::json& record) {
@@ -51,6 +59,7 @@ std::string outcome(const nlohmann::json& record) {
     if (record.contains("signal")) s += " signal=" + text(record, "signal");
     return s;
   }
+  if (event == "summary") return summary(record);
   std::string s = text(record, "decision");
   if (s.empty()) s = event;
   if (record.contains("exit")) s += " exit=" + text(record, "exit");
@@ -66,7 +75,8 @@ std::string record_line(const nlohmann::json& record) {
   if (record.contains("request")) line += " req=" + text(record, "request");
   line += " by " + requester(record);
   if (record.contains("directory")) line += " in " + text(record, "directory");
-  line += ": " + text(record, "command");
+  // A summary names no one command: it counts many.
+  if (text(record, "event") != "summary") line += ": " + text(record, "command");
   if (record.contains("reason")) line += " (" + text(record, "reason") + ")";
   return line;
 }

@@ -340,7 +340,7 @@ def request_flood(host, port, tls, target, count, command_bytes):
             threading.Thread(target=reader, daemon=True).start()
             for i in range(count):
                 one = frame({"t": "open", "sid": 2 * i + 1, "to": target, "type": "exec",
-                             "rid": f"flood-{i}", "req": {"mode": "shell"}}, command)
+                             "rid": f"flood-{i}", "req": {"caller": ROOT, "mode": "shell"}}, command)
                 with lock:
                     s.sendall(one)
             done.wait(120)
@@ -363,7 +363,7 @@ def job_names(host, port, tls, target, directory):
                 sid = 2 * i + 1  # a requester's stream ids are odd
                 s.sendall(frame({"t": "open", "sid": sid, "to": target, "type": "job.start",
                                  "rid": f"hostile{sid:05d}",
-                                 "req": {"mode": "shell", "name": name}},
+                                 "req": {"caller": ROOT, "mode": "shell", "name": name}},
                                 directory.encode() + b"\0echo hostile-job-ran"))
                 while True:
                     header, body = read_frame(s)

@@ -149,6 +149,9 @@ refused_one_line() {
   done
   run --separate-stderr as_alice setPeerConfig --role leader --id laptop
   refused_one_line "setPeerConfig needs root on this host"
+  # Every user's command lines on every host are root's to read, as audit.jsonl is.
+  run --separate-stderr as_alice auditLog --peer all
+  refused_one_line "auditLog needs root on this host"
   # Nothing changed: vps is still a member, laptop still a worker; root still may.
   wait_for 5 peer_is desktop vps online
   [ "$(dd laptop getPeerStatus --json | jq -r .role)" = worker ]

@@ -280,9 +280,11 @@ std::optional<std::uint64_t> JobService::find(const sdk::ServedStreamPtr& stream
     }
   }
   const std::string ref = header.value("job", "");
-  auto number = ref.empty() ? std::nullopt : store_->resolve(ref);
   // Another user's job is, to this caller, no job at all.
-  if (number && !visible_to(stream->requester(), *number)) number.reset();
+  const auto number = ref.empty() ? std::nullopt
+                                  : store_->resolve(ref, [&](std::uint64_t n) {
+                                      return visible_to(stream->requester(), n);
+                                    });
   if (!number) sdk::fail(stream, "Job not found: " + self() + ":" + sdk::escape_untrusted(ref, 80));
   return number;
 }

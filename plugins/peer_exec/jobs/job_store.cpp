@@ -50,7 +50,8 @@ std::uint64_t directory_bytes(const std::string& dir) {
 // jobs.keep holds to the second).
 std::chrono::system_clock::time_point ended_at(const std::string& dir) {
   struct stat st {};
-  if (::stat((dir + "/" + files::kStatus).c_str(), &st) != 0) return std::chrono::system_clock::now();
+  if (::stat((dir + "/" + files::kStatus).c_str(), &st) != 0)
+    return std::chrono::system_clock::now();
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
@@ -91,7 +92,8 @@ JobStore::JobStore(fs::path root, JobLimits limits, std::shared_ptr<spdlog::logg
   // Whatever was running when this daemon last stopped is checked from now on. Numbers continue
   // past the counter and past every directory present (a lost counter file must not make an id
   // come back).
-  if (auto counter = files::read_json(root_.string(), kCounter); counter && counter->is_number_unsigned())
+  if (auto counter = files::read_json(root_.string(), kCounter);
+      counter && counter->is_number_unsigned())
     next_ = counter->get<std::uint64_t>();
   for (const auto n : numbers()) {
     next_ = std::max(next_, n + 1);
@@ -153,15 +155,16 @@ std::optional<nlohmann::json> JobStore::spec(std::uint64_t number) const {
   return files::read_json(dir(number), files::kSpec);
 }
 
-std::optional<std::uint64_t> JobStore::resolve(const std::string& ref) const {
+std::optional<std::uint64_t> JobStore::resolve(
+    const std::string& ref, const std::function<bool(std::uint64_t)>& visible) const {
   const auto all = numbers();
   if (is_number(ref)) {
     const auto n = std::stoull(ref);
-    if (std::binary_search(all.begin(), all.end(), n) && spec(n)) return n;
+    if (std::binary_search(all.begin(), all.end(), n) && spec(n) && visible(n)) return n;
     return std::nullopt;
   }
   for (auto it = all.rbegin(); it != all.rend(); ++it)
-    if (auto s = spec(*it); s && s->value("name", "") == ref) return *it;
+    if (auto s = spec(*it); s && s->value("name", "") == ref && visible(*it)) return *it;
   return std::nullopt;
 }
 
@@ -192,18 +195,24 @@ JobState JobStore::state(std::uint64_t number) {
   if (!status) {
     auto s = spec(number);
     const bool same_boot = s && s->value("boot_id", "") == boot_id_;
-    if (same_boot && supervised(number)) return {"running", std::nullopt, std::nullopt, std::nullopt};
+    if (same_boot && supervised(number))
+      return {"running", std::nullopt, std::nullopt, std::nullopt};
     // Rebooted, or the supervisor is gone without a word: nothing will ever record how it ended.
     // (Re-read first: the supervisor may have finished between the two looks.)
     status = files::read_json(d, files::kStatus);
     if (!status) {
-      const auto out = tally_output(d, files::kStdout, OutputLayout::for_cap(limits_.max_output_bytes));
-      const auto err = tally_output(d, files::kStderr, OutputLayout::for_cap(limits_.max_output_bytes));
+      const auto out =
+          tally_output(d, files::kStdout, OutputLayout::for_cap(limits_.max_output_bytes));
+      const auto err =
+          tally_output(d, files::kStderr, OutputLayout::for_cap(limits_.max_output_bytes));
       // Its supervisor can no longer take its bytes out of the running jobs' count.
       if (budget_) budget_->add_running(-static_cast<std::int64_t>(out.kept + err.kept));
-      status = nlohmann::json{{"state", "lost"},           {"exit_code", nullptr},
-                              {"signal", nullptr},         {"ended", nullptr},
-                              {"stdout_bytes", out.kept}, {"stderr_bytes", err.kept},
+      status = nlohmann::json{{"state", "lost"},
+                              {"exit_code", nullptr},
+                              {"signal", nullptr},
+                              {"ended", nullptr},
+                              {"stdout_bytes", out.kept},
+                              {"stderr_bytes", err.kept},
                               {"dropped_bytes", out.dropped + err.dropped}};
       try {
         files::write_atomically(d, files::kStatus, status->dump() + "\n");
@@ -214,7 +223,8 @@ JobState JobStore::state(std::uint64_t number) {
   }
   JobState state;
   state.state = status->value("state", "lost");
-  if ((*status)["exit_code"].is_number_integer()) state.exit_code = (*status)["exit_code"].get<int>();
+  if ((*status)["exit_code"].is_number_integer())
+    state.exit_code = (*status)["exit_code"].get<int>();
   if ((*status)["signal"].is_number_integer()) state.signal = (*status)["signal"].get<int>();
   if ((*status)["ended"].is_string()) state.ended = (*status)["ended"].get<std::string>();
   if (!state.running() && running_.erase(number) > 0) ended(number, state);
@@ -249,8 +259,8 @@ void JobStore::audit_end(std::uint64_t number, const JobState& state) {
   log_->info("audit job={} event=end state={} exit_code={} signal={} request={} command={}", number,
              state.state, state.exit_code ? std::to_string(*state.exit_code) : "null",
              state.signal ? std::to_string(*state.signal) : "null", s.value("request_id", ""),
-             nlohmann::json(s.value("command", "")).dump(-1, ' ', true,
-                                                         nlohmann::json::error_handler_t::replace));
+             nlohmann::json(s.value("command", ""))
+                 .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
   if (audit_ == nullptr) return;
   nlohmann::json record = {{"event", "job_end"},
                            {"job", number},
@@ -280,7 +290,8 @@ nlohmann::json JobStore::describe(std::uint64_t number, const std::string& peer)
                            {"directory", s.value("directory", "")},
                            {"command", s.value("command", "")}};
   if (st.running()) {
-    const auto layout = OutputLayout::for_cap(s.value("max_output_bytes", limits_.max_output_bytes));
+    const auto layout =
+        OutputLayout::for_cap(s.value("max_output_bytes", limits_.max_output_bytes));
     const auto out = tally_output(d, files::kStdout, layout);
     const auto err = tally_output(d, files::kStderr, layout);
     record["stdout_bytes"] = out.kept;
@@ -318,7 +329,8 @@ void JobStore::index_finished() {
 void JobStore::prune() {
   check_running();  // a job that has just ended counts as finished
   if (!finished_) index_finished();
-  std::vector<std::pair<std::uint64_t, Finished>> oldest_first(finished_->begin(), finished_->end());
+  std::vector<std::pair<std::uint64_t, Finished>> oldest_first(finished_->begin(),
+                                                               finished_->end());
   std::sort(oldest_first.begin(), oldest_first.end(),
             [](const auto& a, const auto& b) { return a.second.ended < b.second.ended; });
   std::uint64_t total = budget_ ? budget_->running() : 0;

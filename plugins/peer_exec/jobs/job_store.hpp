@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-#include <automatelinux/sdk/audit.hpp>
 #include <spdlog/logger.h>
+#include <automatelinux/sdk/audit.hpp>
+#include <nlohmann/json.hpp>
 
 #include "job_budget.hpp"
 
@@ -62,7 +63,11 @@ class JobStore {
   }
 
   // "7" or a NAME (the newest job of that name); nullopt when there is none.
-  std::optional<std::uint64_t> resolve(const std::string& ref) const;
+  // `visible`: which jobs the caller may see; a name resolves to the newest of those only, so
+  // another user's job of the same name neither hides the caller's nor is found.
+  std::optional<std::uint64_t> resolve(
+      const std::string& ref,
+      const std::function<bool(std::uint64_t)>& visible = [](std::uint64_t) { return true; }) const;
   // The running job called `name`, if any.
   std::optional<std::uint64_t> running_named(const std::string& name);
   std::vector<std::uint64_t> numbers() const;  // ascending

@@ -95,6 +95,9 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
         [self = shared_from_this()](boost::system::error_code ec, const Tcp::endpoint&) {
           if (self->finished_) return;
           if (ec) return self->finish("leader unreachable: " + self->leader_ + ": " + ec.message());
+          // Something listens there: a leader busy with many joins may take longer than 10 s to
+          // answer a handshake it has accepted, so the join waits for it as for one turned away.
+          self->turned_away_ = true;
           self->session_ = std::make_shared<PeerSession>(std::move(*self->tcp_), self->context_,
                                                          self->log_, /*is_tls_client=*/true);
           self->session_->handshake([self](const std::string& error) {
@@ -200,8 +203,9 @@ class Enrollment : public std::enable_shared_from_this<Enrollment> {
   asio::steady_timer retry_timer_;  // the pause before the next attempt
   int failures_ = 0;
   std::mt19937 rng_{std::random_device{}()};
-  bool turned_away_ = false;  // the leader was there and closed an attempt before answering
-  bool extended_ = false;     // the deadline already moved to kBusyLeaderTimeout
+  // The leader was there: it accepted a connection, or closed an attempt before answering.
+  bool turned_away_ = false;
+  bool extended_ = false;  // the deadline already moved to kBusyLeaderTimeout
   std::string last_error_;
   bool answered_ = false;
   asio::ssl::context context_;

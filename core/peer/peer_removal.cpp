@@ -80,7 +80,9 @@ void PeerManager::on_removed(const std::string& how) {
 
 void PeerManager::check_roster_for_self() {
   const auto& roster = membership_.roster();
-  if (!roster || !state_.is_worker() || state_.config->removed_at != 0) return;
+  // Every roster version reaches every worker: most revoke nothing, and those cost nothing here.
+  if (!roster || roster->revoked.empty() || !state_.is_worker() || state_.config->removed_at != 0)
+    return;
   const auto cert = state_.read_tls("node.crt");
   if (!cert) return;
   try {

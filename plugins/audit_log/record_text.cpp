@@ -40,8 +40,6 @@ std::string requester(const nlohmann::json& record) {
   const std::string who = text(record, "requester");
   const std::string uid = text(record, "uid");
   if (who == "local" || who.empty()) return uid.empty() ? "local" : "uid " + uid;
-  // Who asked on that member (its local login name), when the record says.
-  if (const std::string caller = text(record, "caller"); !caller.empty()) return who + "/" + caller;
   return who;
 }
 

@@ -80,8 +80,14 @@ scenario_member_removed_while_another_slept_cannot_go_direct() {
   # laptop took the new roster: vps is no longer a member, and its certificate is refused on
   # laptop's direct port (vps keeps dialing from the roster it had).
   wait_for 10 not_listed laptop vps
+  # vps itself, told by the leader, dials no one any more; its certificate, used by whoever
+  # holds a copy, is refused on laptop's direct port.
+  wait_for 10 bash -c "'$D' --socket '$BATS_TEST_TMPDIR/vps/sock' getPeerStatus --json | jq -e '.notice | test(\"removed from the cluster\")'"
   local log=$BATS_TEST_TMPDIR/laptop/state/daemon.log
-  wait_for 30 grep -q "claiming 'vps' refused: certificate revoked" "$log"
+  in_client_ns timeout 20 python3 "$BATS_TEST_DIRNAME/hostile_member.py" direct-silent 10.0.0.4 3600 \
+    "$BATS_TEST_TMPDIR/vps/state/tls" 3 >"$BATS_TEST_TMPDIR/stolen.out" 2>&1 || true
+  ! grep -q "silent-ran" "$BATS_TEST_TMPDIR/stolen.out" || false
+  wait_for 10 grep -q "claiming 'vps' refused: certificate revoked" "$log"
   not_listed laptop vps
   run dd vps execOnPeer --peer laptop --directory / --command true
   [ "$status" -eq 255 ]

@@ -185,6 +185,14 @@ refused_one_line() {
   run --separate-stderr as_alice attachJob --no-follow "$roots"
   refused_one_line "Job not found: $roots"
   [ "$(job_field laptop "$roots" state)" = running ]
+  # A name root's running job holds: hers is refused without naming root's job; her own job of
+  # that name is found by its name, root's is not.
+  dd laptop execOnPeer --peer vps --directory /tmp --detach --name shared --command 'sleep 30' >/dev/null
+  run --separate-stderr as_alice execOnPeer --peer vps --directory /tmp --detach --name shared --command true
+  refused_one_line "Job already running: vps:shared (another user's)"
+  run --separate-stderr as_alice attachJob --no-follow vps:shared
+  refused_one_line "Job not found: vps:shared"
+  dd laptop killJob vps:shared
   # Her own she may kill; root kills root's.
   run as_alice killJob "$mine"
   [ "$status" -eq 0 ]

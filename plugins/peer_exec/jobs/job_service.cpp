@@ -145,9 +145,12 @@ void JobService::start_job(const sdk::ServedStreamPtr& stream, const nlohmann::j
     name = header["name"].get<std::string>();
     // Checked here too: the requesting side's check is the member's to skip.
     if (!valid_job_name(name)) return sdk::fail(stream, invalid_job_name_reason("job name", name));
+    // One running job per name on a host; whose it is, and its number, only for who may see it.
     if (auto other = store_->running_named(name))
-      return sdk::fail(stream, "Job already running: " + me + ":" + name + " (" + me + ":" +
-                                   std::to_string(*other) + ")");
+      return sdk::fail(stream, "Job already running: " + me + ":" + name +
+                                   (visible_to(stream->requester(), *other)
+                                        ? " (" + me + ":" + std::to_string(*other) + ")"
+                                        : " (another user's)"));
   }
   std::int64_t timeout_ms = 0;
   if (header.contains("job_timeout_ms") && header["job_timeout_ms"].is_number_integer())

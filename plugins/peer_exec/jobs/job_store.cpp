@@ -155,6 +155,14 @@ std::optional<nlohmann::json> JobStore::spec(std::uint64_t number) const {
   return files::read_json(dir(number), files::kSpec);
 }
 
+namespace {
+// A job's name; "" for one without (stored as null, which nlohmann's value() does not default).
+std::string name_of(const nlohmann::json& spec) {
+  const auto it = spec.find("name");
+  return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+}  // namespace
+
 std::optional<std::uint64_t> JobStore::resolve(
     const std::string& ref, const std::function<bool(std::uint64_t)>& visible) const {
   const auto all = numbers();
@@ -164,7 +172,7 @@ std::optional<std::uint64_t> JobStore::resolve(
     return std::nullopt;
   }
   for (auto it = all.rbegin(); it != all.rend(); ++it)
-    if (auto s = spec(*it); s && s->value("name", "") == ref && visible(*it)) return *it;
+    if (auto s = spec(*it); s && name_of(*s) == ref && visible(*it)) return *it;
   return std::nullopt;
 }
 
@@ -173,7 +181,7 @@ std::optional<std::uint64_t> JobStore::running_named(const std::string& name) {
   std::set<std::uint64_t> candidates(running_);
   candidates.insert(starting_.begin(), starting_.end());
   for (const auto n : candidates)
-    if (auto s = spec(n); s && s->value("name", "") == name && state(n).running()) return n;
+    if (auto s = spec(n); s && name_of(*s) == name && state(n).running()) return n;
   return std::nullopt;
 }
 

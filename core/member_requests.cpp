@@ -22,9 +22,7 @@ MemberRequests::Member& MemberRequests::member(const std::string& id, Clock::tim
     m.refilled = now;
     m.window_start = now;
   } else if (now - m.window_start >= kWindow) {
-    summarise(id, m);
-    m.window_start = now;
-    m.in_full = 0;
+    end_window(id, m, now);
   }
   return m;
 }
@@ -81,15 +79,17 @@ void MemberRequests::summarise(const std::string& id, Member& m) {
   m.summarised.clear();
 }
 
+void MemberRequests::end_window(const std::string& id, Member& m, Clock::time_point now) {
+  summarise(id, m);
+  m.window_start = now;
+  m.in_full = 0;
+}
+
 void MemberRequests::flush(Clock::time_point now) {
   for (auto it = members_.begin(); it != members_.end();) {
     Member& m = it->second;
     const bool window_ended = now - m.window_start >= kWindow;
-    if (window_ended && !m.summarised.empty()) {
-      summarise(it->first, m);
-      m.window_start = now;
-      m.in_full = 0;
-    }
+    if (window_ended && !m.summarised.empty()) end_window(it->first, m, now);
     // A member that has been quiet for a whole window with a full bucket is forgotten, so the
     // table holds only members that sent something lately.
     const double refill = std::chrono::duration<double>(now - m.refilled).count();

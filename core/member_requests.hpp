@@ -66,6 +66,8 @@ class MemberRequests : public std::enable_shared_from_this<MemberRequests> {
   Member& member(const std::string& id, Clock::time_point now);
   void count(Member& m, const std::string& decision, const std::string& reason);
   void summarise(const std::string& id, Member& m);
+  // Summarises the window that ended and starts the next one at `now`.
+  void end_window(const std::string& id, Member& m, Clock::time_point now);
   void arm_timer();
 
   asio::io_context& io_;

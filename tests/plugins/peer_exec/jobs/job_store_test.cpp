@@ -52,6 +52,20 @@ struct StoreTest : ::testing::Test {
                                            {"ended", "2026-11-27T10:00:01Z"}}
                                 .dump());
   }
+  // `count` finished jobs of 100 000 bytes of output each, ended an hour apart, oldest first
+  // (status.json's time orders them).
+  std::vector<std::uint64_t> finished_jobs(JobStore& store, int count) {
+    std::vector<std::uint64_t> jobs;
+    for (int i = 0; i < count; ++i) {
+      const auto n = make_job(store, "");
+      std::ofstream(store.dir(n) + "/stdout.0") << std::string(100000, 'x');
+      finish_job(store, n, 0);
+      const auto when = fs::file_time_type::clock::now() - std::chrono::hours(count - i);
+      fs::last_write_time(store.dir(n) + "/" + files::kStatus, when);
+      jobs.push_back(n);
+    }
+    return jobs;
+  }
 };
 
 // Holds a job's lock as its supervisor would.
@@ -159,16 +173,7 @@ TEST_F(StoreTest, PruneRemovesExpiredJobsThenTheOldestBeyondTheTotal) {
   JobLimits limits;
   limits.max_total_bytes = 250000;
   JobStore store(root, limits, log);
-  std::vector<std::uint64_t> jobs;
-  for (int i = 0; i < 3; ++i) {
-    const auto n = make_job(store, "");
-    std::ofstream(store.dir(n) + "/stdout.0") << std::string(100000, 'x');
-    finish_job(store, n, 0);
-    // Ended one after the other (status.json's time orders them).
-    const auto when = fs::file_time_type::clock::now() - std::chrono::hours(3 - i);
-    fs::last_write_time(store.dir(n) + "/" + files::kStatus, when);
-    jobs.push_back(n);
-  }
+  const auto jobs = finished_jobs(store, 3);
   const auto running = make_job(store, "");
   FakeSupervisor supervisor(store.dir(running));
   store.prune();
@@ -185,15 +190,7 @@ TEST_F(StoreTest, RunningJobsCountInTheTotalAndAStaleCountIsResetWhenNoneRuns) {
   limits.max_total_bytes = 250000;
   JobStore store(root, limits, log);
   ASSERT_TRUE(store.budget());
-  std::vector<std::uint64_t> jobs;
-  for (int i = 0; i < 2; ++i) {
-    const auto n = make_job(store, "");
-    std::ofstream(store.dir(n) + "/stdout.0") << std::string(100000, 'x');
-    finish_job(store, n, 0);
-    const auto when = fs::file_time_type::clock::now() - std::chrono::hours(3 - i);
-    fs::last_write_time(store.dir(n) + "/" + files::kStatus, when);
-    jobs.push_back(n);
-  }
+  const auto jobs = finished_jobs(store, 2);
   const auto running = make_job(store, "");
   auto supervisor = std::make_unique<FakeSupervisor>(store.dir(running));
   store.budget()->add_running(100000);  // what the running job's supervisor counted
